@@ -1,0 +1,28 @@
+"""genzoo: every family of generative models behind one API.
+
+>>> import genzoo
+>>> model = genzoo.make("gmm", n_components=8, random_state=0)
+"""
+
+from genzoo import data, metrics
+from genzoo._version import __version__
+from genzoo.base import GenerativeModel, LikelihoodUnavailable
+from genzoo.io import load, save
+from genzoo.mixture import GaussianMixture
+from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
+
+__all__ = [
+    "GaussianMixture",
+    "GenerativeModel",
+    "LikelihoodUnavailable",
+    "UnknownModelError",
+    "__version__",
+    "data",
+    "get_entry",
+    "list_models",
+    "load",
+    "make",
+    "metrics",
+    "register",
+    "save",
+]

@@ -1,0 +1,209 @@
+"""The one protocol every genzoo model follows.
+
+`GenerativeModel` owns the public methods (`fit`, `log_prob`, `score`, `sample`, `save`).
+Each checks that the model is fitted, validates and converts its input, resolves device, dtype
+and random generator, calls a private hook on tensors, and returns numpy. A model writes only
+the hooks: `_fit`, `_log_prob` (when it has a likelihood) and `_sample`.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from genzoo._validation import (
+    check_array,
+    check_n_samples,
+    make_generator,
+    resolve_device,
+    resolve_dtype,
+    validate_params,
+)
+
+__all__ = ["GenerativeModel", "LikelihoodKind", "LikelihoodUnavailable", "LIKELIHOOD_KINDS"]
+
+LikelihoodKind = Literal["exact", "lower_bound", "estimate"] | None
+LIKELIHOOD_KINDS = ("exact", "lower_bound", "estimate", None)
+
+
+class LikelihoodUnavailable(RuntimeError):
+    """Raised by `log_prob` and `score` of a model that has no tractable likelihood."""
+
+
+class GenerativeModel(BaseEstimator, abc.ABC):
+    """Base class of every genzoo model: a scikit-learn estimator that learns a distribution.
+
+    Subclasses declare `likelihood_kind` ("exact", "lower_bound", "estimate" or None, with
+    `no_likelihood_reason` for None), `data_kind` ("vectors" or "images"), and a
+    `_parameter_constraints` dict checked at `fit`; and write the hooks `_fit`, `_sample` and,
+    when they have a likelihood, `_log_prob`.
+    """
+
+    likelihood_kind: ClassVar[LikelihoodKind]
+    no_likelihood_reason: ClassVar[str] = ""
+    data_kind: ClassVar[str] = "vectors"
+    _parameter_constraints: ClassVar[dict[str, list]] = {}
+    # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
+    _registry_name: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "likelihood_kind" in cls.__dict__:
+            kind = cls.likelihood_kind
+            if kind not in LIKELIHOOD_KINDS:
+                raise TypeError(f"{cls.__name__}.likelihood_kind must be one of {LIKELIHOOD_KINDS}")
+            has_hook = cls._log_prob is not GenerativeModel._log_prob
+            if kind is not None and not has_hook:
+                raise TypeError(f"{cls.__name__} declares a likelihood but writes no _log_prob")
+            if kind is None and not cls.no_likelihood_reason:
+                raise TypeError(f"{cls.__name__} has no likelihood: set no_likelihood_reason")
+
+    # --- hooks a model writes
+
+    @abc.abstractmethod
+    def _fit(self, X, y, gen: torch.Generator) -> dict:
+        """Fit on validated input and return the fitted attributes by name; change nothing."""
+
+    @abc.abstractmethod
+    def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
+        """Draw `n_samples` rows on the model's device."""
+
+    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
+        """Log-density of each row of X in nats, shape (n,); written by models with one."""
+        raise LikelihoodUnavailable(self._no_likelihood_message())
+
+    # --- public API
+
+    def fit(self, X, y=None):
+        """Fit the model to X (and labels y for conditional models); return self.
+
+        The fit is atomic: if it raises, an already fitted model is left exactly as it was.
+        """
+        validate_params(self, self._parameter_constraints)
+        X_checked = self._check_X(X, reset=True)
+        gen = make_generator(self.random_state, self._device())
+        fitted = self._fit(X_checked, y, gen)
+        self._set_fitted(fitted)
+        return self
+
+    def log_prob(self, X) -> np.ndarray:
+        """Return the log-density of each row of X in nats, shape (n_samples,).
+
+        What the number is (exact, a lower bound, or an estimate) is `likelihood_kind`.
+        """
+        if self.likelihood_kind is None:
+            raise LikelihoodUnavailable(self._no_likelihood_message())
+        check_is_fitted(self)
+        X_tensor = self._to_tensor(self._check_X(X, reset=False))
+        with torch.no_grad():
+            out = self._log_prob(X_tensor)
+        return out.detach().cpu().numpy().astype(np.float64)
+
+    def score(self, X, y=None) -> float:
+        """Return the mean log-density of X in nats per sample (higher is better)."""
+        return float(np.mean(self.log_prob(X)))
+
+    def sample(self, n_samples: int = 1, *, random_state: int | None = None) -> np.ndarray:
+        """Draw `n_samples` new samples, shaped like the training data without its first axis.
+
+        `random_state` (else the constructor's) seeds the draw: an int gives the same samples on
+        every call, on the same device.
+        """
+        check_is_fitted(self)
+        n_samples = check_n_samples(n_samples)
+        gen = self._generator(random_state)
+        with torch.no_grad():
+            out = self._sample(n_samples, None, gen)
+        return self._to_numpy_samples(out)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to `path` (a folder, or a file ending in .safetensors)."""
+        from genzoo.io import save
+
+        save(self, path)
+
+    # --- state for save/load
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """The fitted state as (arrays, JSON-able values); models with networks extend it."""
+        check_is_fitted(self)
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu().numpy()
+            if isinstance(value, np.ndarray):
+                arrays[name] = value
+            elif isinstance(value, np.generic):
+                values[name] = value.item()
+            elif value is None or isinstance(value, (bool, int, float, str, list, tuple)):
+                values[name] = value
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}.{name} ({type(value).__name__}) cannot be saved "
+                    "generically; the model must extend _state and _set_state."
+                )
+        return arrays, values
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        """Restore what `_state` returned."""
+        self._set_fitted({**values, **arrays})
+
+    # --- helpers for subclasses
+
+    def _set_fitted(self, fitted: dict) -> None:
+        for name, value in fitted.items():
+            if not (name.endswith("_") or name.startswith("_")):
+                raise AssertionError(f"fitted attribute {name!r} must end or start with '_'")
+            setattr(self, name, value)
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        """Check X for this model's data kind; at fit (`reset`) it fixes the feature count."""
+        ndim = (2, 3, 4) if self.data_kind == "images" else 2
+        X = check_array(X, name="X", ndim=ndim)
+        if self.data_kind == "images" and X.ndim == 3:
+            X = X[:, None]  # (n, h, w) is one channel
+        shape = tuple(X.shape[1:])
+        if not reset:
+            expected = tuple(self.input_shape_)
+            if shape != expected:
+                what = "features" if len(shape) == 1 else "shape"
+                raise ValueError(
+                    f"X has {what} {shape[0] if len(shape) == 1 else shape}, but "
+                    f"{type(self).__name__} was fitted with "
+                    f"{expected[0] if len(expected) == 1 else expected}."
+                )
+        return X
+
+    def _fitted_input_shape(self, X: np.ndarray) -> dict:
+        """The `n_features_in_` and `input_shape_` attributes for training data X."""
+        return {"n_features_in_": int(np.prod(X.shape[1:])), "input_shape_": list(X.shape[1:])}
+
+    def _device(self) -> torch.device:
+        return resolve_device(getattr(self, "device", "cpu"))
+
+    def _dtype(self) -> torch.dtype:
+        return resolve_dtype(getattr(self, "dtype", "float32"))
+
+    def _to_tensor(self, X) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(X), dtype=self._dtype(), device=self._device())
+
+    def _generator(self, random_state) -> torch.Generator:
+        seed = self.random_state if random_state is None else random_state
+        return make_generator(seed, self._device())
+
+    def _to_numpy_samples(self, out: torch.Tensor) -> np.ndarray:
+        out = out.detach().cpu().numpy()
+        if out.dtype.kind == "f":
+            out = out.astype(np.float64 if self._dtype() == torch.float64 else np.float32)
+        return out
+
+    def _no_likelihood_message(self) -> str:
+        return f"{type(self).__name__} has no tractable likelihood: {self.no_likelihood_reason}"

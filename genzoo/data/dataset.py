@@ -1,0 +1,360 @@
+"""One entry point from a data set name or a file path to train and test arrays."""
+
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from genzoo.data.digits import load_digits
+from genzoo.data.loaders import (
+    DatasetNotFound,
+    load_csv,
+    load_idx,
+    load_image_folder,
+    load_mnist,
+    load_npy,
+    load_npz,
+)
+from genzoo.data.toy import TOY_DATASETS
+
+__all__ = ["Dataset", "DatasetNotFound", "list_datasets", "load"]
+
+_KINDS = ("vectors", "images")
+_TOY_TRAIN_SIZE = 2000
+_DIGIT_CLASSES = tuple(str(k) for k in range(10))
+# A CSV column with one of these header names is taken as the labels, as "y" is in an .npz.
+_CSV_LABEL_NAMES = ("y", "label", "labels", "target", "targets", "class")
+_MNIST_ENV = "GENZOO_MNIST_DIR"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """A data set split into train and test parts, as the CLI and the zoo consume it.
+
+    Parameters
+    ----------
+    name : str
+        The built-in name, or the file or folder name for a path.
+    kind : {"vectors", "images"}
+        "vectors" for X of shape (n_samples, n_features), "images" for (n_samples, c, h, w).
+    X_train, X_test : ndarray, float64
+        The samples of each part.
+    y_train, y_test : ndarray of shape (n_samples,), int64, or None
+        Class labels, as indices into `classes` when that is given.
+    classes : tuple of str or None
+        Class names, so that ``classes[y[i]]`` names sample i's class.
+
+    Examples
+    --------
+    >>> from genzoo.data import load
+    >>> data = load("moons", n_samples=200)
+    >>> data.X_train.shape, data.X_test.shape
+    ((200, 2), (50, 2))
+    """
+
+    name: str
+    kind: str
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    classes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
+        ndim = 2 if self.kind == "vectors" else 4
+        for part in ("train", "test"):
+            X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+            if X.ndim != ndim:
+                raise ValueError(f"X_{part} of {self.kind} must be {ndim}-D, got {X.shape}")
+            if y is not None and y.shape != (len(X),):
+                raise ValueError(f"y_{part} must have shape ({len(X)},), got {y.shape}")
+        if self.X_train.shape[1:] != self.X_test.shape[1:]:
+            raise ValueError(
+                f"X_train and X_test differ in sample shape: {self.X_train.shape[1:]} "
+                f"and {self.X_test.shape[1:]}"
+            )
+
+    @property
+    def n_features(self) -> int:
+        """Number of values per sample (c * h * w for images)."""
+        return math.prod(self.X_train.shape[1:])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """The (c, h, w) shape of one image, or None for vectors."""
+        return tuple(self.X_train.shape[1:]) if self.kind == "images" else None
+
+    def as_vectors(self) -> Dataset:
+        """Return the same data with each image flattened to a row of c * h * w values."""
+        if self.kind == "vectors":
+            return self
+        return replace(
+            self,
+            kind="vectors",
+            X_train=self.X_train.reshape(len(self.X_train), -1),
+            X_test=self.X_test.reshape(len(self.X_test), -1),
+        )
+
+    def __repr__(self) -> str:
+        n_classes = None if self.classes is None else len(self.classes)
+        return (
+            f"Dataset(name={self.name!r}, kind={self.kind!r}, X_train={self.X_train.shape}, "
+            f"X_test={self.X_test.shape}, labels={self.y_train is not None}, "
+            f"n_classes={n_classes})"
+        )
+
+
+def list_datasets() -> list[str]:
+    """Return the names of the built-in data sets, sorted."""
+    return sorted([*TOY_DATASETS, "digits", "mnist"])
+
+
+# --- argument checks
+
+
+def _check_positive_int(value, name: str, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_split_args(test_size, random_state) -> None:
+    if (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, numbers.Real)
+        or not 0.0 < test_size < 1.0
+    ):
+        raise ValueError(f"test_size must be a float in (0, 1), got {test_size!r}")
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, numbers.Integral)
+        or random_state < 0
+    ):
+        raise ValueError(f"random_state must be a non-negative int, got {random_state!r}")
+
+
+# --- array checks for users' files
+
+
+def _as_samples(X: np.ndarray, source: str) -> tuple[np.ndarray, str]:
+    """Return X as float64 vectors (n, d) or images (n, c, h, w), and its kind."""
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{source}: data of dtype {X.dtype} is not numeric")
+    if X.ndim not in (1, 2, 3, 4):
+        raise ValueError(f"{source}: data of shape {X.shape} is neither vectors nor images")
+    kind = "images" if X.ndim >= 3 else "vectors"
+    # 8-bit images are pixel bytes; every other array is taken at face value.
+    scale = 255.0 if kind == "images" and X.dtype == np.uint8 else 1.0
+    X = np.asarray(X, dtype=np.float64) / scale
+    if X.ndim == 1:
+        X = X[:, None]  # (n, 1): one feature per sample
+    elif X.ndim == 3:
+        X = X[:, None]  # (n, 1, h, w): one channel, as DESIGN.md specifies
+    bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"{source}: {int(bad.sum())} samples contain NaN or infinite values "
+            f"(the first is sample {int(np.argmax(bad))})"
+        )
+    return X, kind
+
+
+def _encode_labels(y: np.ndarray | None, source: str) -> tuple[np.ndarray | None, tuple | None]:
+    """Return int64 labels and, for string labels, the sorted class names they index."""
+    if y is None:
+        return None, None
+    if y.dtype.kind in "US":
+        classes, y = np.unique(y.astype(str), return_inverse=True)
+        return y.astype(np.int64), tuple(str(c) for c in classes)
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64), None
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        return y.astype(np.int64), None
+    raise ValueError(f"{source}: labels must be integers or strings, got dtype {y.dtype}")
+
+
+def _random_split(X, y, test_size: float, random_state: int, source: str):
+    n = len(X)
+    n_test = math.ceil(test_size * n)
+    if n_test < 1 or n - n_test < 1:
+        raise ValueError(f"{source}: {n} samples cannot be split with test_size={test_size}")
+    order = np.random.default_rng(random_state).permutation(n)
+    train, test = order[n_test:], order[:n_test]
+    if y is None:
+        return X[train], X[test], None, None
+    return X[train], X[test], y[train], y[test]
+
+
+# --- built-in data sets
+
+
+def _load_toy(name: str, n_samples: int | None, random_state: int) -> Dataset:
+    n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
+    make = TOY_DATASETS[name]
+    # An independent draw from another seed, so the test set shares no point with the train set.
+    X_test = make(max(n // 4, 1), random_state=random_state + 1)
+    return Dataset(name, "vectors", make(n, random_state=random_state), X_test)
+
+
+def _load_digits(n_samples: int | None) -> Dataset:
+    X_train, y_train = load_digits("train")
+    X_test, y_test = load_digits("test")
+    X_train, y_train = X_train[:n_samples], y_train[:n_samples]
+    return Dataset("digits", "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+
+
+def _mnist_folder() -> Path:
+    env = os.environ.get(_MNIST_ENV)
+    if env:
+        if not Path(env).is_dir():
+            raise DatasetNotFound(f"{_MNIST_ENV}={env} is not a folder")
+        return Path(env)
+    candidates = [
+        Path.cwd() / ".." / "shared" / "data" / "mnist",
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist",
+    ]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise DatasetNotFound(
+        f"MNIST not found in {', '.join(str(c) for c in candidates)}; set {_MNIST_ENV} to a "
+        "folder holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (and the "
+        "train-* files for the official split); genzoo never downloads data"
+    )
+
+
+def _has_mnist(folder: Path, prefix: str) -> bool:
+    return any(folder.glob(f"{prefix}-images[-.]idx3-ubyte*"))
+
+
+def _load_mnist_folder(folder: Path, name: str, test_size: float, random_state: int):
+    """Use the official train/test split if both parts are present, else split the one there."""
+    has_train, has_test = _has_mnist(folder, "train"), _has_mnist(folder, "t10k")
+    if has_train and has_test:
+        X_train, y_train = load_mnist(folder, split="train")
+        X_test, y_test = load_mnist(folder, split="test")
+    elif has_train or has_test:
+        X, y = load_mnist(folder, split="train" if has_train else "test")
+        X_train, X_test, y_train, y_test = _random_split(X, y, test_size, random_state, name)
+    else:
+        raise DatasetNotFound(f"{folder}: no MNIST IDX files ({{train|t10k}}-images-idx3-ubyte)")
+    return Dataset(name, "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+
+
+# --- users' files
+
+
+def _csv_label_column(path: Path) -> str | None:
+    """Return the header name of a label column, if the first row is a header that has one."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            first = next((row for row in csv.reader(file) if any(c.strip() for c in row)), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None  # load_csv reports the unreadable file with its own message
+    names = [cell.strip() for cell in first]
+    return next((n for n in _CSV_LABEL_NAMES if n in names), None)
+
+
+def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    name, suffix = path.name.lower(), path.suffix.lower()
+    if suffix == ".npy":
+        return load_npy(path), None
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix == ".csv":
+        return load_csv(path, label_column=_csv_label_column(path))
+    if suffix in (".idx", ".gz") or "idx" in name or name.endswith("ubyte"):
+        return load_idx(path), None
+    raise ValueError(
+        f"{path}: unsupported file type {suffix!r}; expected .npy, .npz, .csv, an IDX file "
+        "(.idx, *-ubyte, optionally .gz), a folder of images or a folder of MNIST files"
+    )
+
+
+def _load_path(path: Path, test_size: float, random_state: int) -> Dataset:
+    name = Path(path.resolve().name.removesuffix(".gz")).stem
+    if path.is_dir() and (_has_mnist(path, "train") or _has_mnist(path, "t10k")):
+        return _load_mnist_folder(path, name, test_size, random_state)
+    if path.is_dir():
+        X, y, class_list = load_image_folder(path)
+        classes = tuple(class_list) or None
+    else:
+        X, y = _read_file(path)
+        y, classes = _encode_labels(y, str(path))
+    X, kind = _as_samples(X, str(path))
+    X_train, X_test, y_train, y_test = _random_split(X, y, test_size, random_state, str(path))
+    return Dataset(name, kind, X_train, X_test, y_train, y_test, classes)
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    *,
+    n_samples: int | None = None,
+    test_size: float = 0.2,
+    random_state: int = 0,
+) -> Dataset:
+    """Return a built-in data set, or a user's file or folder, split into train and test.
+
+    Built-in names (see `list_datasets`) win over a file of the same name; write
+    ``"./moons"`` for the file.
+
+    - The toy sets draw `n_samples` training points (default 2000) with seed `random_state`
+      and an independent test set of ``max(n_samples // 4, 1)`` points with seed
+      ``random_state + 1``.
+    - "digits" uses the fixed split of `load_digits` (1437 train, 360 test images).
+    - "mnist" reads the IDX files in ``$GENZOO_MNIST_DIR``, else ``../shared/data/mnist``
+      from the working directory or the repository. With both train and t10k files it uses
+      the official split; with one part only, it splits that part as for a path.
+    - A path may be a ``.npy``, ``.npz`` or ``.csv`` file, an IDX file (``.idx``, ``*-ubyte``,
+      optionally gzipped), a folder of images (class subfolders give labels) or a folder of
+      MNIST IDX files. It is shuffled with seed `random_state` and its first
+      ``ceil(test_size * n)`` samples become the test set. A CSV column headed y, label,
+      labels, target, targets or class holds the labels; 3-D arrays are one-channel images,
+      and 8-bit images are divided by 255.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A built-in name or a path.
+    n_samples : int or None, default=None
+        Training set size of a toy set; for any other data, keep at most the first
+        `n_samples` training samples. None keeps them all.
+    test_size : float, default=0.2
+        Fraction held out for testing when a path (or a one-part MNIST folder) is split.
+    random_state : int, default=0
+        Seed of the toy draws and of the shuffle before a split.
+
+    Returns
+    -------
+    Dataset
+    """
+    n_samples = _check_positive_int(n_samples, "n_samples", allow_none=True)
+    _check_split_args(test_size, random_state)
+    if isinstance(name_or_path, str) and name_or_path in TOY_DATASETS:
+        return _load_toy(name_or_path, n_samples, random_state)
+    if name_or_path == "digits":
+        return _load_digits(n_samples)
+    if name_or_path == "mnist":
+        data = _load_mnist_folder(_mnist_folder(), "mnist", test_size, random_state)
+    else:
+        path = Path(name_or_path)
+        if not path.exists():
+            raise DatasetNotFound(
+                f"{str(name_or_path)!r} is neither a built-in data set "
+                f"({', '.join(list_datasets())}) nor an existing file or folder"
+            )
+        data = _load_path(path, test_size, random_state)
+    if n_samples is None:
+        return data
+    y_train = None if data.y_train is None else data.y_train[:n_samples]
+    return replace(data, X_train=data.X_train[:n_samples], y_train=y_train)

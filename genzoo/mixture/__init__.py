@@ -1,0 +1,5 @@
+"""Mixture models."""
+
+from genzoo.mixture.gmm import GaussianMixture
+
+__all__ = ["GaussianMixture"]

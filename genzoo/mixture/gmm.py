@@ -1,0 +1,593 @@
+"""Gaussian mixture model fitted by expectation-maximisation on sufficient statistics."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from genzoo._validation import (
+    Interval,
+    Options,
+    check_array,
+    check_n_samples,
+    is_one_shot,
+    validate_params,
+)
+from genzoo.base import GenerativeModel
+from genzoo.mixture._gaussian import (
+    COVARIANCE_TYPES,
+    gaussian_sums,
+    kmeans_plusplus,
+    lloyd,
+    make_params,
+    n_quadratic_features,
+    nearest,
+    params_from_sums,
+    precisions_from_cholesky,
+    recenter,
+    shifted_batch,
+    stats_from_params,
+    weighted_log_prob,
+)
+from genzoo.registry import register
+from genzoo.training.em import Batches, all_reduce_sum, broadcast, run_em, sum_statistics
+
+__all__ = ["GaussianMixture"]
+
+# Largest batch, in elements of its widest intermediate, handled at once (64 MiB in float64).
+_BATCH_ELEMENTS = 2**23
+# Quadratic features of data in memory are kept between EM iterations up to this many bytes.
+_CACHE_BYTES = 2**30
+
+
+# --- the model
+
+
+@register(
+    "gmm",
+    family="mixture",
+    data_kind="vectors",
+    default_dataset="eight_gaussians",
+    fixture_dataset="eight_gaussians",
+    fixture_size=240,
+    test_params={"n_components": 3, "max_iter": 20, "random_state": 0},
+    quick_params={"n_components": 8, "random_state": 0},
+)
+class GaussianMixture(GenerativeModel):
+    """Gaussian mixture model, fitted by EM on sufficient statistics.
+
+    The attribute names, parameters and results follow scikit-learn's GaussianMixture; the
+    arithmetic runs in PyTorch (CPU or GPU), sums statistics over batches, over chunks of data
+    larger than memory, or over processes under torch.distributed, and `partial_fit` learns
+    from a stream by stepwise online EM.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Each component's own full covariance, one shared covariance, diagonal ones, or one
+        variance per component.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample gains less than this.
+    reg_covar : float, default=1e-6
+        Added to the covariances' diagonals, so they stay positive definite.
+    max_iter : int, default=100
+        Most EM iterations per initialisation.
+    n_init : int, default=1
+        Initialisations to try; the best lower bound wins.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How responsibilities are initialised when `means_init` is not given.
+    weights_init, means_init, precisions_init : array-like or None
+        User-provided initial weights (K,), means (K, d), precisions (shape as
+        `covariance_type` implies).
+    random_state : int or None
+        Seeds initialisation and, unless `sample` gets its own, sampling.
+    warm_start : bool, default=False
+        Start the next `fit` from the current solution (then `n_init` is 1).
+    verbose : int, default=0
+        Show a progress bar of EM iterations when > 0.
+    learning_decay, learning_offset : float, default=0.7 and 10.0
+        `partial_fit` step size (learning_offset + t) ** -learning_decay for batch t
+        (Cappé and Moulines 2009; Liang and Klein 2009).
+    batch_size : int or None
+        Rows per E-step batch; None picks a size bounding memory to about 64 MiB.
+    device : str, default="auto"
+        "auto" (CUDA where present), "cpu", "cuda", ...
+    dtype : {"float64", "float32"}, default="float64"
+
+    Attributes
+    ----------
+    weights_ : (n_components,)
+    means_ : (n_components, n_features)
+    covariances_ : full (K, d, d), tied (d, d), diag (K, d), spherical (K,)
+    precisions_, precisions_cholesky_ : same shapes as `covariances_`
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float, mean log-likelihood per sample of the best initialisation
+    lower_bounds_ : list of float, its value at every iteration
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from genzoo import GaussianMixture
+    >>> from genzoo.data import make_eight_gaussians
+    >>> gmm = GaussianMixture(n_components=8, random_state=0).fit(make_eight_gaussians(2000))
+    >>> gmm.sample(5).shape
+    (5, 2)
+    """
+
+    likelihood_kind = "exact"
+    _parameter_constraints = {
+        "n_components": [Interval(int, 1, None)],
+        "covariance_type": [Options(*COVARIANCE_TYPES)],
+        "tol": [Interval(float, 0, None)],
+        "reg_covar": [Interval(float, 0, None)],
+        "max_iter": [Interval(int, 1, None)],
+        "n_init": [Interval(int, 1, None)],
+        "init_params": [Options("kmeans", "k-means++", "random", "random_from_data")],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": [bool],
+        "verbose": [Interval(int, 0, None)],
+        "learning_decay": [Interval(float, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(float, 0, None)],
+        "batch_size": [Interval(int, 1, None), None],
+        "device": ["device"],
+        "dtype": ["dtype"],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state: int | None = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        learning_decay: float = 0.7,
+        learning_offset: float = 10.0,
+        batch_size: int | None = None,
+        device: str = "auto",
+        dtype: str = "float64",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+
+    # --- input
+
+    def _check_X(self, X, *, reset: bool):
+        if _is_chunked(X):
+            if not reset:
+                raise ValueError("X must be one array here; chunks are accepted by fit only.")
+            if is_one_shot(X):
+                raise ValueError(
+                    "X is a one-shot iterator, but EM reads the data once per iteration: pass "
+                    "a list of chunks or a re-iterable object, or use partial_fit on a stream."
+                )
+            return _Chunks(X)
+        X = super()._check_X(X, reset=reset)
+        if reset and X.shape[0] < self.n_components:
+            raise ValueError(
+                f"X has {X.shape[0]} samples, fewer than n_components={self.n_components}."
+            )
+        return X
+
+    def _batch_rows(self, d: int) -> int:
+        width = n_quadratic_features(d, self.covariance_type) + self.n_components + d
+        return self.batch_size or max(1, _BATCH_ELEMENTS // width)
+
+    def _batches(self, X) -> Batches:
+        """Raw row batches of X (an array or _Chunks) as tensors on the model's device."""
+        if isinstance(X, _Chunks):
+            rows = self._batch_rows(X.n_features)
+            return Batches(X.source, convert=lambda c: self._to_tensor(X.check(c)), batch_rows=rows)
+        return Batches(self._to_tensor(X), batch_rows=self._batch_rows(X.shape[1]))
+
+    def _shifted(self, batches: Batches, shift: torch.Tensor) -> Batches:
+        """The batches as ShiftedBatches about `shift`, cached in memory when they fit."""
+        d = shift.shape[0]
+        size = getattr(batches.source, "shape", (0,))[0] * n_quadratic_features(
+            d, self.covariance_type
+        )
+        cache = batches.in_memory and size * shift.element_size() <= _CACHE_BYTES
+        prepare = lambda X: shifted_batch(X, shift, self.covariance_type)  # noqa: E731
+        return batches.with_prepare(prepare, cache=cache)
+
+    # --- EM hooks
+
+    def _fit(self, X, y, gen) -> dict:
+        batches = self._batches(X)
+        d = X.n_features if isinstance(X, _Chunks) else X.shape[1]
+        given = self._initial_arrays(d)
+        warm = self.warm_start and hasattr(self, "means_")
+        if warm and self.n_features_in_ != d:
+            raise ValueError(f"X has {d} features, but the warm start has {self.n_features_in_}.")
+        shift = self._data_mean(batches)
+        shifted = self._shifted(batches, shift)
+        best = None
+        for trial in range(1 if warm else self.n_init):
+            params = (
+                make_params(*self._params_tuple(), shift=shift)
+                if warm
+                else self._init_params(shifted, shift, gen, given)
+            )
+            result = run_em(
+                self,
+                shifted,
+                params,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                verbose=self.verbose,
+                desc=f"GaussianMixture init {trial + 1}/{self.n_init}",
+            )
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+        if not best.converged:
+            warnings.warn(
+                f"GaussianMixture did not converge in max_iter={self.max_iter} iterations; "
+                "increase max_iter or tol, or check the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return {
+            **self._attributes(best.params),
+            "converged_": best.converged,
+            "n_iter_": best.n_iter,
+            "lower_bound_": best.lower_bound,
+            "lower_bounds_": best.history,
+            "n_features_in_": d,
+            "input_shape_": [d],
+            "_online_stats": None,  # a new fit starts partial_fit's running statistics afresh
+            "_n_batches_seen": 0,
+        }
+
+    def _data_mean(self, batches: Batches) -> torch.Tensor:
+        """Mean of all rows (over chunks and processes); checks there are enough of them."""
+        total = n = None
+        for X in batches:
+            total = X.sum(0) if total is None else total + X.sum(0)
+            n = X.new_full((), len(X)) if n is None else n + len(X)
+        summed = all_reduce_sum({"sum": total, "n": n})
+        if float(summed["n"]) < self.n_components:
+            raise ValueError(
+                f"X has {int(summed['n'])} samples, fewer than n_components={self.n_components}."
+            )
+        return summed["sum"] / summed["n"]
+
+    def _init_params(self, shifted: Batches, shift, gen, given: dict) -> dict:
+        """Initial parameters from responsibilities chosen by `init_params` (or `means_init`)."""
+        K, cov_type = self.n_components, self.covariance_type
+        centers = self._initial_centers(shifted, shift, gen, given)  # shifted, or None
+        stats = None
+        for batch in shifted:
+            Xc = batch.Xc
+            if centers is None:  # "random": uniform random responsibilities, as scikit-learn
+                resp = torch.rand(len(Xc), K, generator=gen, device=Xc.device, dtype=Xc.dtype)
+                resp = resp / resp.sum(1, keepdim=True)
+            else:
+                resp = torch.nn.functional.one_hot(nearest(Xc, centers), K).to(Xc.dtype)
+            part = gaussian_sums(batch, resp, cov_type)
+            stats = part if stats is None else {k: stats[k] + part[k] for k in stats}
+        params = params_from_sums(all_reduce_sum(stats), shift, self.reg_covar, cov_type)
+        return self._override(params, given)
+
+    def _initial_centers(self, shifted: Batches, shift, gen, given):
+        K = self.n_components
+        if given["means"] is not None:
+            return given["means"] - shift
+        if self.init_params == "random":
+            return None
+        first = shifted.first().Xc
+        if len(first) > 100_000:  # seed from a random subset of the first batch
+            first = first[torch.randperm(len(first), generator=gen, device=first.device)]
+            first = first[:100_000]
+        if len(first) < K:
+            raise ValueError(
+                f"the first chunk of X has {len(first)} rows, fewer than n_components={K}; "
+                "initialisation seeds from it."
+            )
+        if self.init_params == "random_from_data":
+            pick = torch.randperm(len(first), generator=gen, device=first.device)[:K]
+            centers = first[pick].clone()
+        else:
+            centers = kmeans_plusplus(first, K, gen)
+        # Every process must start from rank 0's seeds.
+        centers = broadcast({"centers": centers.contiguous()})["centers"]
+        if self.init_params == "kmeans":
+            centers = lloyd(shifted, centers)
+        return centers
+
+    def _initial_arrays(self, d: int) -> dict:
+        """The user's weights_init, means_init and precisions_init as checked tensors."""
+        K = self.n_components
+        precision_shapes = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
+        shapes = {
+            "weights": (K,),
+            "means": (K, d),
+            "precisions": precision_shapes[self.covariance_type],
+        }
+        out = {}
+        for key, shape in shapes.items():
+            name = f"{key}_init"
+            value = getattr(self, name)
+            if value is None:
+                out[key] = None
+                continue
+            array = check_array(value, name=name, ndim=len(shape), min_samples=0)
+            if array.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
+            if key == "weights" and (
+                (array < 0).any() or not np.isclose(array.sum(), 1.0, atol=1e-6)
+            ):
+                raise ValueError(f"{name} must be non-negative and sum to 1.")
+            out[key] = self._to_tensor(array)
+        return out
+
+    def _override(self, params: dict, given: dict) -> dict:
+        """Replace initial parameters by those the user gave."""
+        weights = given["weights"] if given["weights"] is not None else params["weights"]
+        means = given["means"] if given["means"] is not None else params["means"]
+        cov, prec_chol = params["covariances"], params["precisions_cholesky"]
+        if given["precisions"] is not None:
+            precisions = given["precisions"]
+            if self.covariance_type in ("full", "tied"):
+                L, info = torch.linalg.cholesky_ex(precisions)
+                if bool((info != 0).any()):
+                    raise ValueError("precisions_init must be symmetric positive definite.")
+                prec_chol, cov = L, torch.cholesky_inverse(L)
+            else:
+                if bool((precisions <= 0).any()):
+                    raise ValueError("precisions_init must be positive.")
+                prec_chol, cov = torch.sqrt(precisions), 1.0 / precisions
+        return make_params(weights, means, cov, prec_chol, shift=params["shift"])
+
+    def _e_step(self, params: dict, batch):
+        weighted = weighted_log_prob(batch, params, self.covariance_type)
+        log_norm = torch.logsumexp(weighted, dim=1)
+        resp = torch.exp(weighted - log_norm[:, None])
+        return gaussian_sums(batch, resp, self.covariance_type), log_norm.sum()
+
+    def _m_step(self, stats: dict, params: dict) -> dict:
+        return params_from_sums(stats, params["shift"], self.reg_covar, self.covariance_type)
+
+    # --- fitted parameters as tensors and back
+
+    def _params_tuple(self):
+        t = self._to_tensor
+        return (
+            t(self.weights_),
+            t(self.means_),
+            t(self.covariances_),
+            t(self.precisions_cholesky_),
+        )
+
+    def _params(self) -> dict:
+        return make_params(*self._params_tuple())
+
+    def _attributes(self, params: dict) -> dict:
+        precisions = precisions_from_cholesky(params["precisions_cholesky"], self.covariance_type)
+        numpy = {k: params[k].detach().cpu().numpy() for k in params}
+        return {
+            "weights_": numpy["weights"],
+            "means_": numpy["means"],
+            "covariances_": numpy["covariances"],
+            "precisions_cholesky_": numpy["precisions_cholesky"],
+            "precisions_": precisions.detach().cpu().numpy(),
+        }
+
+    def _weighted_log_prob(self, X: torch.Tensor) -> torch.Tensor:
+        params = self._params()
+        return torch.cat(
+            [
+                weighted_log_prob(
+                    shifted_batch(batch, params["shift"], self.covariance_type),
+                    params,
+                    self.covariance_type,
+                )
+                for batch in torch.split(X, self._batch_rows(X.shape[1]))
+            ]
+        )
+
+    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self._weighted_log_prob(X), dim=1)
+
+    # --- public methods beyond the protocol
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Return each component's posterior probability for each row of X, (n, K)."""
+        check_is_fitted(self)
+        weighted = self._weighted_log_prob(self._to_tensor(self._check_X(X, reset=False)))
+        return torch.softmax(weighted, dim=1).cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Return the most probable component of each row of X, (n,)."""
+        return self.predict_proba(X).argmax(1)
+
+    def sample(
+        self, n_samples: int = 1, *, random_state: int | None = None, return_labels: bool = False
+    ):
+        """Draw `n_samples` rows, (n, d); with `return_labels`, also their components, (n,).
+
+        See `GenerativeModel.sample` for `random_state`.
+        """
+        if not return_labels:
+            return super().sample(n_samples, random_state=random_state)
+        check_is_fitted(self)
+        gen = self._generator(random_state)
+        X, labels = self._sample_with_labels(check_n_samples(n_samples), gen)
+        return self._to_numpy_samples(X), labels.cpu().numpy()
+
+    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        return self._sample_with_labels(n_samples, gen)[0]
+
+    def _sample_with_labels(self, n_samples: int, gen):
+        params = self._params()
+        means, cov = params["means"], params["covariances"]
+        K, d = means.shape
+        labels = torch.multinomial(params["weights"], n_samples, replacement=True, generator=gen)
+        z = torch.randn(n_samples, d, generator=gen, device=means.device, dtype=means.dtype)
+        if self.covariance_type == "full":
+            chol = torch.linalg.cholesky(cov)
+            X = torch.empty_like(z)
+            for k in range(K):  # one matmul per component keeps memory at (n, d)
+                rows = labels == k
+                X[rows] = z[rows] @ chol[k].T
+        elif self.covariance_type == "tied":
+            X = z @ torch.linalg.cholesky(cov).T
+        elif self.covariance_type == "diag":
+            X = z * torch.sqrt(cov)[labels]
+        else:
+            X = z * torch.sqrt(cov)[labels, None]
+        return X + means[labels], labels
+
+    def _n_parameters(self) -> int:
+        K, d = self.means_.shape
+        cov_params = {
+            "full": K * d * (d + 1) / 2,
+            "diag": K * d,
+            "tied": d * (d + 1) / 2,
+            "spherical": K,
+        }[self.covariance_type]
+        return int(cov_params + K * d + K - 1)
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion of the model on X (lower is better)."""
+        X = self._check_X(X, reset=False)
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
+
+    def aic(self, X) -> float:
+        """Akaike information criterion of the model on X (lower is better)."""
+        X = self._check_X(X, reset=False)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    # --- online EM
+
+    def partial_fit(self, X, y=None):
+        """Update the model with one batch of a stream by stepwise online EM; return self.
+
+        Running per-sample statistics s are updated as s <- (1 - eta) s + eta s_batch with
+        eta = (learning_offset + t) ** -learning_decay for the t-th batch, then the M-step runs
+        on s (Cappé and Moulines 2009). The first call on an unfitted model initialises from X.
+        """
+        validate_params(self, self._parameter_constraints)
+        first = not hasattr(self, "means_")
+        X = self._check_X(X, reset=first)
+        if isinstance(X, _Chunks):
+            raise ValueError("partial_fit takes one array per call; chunks go to fit.")
+        batches = self._batches(X)
+        if first:
+            shift = self._data_mean(batches)
+            shifted = self._shifted(batches, shift)
+            given = self._initial_arrays(X.shape[1])
+            params = self._init_params(shifted, shift, self._generator(None), given)
+            running, step = None, 0
+        else:
+            params = self._params()
+            shifted = self._shifted(batches, params["shift"])
+            running, step = self._online_running(params), getattr(self, "_n_batches_seen", 0)
+        stats, loglik, n = sum_statistics(self._e_step, params, shifted)
+        stats = {k: v / n for k, v in stats.items()}
+        if running is not None:
+            eta = (self.learning_offset + step) ** -self.learning_decay
+            stats = {k: (1 - eta) * running[k] + eta * stats[k] for k in stats}
+        new_params = self._m_step(stats, params)
+        online = {k: v.cpu().numpy() for k, v in {**stats, "shift": params["shift"]}.items()}
+        self._set_fitted(
+            {
+                **self._attributes(new_params),
+                "converged_": False,
+                "n_iter_": step + 1,
+                "lower_bound_": loglik / n,
+                "lower_bounds_": [loglik / n],
+                "n_features_in_": X.shape[1],
+                "input_shape_": [X.shape[1]],
+                "_n_batches_seen": step + 1,
+                "_online_stats": online,
+            }
+        )
+        return self
+
+    def _online_running(self, params: dict) -> dict:
+        """Running statistics about params["shift"]; from the parameters if there are none."""
+        saved = getattr(self, "_online_stats", None)
+        if saved is None:
+            return stats_from_params(params, self.reg_covar, self.covariance_type)
+        saved = {k: self._to_tensor(v) for k, v in saved.items()}
+        old_shift = saved.pop("shift")
+        return recenter(saved, old_shift, params["shift"], self.covariance_type)
+
+    def _state(self):
+        arrays, values = super()._state()
+        if getattr(self, "_online_stats", None) is not None:
+            arrays.update({f"_online_stats.{k}": v for k, v in self._online_stats.items()})
+            values["_n_batches_seen"] = self._n_batches_seen
+        return arrays, values
+
+    def _set_state(self, arrays: dict, values: dict) -> None:
+        online = {k.split(".", 1)[1]: arrays.pop(k) for k in list(arrays) if "." in k}
+        super()._set_state(arrays, values)
+        if online:
+            self._online_stats = online
+
+
+class _Chunks:
+    """A user's re-iterable of chunks, checked chunk by chunk as EM reads them."""
+
+    def __init__(self, source):
+        self.source = source
+        first = next(iter(source), None)
+        if first is None:
+            raise ValueError("X is empty: the iterable of chunks yielded nothing.")
+        self.n_features = check_array(first, name="X chunk").shape[1]
+
+    def check(self, chunk) -> np.ndarray:
+        chunk = check_array(chunk, name="X chunk")
+        if chunk.shape[1] != self.n_features:
+            raise ValueError(
+                f"X chunk has {chunk.shape[1]} features, but the first chunk has {self.n_features}."
+            )
+        return chunk
+
+
+def _is_chunked(X) -> bool:
+    """Whether X is an iterable of 2-D chunks rather than one array (or nested lists)."""
+    if isinstance(X, (np.ndarray, torch.Tensor, str, bytes)) or not hasattr(X, "__iter__"):
+        return False
+    if isinstance(X, (list, tuple)):
+        return len(X) > 0 and all(
+            isinstance(c, (np.ndarray, torch.Tensor)) and c.ndim == 2 for c in X
+        )
+    return not isinstance(X, numbers.Number)

@@ -1,0 +1,117 @@
+"""Model names: `register` a class once, then `make("gmm", ...)` and `list_models()`.
+
+Each entry also carries what the conformance suite and the zoo need to run the model with no
+further knowledge of it: its family, the kind of data it takes, its default dataset, a small
+fixture dataset and fast parameters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["ModelEntry", "UnknownModelError", "get_entry", "list_models", "make", "register"]
+
+
+class UnknownModelError(ValueError):
+    """Raised for a model name that no class has registered."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the registry knows of one model.
+
+    Attributes
+    ----------
+    name : registry name (`"gmm"`).
+    cls : the model class.
+    family : the family folder (`"mixture"`).
+    data_kind : `"vectors"` or `"images"` (later: sequences, sentences, tables).
+    default_dataset : built-in dataset the zoo and `genzoo train` use by default.
+    fixture_dataset, fixture_size : small built-in data for the conformance suite.
+    test_params : fast constructor arguments for the conformance suite.
+    quick_params : constructor arguments for `genzoo zoo --quick`.
+    """
+
+    name: str
+    cls: type
+    family: str
+    data_kind: str
+    default_dataset: str
+    fixture_dataset: str
+    fixture_size: int = 200
+    test_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    quick_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def likelihood_kind(self):
+        return self.cls.likelihood_kind
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(
+    name: str,
+    *,
+    family: str,
+    data_kind: str,
+    default_dataset: str,
+    fixture_dataset: str | None = None,
+    fixture_size: int = 200,
+    test_params: dict | None = None,
+    quick_params: dict | None = None,
+):
+    """Class decorator that adds a model to the registry under `name`."""
+
+    def decorator(cls):
+        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
+            raise ValueError(f"model name {name!r} is already registered")
+        cls._registry_name = name
+        _REGISTRY[name] = ModelEntry(
+            name=name,
+            cls=cls,
+            family=family,
+            data_kind=data_kind,
+            default_dataset=default_dataset,
+            fixture_dataset=fixture_dataset or default_dataset,
+            fixture_size=fixture_size,
+            test_params=MappingProxyType(dict(test_params or {})),
+            quick_params=MappingProxyType(dict(quick_params or {})),
+        )
+        return cls
+
+    return decorator
+
+
+def get_entry(name: str) -> ModelEntry:
+    """Return the registry entry of `name`, or raise UnknownModelError with close matches."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(_REGISTRY))}."
+        ) from None
+
+
+def make(name: str, **params):
+    """Build the registered model `name` with constructor arguments `params`."""
+    entry = get_entry(name)
+    valid = set(inspect.signature(entry.cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ValueError(
+            f"{entry.cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
+            f"valid parameters: {', '.join(sorted(valid))}."
+        )
+    return entry.cls(**params)
+
+
+def list_models(family: str | None = None) -> list[ModelEntry]:
+    """Return the registered models (of one `family` if given), sorted by family and name."""
+    entries = [e for e in _REGISTRY.values() if family is None or e.family == family]
+    return sorted(entries, key=lambda e: (e.family, e.name))

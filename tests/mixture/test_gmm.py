@@ -1,0 +1,266 @@
+"""Known answers for GaussianMixture: scipy densities, scikit-learn's EM, recovered parameters."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+from sklearn.model_selection import GridSearchCV
+
+from genzoo import GaussianMixture
+from genzoo.mixture._gaussian import COVARIANCE_TYPES
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+TRUE_MEANS = np.array([[0.0, 0.0, 0.0], [8.0, 8.0, 0.0], [-8.0, 8.0, 4.0]])
+TRUE_WEIGHTS = np.array([0.5, 0.3, 0.2])
+TRUE_COVS = np.array(
+    [
+        [[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 0.5]],
+        [[2.0, 0.0, 0.3], [0.0, 0.5, 0.0], [0.3, 0.0, 1.0]],
+        [[0.6, -0.2, 0.0], [-0.2, 0.6, 0.0], [0.0, 0.0, 1.5]],
+    ]
+)
+
+
+def draw_mixture(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(3, size=n, p=TRUE_WEIGHTS)
+    chol = np.linalg.cholesky(TRUE_COVS)
+    X = TRUE_MEANS[labels] + np.einsum("nij,nj->ni", chol[labels], rng.normal(size=(n, 3)))
+    return X, labels
+
+
+def _match_components(estimated_means):
+    """Order of the fitted components that lines them up with TRUE_MEANS."""
+    d = ((estimated_means[:, None] - TRUE_MEANS[None]) ** 2).sum(-1)
+    return d.argmin(0)
+
+
+def test_recovers_parameters_of_a_well_separated_mixture():
+    X, _ = draw_mixture(6000)
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    order = _match_components(gmm.means_)
+    assert sorted(order) == [0, 1, 2]
+    n_k = 6000 * TRUE_WEIGHTS
+    # tolerances: a few standard errors of each estimate
+    np.testing.assert_allclose(gmm.weights_[order], TRUE_WEIGHTS, atol=4 * np.sqrt(0.25 / 6000))
+    for k in range(3):
+        se_mean = np.sqrt(np.diag(TRUE_COVS[k]) / n_k[k])
+        np.testing.assert_allclose(gmm.means_[order[k]], TRUE_MEANS[k], atol=5 * se_mean.max())
+        se_cov = np.sqrt(2 / n_k[k]) * np.diag(TRUE_COVS[k]).max()
+        np.testing.assert_allclose(gmm.covariances_[order[k]], TRUE_COVS[k], atol=5 * se_cov)
+    assert gmm.converged_
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_log_prob_equals_scipy_density(covariance_type):
+    X, _ = draw_mixture(500, seed=1)
+    gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    c = gmm.covariances_
+    if covariance_type == "full":
+        covs = c
+    elif covariance_type == "tied":
+        covs = np.repeat(c[None], 3, axis=0)
+    elif covariance_type == "diag":
+        covs = np.stack([np.diag(v) for v in c])
+    else:
+        covs = np.stack([v * np.eye(3) for v in c])
+    per_component = np.stack(
+        [
+            multivariate_normal(gmm.means_[k], covs[k]).logpdf(X) + np.log(gmm.weights_[k])
+            for k in range(3)
+        ],
+        axis=1,
+    )
+    expected = logsumexp(per_component, axis=1)
+    np.testing.assert_allclose(gmm.log_prob(X), expected, rtol=1e-8, atol=1e-8)
+    posterior = np.exp(per_component - expected[:, None])
+    np.testing.assert_allclose(gmm.predict_proba(X), posterior, atol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_em_equals_scikit_learn_from_the_same_start(covariance_type):
+    X, _ = draw_mixture(800, seed=2)
+    start = GaussianMixture(3, covariance_type=covariance_type, max_iter=1, random_state=0)
+    start.fit(X)
+    init = {
+        "weights_init": start.weights_,
+        "means_init": start.means_,
+        "precisions_init": start.precisions_,
+    }
+    ours = GaussianMixture(3, covariance_type=covariance_type, max_iter=15, tol=0, **init)
+    theirs = SklearnGaussianMixture(3, covariance_type=covariance_type, max_iter=15, tol=0, **init)
+    ours.fit(X)
+    theirs.fit(X)
+    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, rel=1e-10)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        np.testing.assert_allclose(
+            getattr(ours, name), getattr(theirs, name), rtol=1e-7, atol=1e-9, err_msg=name
+        )
+    np.testing.assert_allclose(ours.log_prob(X), theirs.score_samples(X), rtol=1e-9)
+    assert ours.bic(X) == pytest.approx(theirs.bic(X), rel=1e-9)
+    assert ours.aic(X) == pytest.approx(theirs.aic(X), rel=1e-9)
+
+
+def test_bic_picks_the_true_number_of_components():
+    X, _ = draw_mixture(1500, seed=3)
+    bics = {k: GaussianMixture(k, random_state=0, n_init=2).fit(X).bic(X) for k in range(1, 7)}
+    assert min(bics, key=bics.get) == 3
+
+
+def test_grid_search_over_n_components_with_default_score():
+    X, _ = draw_mixture(600, seed=4)
+    search = GridSearchCV(GaussianMixture(random_state=0), {"n_components": [1, 2, 3]}, cv=3)
+    search.fit(X)
+    assert search.best_params_["n_components"] == 3
+    assert np.isfinite(search.best_score_)
+
+
+def test_sampled_labels_follow_the_components():
+    X, _ = draw_mixture(3000, seed=5)
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    samples, labels = gmm.sample(4000, random_state=0, return_labels=True)
+    assert samples.shape == (4000, 3) and labels.shape == (4000,)
+    assert (gmm.predict(samples) == labels).mean() > 0.99
+    counts = np.bincount(labels, minlength=3) / 4000
+    np.testing.assert_allclose(counts, gmm.weights_, atol=4 * np.sqrt(0.25 / 4000))
+    for k in range(3):
+        chosen = samples[labels == k]
+        np.testing.assert_allclose(chosen.mean(0), gmm.means_[k], atol=0.15)
+        np.testing.assert_allclose(np.cov(chosen.T), gmm.covariances_[k], atol=0.25)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_chunked_fit_equals_the_fit_in_memory(covariance_type):
+    X, _ = draw_mixture(900, seed=6)
+    kwargs = {"covariance_type": covariance_type, "random_state": 0, "max_iter": 20, "tol": 0}
+    in_memory = GaussianMixture(3, **kwargs).fit(X)
+    chunked = GaussianMixture(3, **kwargs).fit([X[:300], X[300:650], X[650:]])
+    batched = GaussianMixture(3, batch_size=128, **kwargs).fit(X)
+    for other in (chunked, batched):
+        np.testing.assert_allclose(other.means_, in_memory.means_, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(other.covariances_, in_memory.covariances_, rtol=1e-9)
+        assert other.lower_bound_ == pytest.approx(in_memory.lower_bound_, rel=1e-12)
+
+
+def test_chunks_from_a_re_iterable_reader_and_one_shot_refusal():
+    X, _ = draw_mixture(600, seed=7)
+
+    class Reader:  # what a user's on-disk reader looks like: a fresh pass per iter()
+        def __iter__(self):
+            return (X[i : i + 200] for i in range(0, 600, 200))
+
+    fitted = GaussianMixture(3, random_state=0).fit(Reader())
+    assert fitted.n_features_in_ == 3
+    with pytest.raises(ValueError, match="one-shot"):
+        GaussianMixture(3).fit(X[i : i + 200] for i in range(0, 600, 200))
+    with pytest.raises(ValueError, match="features"):
+        GaussianMixture(3).fit([X[:300], X[300:, :2]])
+
+
+def test_partial_fit_on_a_stream_approaches_the_batch_fit():
+    X, _ = draw_mixture(6000, seed=8)
+    X_test, _ = draw_mixture(2000, seed=9)
+    online = GaussianMixture(3, random_state=0)
+    for start in range(0, 6000, 200):
+        online.partial_fit(X[start : start + 200])
+    batch = GaussianMixture(3, random_state=0).fit(X)
+    assert online.n_iter_ == 30
+    assert online.score(X_test) > batch.score(X_test) - 0.02
+    np.testing.assert_allclose(np.sort(online.means_[:, 0]), np.sort(batch.means_[:, 0]), atol=0.15)
+
+
+def test_partial_fit_after_fit_keeps_the_solution():
+    X, _ = draw_mixture(3000, seed=10)
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    before = gmm.score(X)
+    gmm.partial_fit(X[:500])
+    assert gmm.score(X) > before - 0.01
+    with pytest.raises(ValueError, match="features"):
+        gmm.partial_fit(X[:, :2])
+
+
+def test_warm_start_continues_from_the_current_solution():
+    X, _ = draw_mixture(1000, seed=11)
+    few = GaussianMixture(3, max_iter=2, tol=0, random_state=0, warm_start=True).fit(X)
+    first_bound = few.lower_bound_
+    few.fit(X)
+    assert few.lower_bound_ >= first_bound - 1e-12
+    cold = GaussianMixture(3, max_iter=4, tol=0, random_state=0).fit(X)
+    assert few.lower_bound_ == pytest.approx(cold.lower_bounds_[3], rel=1e-10)
+
+
+def test_lower_bound_never_decreases():
+    X, _ = draw_mixture(1000, seed=12)
+    for covariance_type in COVARIANCE_TYPES:
+        gmm = GaussianMixture(
+            3,
+            covariance_type=covariance_type,
+            max_iter=30,
+            tol=0,
+            init_params="random",
+            random_state=1,
+        ).fit(X)
+        assert np.all(np.diff(gmm.lower_bounds_) >= -1e-10)
+
+
+def test_float32_on_request():
+    X, _ = draw_mixture(800, seed=13)
+    f32 = GaussianMixture(3, dtype="float32", random_state=0).fit(X)
+    f64 = GaussianMixture(3, random_state=0).fit(X)
+    assert f32.means_.dtype == np.float32
+    assert f32.sample(4).dtype == np.float32
+    assert f32.score(X) == pytest.approx(f64.score(X), rel=1e-4)
+
+
+def test_n_init_keeps_the_best_lower_bound():
+    X, _ = draw_mixture(600, seed=14)
+    single = [
+        GaussianMixture(3, init_params="random_from_data", random_state=s).fit(X) for s in range(3)
+    ]
+    multi = GaussianMixture(3, init_params="random_from_data", n_init=3, random_state=0).fit(X)
+    assert multi.lower_bound_ >= min(m.lower_bound_ for m in single) - 1e-12
+
+
+def test_collapsed_component_gives_a_clear_error():
+    X = np.vstack([np.zeros((20, 2)), np.ones((20, 2))])
+    with pytest.raises(ValueError, match="reg_covar"):
+        GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
+    fitted = GaussianMixture(2, random_state=0).fit(X)  # the default reg_covar guards it
+    assert np.isfinite(fitted.score(X))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"covariance_type": "banana"}, "covariance_type"),
+        ({"reg_covar": -1.0}, "reg_covar"),
+        ({"init_params": "magic"}, "init_params"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"device": "quantum"}, "device"),
+        ({"means_init": np.zeros((2, 3))}, "means_init"),
+        ({"weights_init": np.array([0.5, 0.6, -0.1])}, "weights_init"),
+        ({"precisions_init": -np.ones((3, 3, 3))}, "precisions_init"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    X, _ = draw_mixture(100, seed=15)
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(**{"n_components": 3, **params}).fit(X)
+
+
+def test_convergence_warning():
+    X, _ = draw_mixture(300, seed=16)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        GaussianMixture(3, max_iter=1, tol=0, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianMixture(3, random_state=0).fit(X)

@@ -1,0 +1,92 @@
+"""The registry, parameter constraints and input checks shared by every model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import genzoo
+from genzoo._validation import Interval, Options, check_array, check_n_samples, make_generator
+from genzoo.base import GenerativeModel
+
+
+def test_make_and_list_models():
+    model = genzoo.make("gmm", n_components=4)
+    assert isinstance(model, genzoo.GaussianMixture) and model.n_components == 4
+    entries = {e.name: e for e in genzoo.list_models()}
+    assert entries["gmm"].family == "mixture"
+    assert entries["gmm"].likelihood_kind == "exact"
+    assert entries["gmm"].data_kind == "vectors"
+    assert entries["gmm"].default_dataset in genzoo.data.list_datasets()
+    assert genzoo.list_models(family="mixture")[0].name == "gmm"
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(genzoo.UnknownModelError, match="Did you mean gmm"):
+        genzoo.make("gmn")
+    with pytest.raises(ValueError, match="unknown model"):
+        genzoo.make("no-such-model")
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ValueError, match="no parameter 'n_clusters'"):
+        genzoo.make("gmm", n_clusters=3)
+
+
+def test_interval_and_options():
+    assert Interval(int, 1, None).accepts(3)
+    assert not Interval(int, 1, None).accepts(3.5)
+    assert not Interval(int, 1, None).accepts(True)
+    assert not Interval(float, 0, 1, closed="right").accepts(0.0)
+    assert Interval(float, 0, 1, closed="right").accepts(1)
+    assert "[1, inf)" in str(Interval(int, 1, None))
+    assert Options("a", "b").accepts("a") and not Options("a", "b").accepts("c")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([[1.0, np.nan]], "NaN"),
+        ([[1.0, np.inf]], "infinity"),
+        (np.zeros((0, 2)), "empty"),
+        ([["a", "b"]], "numeric"),
+        ([1.0, 2.0], "shape"),
+        ([[1.0], [2.0, 3.0]], "rectangular|numeric"),
+        ("text", "string"),
+    ],
+)
+def test_check_array_names_the_problem(value, message):
+    with pytest.raises(ValueError, match=message):
+        check_array(value, name="X")
+
+
+def test_check_array_accepts_tensors_and_lists():
+    np.testing.assert_array_equal(check_array(torch.ones(2, 3)), np.ones((2, 3)))
+    assert check_array([[1, 2]]).dtype == np.float64
+
+
+def test_generators_are_seeded_locally():
+    state = torch.random.get_rng_state()
+    a = torch.rand(3, generator=make_generator(7))
+    b = torch.rand(3, generator=make_generator(7))
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(
+        torch.rand(3, generator=make_generator(None)), torch.rand(3, generator=make_generator(None))
+    )
+    assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
+    with pytest.raises(ValueError, match="random_state"):
+        make_generator(np.random.RandomState(0))
+    assert check_n_samples(np.int64(4)) == 4
+
+
+def test_a_model_must_declare_what_its_likelihood_is():
+    with pytest.raises(TypeError, match="_log_prob"):
+
+        class Broken(GenerativeModel):  # claims a likelihood without computing one
+            likelihood_kind = "exact"
+
+    with pytest.raises(TypeError, match="no_likelihood_reason"):
+
+        class Silent(GenerativeModel):
+            likelihood_kind = None
