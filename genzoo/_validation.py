@@ -190,11 +190,21 @@ def is_one_shot(iterable: Iterable) -> bool:
 
 def resolve_device(device) -> torch.device:
     """Turn 'auto' into CUDA where present, else the CPU; pass other names to torch."""
-    if isinstance(device, torch.device):
-        return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r} but CUDA is not available; use 'auto'.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={str(device)!r} but only {torch.cuda.device_count()} GPU(s) are visible."
+            )
+    elif device.type not in ("cpu", "mps"):
+        raise ValueError(f"device={str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda'.")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' but MPS is not available; use 'auto'.")
+    return device
 
 
 def resolve_dtype(dtype) -> torch.dtype:

@@ -48,6 +48,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     likelihood_kind: ClassVar[LikelihoodKind]
     no_likelihood_reason: ClassVar[str] = ""
     data_kind: ClassVar[str] = "vectors"
+    # Conditional models learn p(x | y): fit(X, y) and sample(n, y=labels).
+    conditional: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = {}
     # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
     _registry_name: ClassVar[str | None] = None
@@ -109,17 +111,22 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         """Return the mean log-density of X in nats per sample (higher is better)."""
         return float(np.mean(self.log_prob(X)))
 
-    def sample(self, n_samples: int = 1, *, random_state: int | None = None) -> np.ndarray:
+    def sample(
+        self, n_samples: int = 1, *, y=None, random_state: int | None = None
+    ) -> np.ndarray:
         """Draw `n_samples` new samples, shaped like the training data without its first axis.
 
-        `random_state` (else the constructor's) seeds the draw: an int gives the same samples on
-        every call, on the same device.
+        `y` gives the labels to condition on (conditional models only). `random_state` (else
+        the constructor's) seeds the draw: an int gives the same samples on every call, on the
+        same device.
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
+        if y is not None and not self.conditional:
+            raise ValueError(f"y must be None: {type(self).__name__} is not a conditional model.")
         gen = self._generator(random_state)
         with torch.no_grad():
-            out = self._sample(n_samples, None, gen)
+            out = self._sample(n_samples, y, gen)
         return self._to_numpy_samples(out)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -160,8 +167,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     def _set_fitted(self, fitted: dict) -> None:
         for name, value in fitted.items():
-            if not (name.endswith("_") or name.startswith("_")):
-                raise AssertionError(f"fitted attribute {name!r} must end or start with '_'")
+            if name.startswith("__") or not (name.endswith("_") or name.startswith("_")):
+                raise ValueError(f"{name!r} is not a fitted attribute name")
             setattr(self, name, value)
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
@@ -193,7 +200,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         return resolve_dtype(getattr(self, "dtype", "float32"))
 
     def _to_tensor(self, X) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(X), dtype=self._dtype(), device=self._device())
+        X = np.asarray(X)
+        if not X.flags.writeable:  # torch warns on read-only memory (pandas, np.load mmap)
+            X = X.copy()
+        return torch.as_tensor(X, dtype=self._dtype(), device=self._device())
 
     def _generator(self, random_state) -> torch.Generator:
         seed = self.random_state if random_state is None else random_state

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
@@ -50,8 +51,10 @@ def _encode(value, key: str, arrays: dict[str, np.ndarray]):
         return {"__dict__": {k: _encode(v, f"{key}.{k}", arrays) for k, v in value.items()}}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
+    if isinstance(value, torch.Tensor):
         return _encode(value.detach().cpu().numpy(), key, arrays)
+    if isinstance(value, torch.device):
+        return str(value)
     raise TypeError(f"{key}: a {type(value).__name__} cannot be saved")
 
 
@@ -59,6 +62,8 @@ def _decode(value, arrays: dict[str, np.ndarray], source: Path):
     if isinstance(value, list):
         return [_decode(v, arrays, source) for v in value]
     if isinstance(value, dict):
+        if len(value) != 1:
+            raise ValueError(f"{source}: malformed entry {sorted(value)} in its metadata.")
         if "__array__" in value:
             key = value["__array__"]
             if key not in arrays:
@@ -114,7 +119,12 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise ValueError(f"{target} is not a safetensors file: {err}") from None
     if _META_KEY not in header:
         raise ValueError(f"{target} is a safetensors file but not a saved genzoo model.")
-    meta = json.loads(header[_META_KEY])
+    try:
+        meta = json.loads(header[_META_KEY])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{target}: its genzoo metadata is not valid JSON ({err}).") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{target}: its genzoo metadata is malformed.")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
@@ -122,18 +132,30 @@ def read_metadata(path: str | os.PathLike) -> dict:
             f"{meta.get('genzoo_version')}; this genzoo ({__version__}) reads format "
             f"{FORMAT_VERSION} and older. Upgrade genzoo to load it."
         )
+    expected = {"model": str, "params": dict, "values": (dict, type(None)), "state": list}
+    for key, kind in expected.items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{target}: its genzoo metadata has a malformed {key!r} entry.")
     return meta
+
+
+def _check_names(names, target: Path) -> None:
+    """Saved attribute names must be plain fitted names: no dunders, no dots, no params."""
+    for name in names:
+        plain = isinstance(name, str) and name.isidentifier() and not name.startswith("__")
+        if not plain or not (name.endswith("_") or name.startswith("_")):
+            raise ValueError(f"{target}: {name!r} is not a valid fitted attribute name.")
 
 
 def load(path: str | os.PathLike):
     """Rebuild a model written by `save`; never unpickles."""
-    from genzoo.registry import get_entry
+    from genzoo._validation import validate_params
+    from genzoo.registry import make
 
     meta = read_metadata(path)
     target = _model_file(Path(path))
     with safe_open(str(target), framework="np") as f:
         arrays = {key: f.get_tensor(key) for key in f.keys()}
-    cls = get_entry(meta["model"]).cls
     params = _decode(meta["params"], arrays, target)
     values = _decode(meta["values"], arrays, target)
     missing = [k for k in meta["state"] if f"state.{k}" not in arrays]
@@ -143,6 +165,11 @@ def load(path: str | os.PathLike):
             "incomplete or was edited."
         )
     state = {k: arrays[f"state.{k}"] for k in meta["state"]}
-    model = cls(**params)
-    model._set_state(state, values)
+    _check_names([*values, *(k.split(".", 1)[0] for k in state)], target)
+    model = make(meta["model"], **params)  # unknown models and parameters are ValueErrors
+    validate_params(model, model._parameter_constraints)
+    try:
+        model._set_state(state, values)
+    except (AttributeError, KeyError, TypeError, IndexError, RuntimeError) as err:
+        raise ValueError(f"{target}: the saved state does not fit {meta['model']}: {err}") from None
     return model

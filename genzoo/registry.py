@@ -88,6 +88,8 @@ def register(
 
 def get_entry(name: str) -> ModelEntry:
     """Return the registry entry of `name`, or raise UnknownModelError with close matches."""
+    if not isinstance(name, str):
+        raise UnknownModelError(f"a model name must be a string; got {name!r}.")
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -4,7 +4,14 @@ Every quadratic form is computed from the data's quadratic features (the product
 i <= j, or x_i^2 for diagonal covariances), so that both the E-step's Mahalanobis distances
 and the M-step's second moments are single matrix products against them. The features do not
 change between EM iterations, so a fit computes them once; data is first shifted by a fixed
-centre (the data mean), which keeps the expanded squares accurate.
+centre (the data mean), which removes any global offset.
+
+The expanded squares lose about eps * R digits, where R is the largest squared Mahalanobis
+distance between a component's mean and that centre. When clusters lie far apart relative to
+their spread (R large, or float32), every function here switches to the centred form that
+scikit-learn uses: differences to each component's own mean, at the cost of (K, n, d)
+intermediates. `is_centred` makes that choice from the parameters alone, so the E-step, the
+M-step and every process agree on it.
 """
 
 from __future__ import annotations
@@ -12,12 +19,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from genzoo._validation import check_array
 from genzoo.training.em import all_reduce_sum
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _LOG_2PI = math.log(2 * math.pi)
+# Largest eps * R (nats of error in a log-density) accepted from the expanded squares.
+_EXPANDED_ERROR = {torch.float64: 1e-9, torch.float32: 1e-4}
 
 
 # --- data with its quadratic features
@@ -92,10 +103,56 @@ def log_gaussian(batch: ShiftedBatch, means_c, prec_chol, covariance_type: str) 
     return -0.5 * (d * _LOG_2PI + maha) + log_det
 
 
+def _log_det(prec_chol, covariance_type: str, d: int) -> torch.Tensor:
+    if covariance_type in ("full", "tied"):
+        return torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)
+    if covariance_type == "diag":
+        return torch.log(prec_chol).sum(1)
+    return d * torch.log(prec_chol)
+
+
+def _whitened(D, prec_chol, covariance_type: str) -> torch.Tensor:
+    """Differences D (K, n, d) to each component's mean, whitened by its precision factor."""
+    if covariance_type == "full":
+        return torch.bmm(D, prec_chol)
+    if covariance_type == "tied":
+        return D @ prec_chol
+    if covariance_type == "diag":
+        return D * prec_chol[:, None, :]
+    return D * prec_chol[:, None, None]
+
+
+def log_gaussian_centred(Xc, means_c, prec_chol, covariance_type: str) -> torch.Tensor:
+    """log N(x | mean_k, cov_k), (n, K), from differences to each mean (scikit-learn's form)."""
+    d = Xc.shape[1]
+    D = Xc.unsqueeze(0) - means_c.unsqueeze(1)  # (K, n, d)
+    maha = _whitened(D, prec_chol, covariance_type).square().sum(-1).T
+    return -0.5 * (d * _LOG_2PI + maha) + _log_det(prec_chol, covariance_type, d)
+
+
+def is_centred(params: dict, covariance_type: str) -> bool:
+    """Whether the expanded squares would lose too much precision for these parameters."""
+    means_c = (params["means"] - params["shift"]).unsqueeze(1)  # (K, 1, d)
+    whitened = _whitened(means_c, params["precisions_cholesky"], covariance_type)
+    R = float(whitened.square().sum(-1).max()) + means_c.shape[-1]
+    return torch.finfo(means_c.dtype).eps * R > _EXPANDED_ERROR.get(means_c.dtype, 1e-4)
+
+
+def stats_centre(params: dict, covariance_type: str) -> torch.Tensor:
+    """The point each component's statistics are taken about, (K, d)."""
+    if is_centred(params, covariance_type):
+        return params["means"]
+    return params["shift"].expand_as(params["means"])
+
+
 def weighted_log_prob(batch: ShiftedBatch, params: dict, covariance_type: str) -> torch.Tensor:
     """log w_k + log N(x | k), (n, K), for a batch shifted by params["shift"]."""
     means_c = params["means"] - params["shift"]
-    log_gauss = log_gaussian(batch, means_c, params["precisions_cholesky"], covariance_type)
+    prec_chol = params["precisions_cholesky"]
+    if is_centred(params, covariance_type):
+        log_gauss = log_gaussian_centred(batch.Xc, means_c, prec_chol, covariance_type)
+    else:
+        log_gauss = log_gaussian(batch, means_c, prec_chol, covariance_type)
     return log_gauss + torch.log(params["weights"])
 
 
@@ -115,24 +172,51 @@ def gaussian_sums(batch: ShiftedBatch, resp, covariance_type: str) -> dict[str, 
     return stats
 
 
-def recenter(stats: dict, old_shift, new_shift, covariance_type: str) -> dict:
-    """Rewrite sums of (x - old_shift) as exact sums of (x - new_shift)."""
-    delta = old_shift - new_shift
+def centred_sums(Xc, resp, centres_c, covariance_type: str) -> dict[str, torch.Tensor]:
+    """The sums of `gaussian_sums`, taken about each component's own centre, (K, d)."""
+    D = Xc.unsqueeze(0) - centres_c.unsqueeze(1)  # (K, n, d)
+    weighted = D * resp.T.unsqueeze(2)
+    stats = {"nk": resp.sum(0), "sx": weighted.sum(1)}
+    if covariance_type in ("full", "tied"):
+        sxx = torch.bmm(weighted.transpose(1, 2), D)
+        stats["sxx"] = sxx if covariance_type == "full" else sxx.sum(0)
+    else:
+        stats["sxx"] = (weighted * D).sum(1)
+    return stats
+
+
+def e_step(batch: ShiftedBatch, params: dict, covariance_type: str):
+    """Statistics of one batch about `stats_centre(params)`, and its summed log-likelihood."""
+    weighted = weighted_log_prob(batch, params, covariance_type)
+    log_norm = torch.logsumexp(weighted, dim=1)
+    resp = torch.exp(weighted - log_norm[:, None])
+    if is_centred(params, covariance_type):
+        centres_c = params["means"] - params["shift"]
+        stats = centred_sums(batch.Xc, resp, centres_c, covariance_type)
+    else:
+        stats = gaussian_sums(batch, resp, covariance_type)
+    return stats, log_norm.sum()
+
+
+def recenter(stats: dict, old_centre, new_centre, covariance_type: str) -> dict:
+    """Rewrite sums about `old_centre` as exact sums about `new_centre`, each (d,) or (K, d)."""
     nk, sx, sxx = stats["nk"], stats["sx"], stats["sxx"]
-    if covariance_type == "full":
-        cross = sx[:, :, None] * delta[None, None, :]
-        sxx = sxx + cross + cross.transpose(1, 2) + nk[:, None, None] * torch.outer(delta, delta)
-    elif covariance_type == "tied":
-        total = sx.sum(0)
-        sxx = sxx + torch.outer(total, delta) + torch.outer(delta, total)
-        sxx = sxx + nk.sum() * torch.outer(delta, delta)
+    delta = (old_centre - new_centre).expand_as(sx)  # (K, d)
+    if covariance_type in ("full", "tied"):
+        cross = sx[:, :, None] * delta[:, None, :]
+        change = (
+            cross
+            + cross.transpose(1, 2)
+            + nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+        )
+        sxx = sxx + (change if covariance_type == "full" else change.sum(0))
     else:
         sxx = sxx + 2 * sx * delta + nk[:, None] * delta.square()
     return {"nk": nk, "sx": sx + nk[:, None] * delta, "sxx": sxx}
 
 
 def covariances_from_sums(stats: dict, reg_covar: float, covariance_type: str):
-    """Weights, shifted means and covariances from summed statistics (scikit-learn's M-step)."""
+    """Weights, means relative to the stats' centre, and covariances (scikit-learn's M-step)."""
     nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
     means = stats["sx"] / nk[:, None]
     eye = torch.eye(means.shape[1], dtype=means.dtype, device=means.device)
@@ -160,7 +244,7 @@ def precision_cholesky(cov, covariance_type: str) -> torch.Tensor:
             )
         eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device).expand_as(cov)
         return torch.linalg.solve_triangular(L, eye, upper=False).transpose(-1, -2)
-    if bool((cov <= 0).any()):
+    if not bool(((cov > 0) & torch.isfinite(cov)).all()):
         raise ValueError(
             "Fitting the mixture model failed because some components have a non-positive "
             "variance (collapsed samples). Decrease n_components or increase reg_covar."
@@ -179,17 +263,28 @@ def make_params(weights, means, cov, prec_chol, shift=None) -> dict:
     }
 
 
-def params_from_sums(stats: dict, shift, reg_covar: float, covariance_type: str) -> dict:
+def params_from_sums(stats: dict, centre, shift, reg_covar: float, covariance_type: str) -> dict:
+    """New parameters from statistics about `centre`, (d,) or (K, d); `shift` is kept."""
     weights, means, cov = covariances_from_sums(stats, reg_covar, covariance_type)
     prec_chol = precision_cholesky(cov, covariance_type)
-    return make_params(weights, means + shift, cov, prec_chol, shift)
+    return make_params(weights, means + centre, cov, prec_chol, shift)
 
 
-def stats_from_params(params: dict, reg_covar: float, covariance_type: str) -> dict:
-    """Per-sample statistics (about the params' shift) whose M-step gives back `params`."""
-    w, shift = params["weights"], params["shift"]
-    m = params["means"] - shift
-    cov = params["covariances"] - reg_covar
+def m_step(stats: dict, params: dict, reg_covar: float, covariance_type: str) -> dict:
+    """New parameters from statistics that `e_step` took with the old `params`."""
+    centre = stats_centre(params, covariance_type)
+    return params_from_sums(stats, centre, params["shift"], reg_covar, covariance_type)
+
+
+def stats_from_params(params: dict, centre, reg_covar: float, covariance_type: str) -> dict:
+    """Per-sample statistics about `centre` whose M-step gives back `params`."""
+    w = params["weights"]
+    m = params["means"] - centre
+    cov = params["covariances"]
+    if covariance_type in ("full", "tied"):
+        cov = cov - reg_covar * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+    else:
+        cov = cov - reg_covar
     stats = {"nk": w, "sx": w[:, None] * m}
     if covariance_type == "full":
         stats["sxx"] = w[:, None, None] * (cov + m[:, :, None] * m[:, None, :])
@@ -202,7 +297,49 @@ def stats_from_params(params: dict, reg_covar: float, covariance_type: str) -> d
     return stats
 
 
-# --- k-means for initialisation
+# --- initialisation
+
+
+def check_initial_arrays(weights, means, precisions, K: int, d: int, covariance_type: str):
+    """The user's initial weights, means and precisions as checked arrays (or None)."""
+    precision_shapes = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
+    given = {"weights": weights, "means": means, "precisions": precisions}
+    shapes = {"weights": (K,), "means": (K, d), "precisions": precision_shapes[covariance_type]}
+    out = {}
+    for key, shape in shapes.items():
+        name, value = f"{key}_init", given[key]
+        if value is None:
+            out[key] = None
+            continue
+        array = check_array(value, name=name, ndim=len(shape), min_samples=0)
+        if array.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
+        if key == "weights" and ((array < 0).any() or not np.isclose(array.sum(), 1.0, atol=1e-6)):
+            raise ValueError(f"{name} must be non-negative and sum to 1.")
+        out[key] = array
+    return out
+
+
+def override_params(params: dict, given: dict, covariance_type: str) -> dict:
+    """Replace initial parameters by the tensors the user gave (None keeps the computed ones)."""
+    weights = given["weights"] if given["weights"] is not None else params["weights"]
+    means = given["means"] if given["means"] is not None else params["means"]
+    cov, prec_chol = params["covariances"], params["precisions_cholesky"]
+    precisions = given["precisions"]
+    if precisions is not None and covariance_type in ("full", "tied"):
+        L, info = torch.linalg.cholesky_ex(precisions)
+        symmetric = torch.allclose(precisions, precisions.transpose(-1, -2))
+        if not symmetric or bool((info != 0).any()):
+            raise ValueError("precisions_init must be symmetric positive definite.")
+        prec_chol, cov = L, torch.cholesky_inverse(L)
+    elif precisions is not None:
+        if not bool((precisions > 0).all()):
+            raise ValueError("precisions_init must be positive.")
+        prec_chol, cov = torch.sqrt(precisions), 1.0 / precisions
+    return make_params(weights, means, cov, prec_chol, shift=params["shift"])
+
+
+# --- k-means
 
 
 def nearest(X, centers) -> torch.Tensor:

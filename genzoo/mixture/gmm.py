@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -16,27 +15,40 @@ from genzoo._validation import (
     Options,
     check_array,
     check_n_samples,
-    is_one_shot,
     validate_params,
 )
 from genzoo.base import GenerativeModel
 from genzoo.mixture._gaussian import (
     COVARIANCE_TYPES,
+    centred_sums,
+    check_initial_arrays,
+    e_step,
     gaussian_sums,
     kmeans_plusplus,
     lloyd,
+    m_step,
     make_params,
     n_quadratic_features,
     nearest,
+    override_params,
     params_from_sums,
     precisions_from_cholesky,
     recenter,
     shifted_batch,
+    stats_centre,
     stats_from_params,
     weighted_log_prob,
 )
 from genzoo.registry import register
-from genzoo.training.em import Batches, all_reduce_sum, broadcast, run_em, sum_statistics
+from genzoo.training.em import (
+    Batches,
+    Chunks,
+    all_reduce_sum,
+    broadcast,
+    is_chunked,
+    run_em,
+    sum_statistics,
+)
 
 __all__ = ["GaussianMixture"]
 
@@ -44,6 +56,8 @@ __all__ = ["GaussianMixture"]
 _BATCH_ELEMENTS = 2**23
 # Quadratic features of data in memory are kept between EM iterations up to this many bytes.
 _CACHE_BYTES = 2**30
+# Initialisation seeds from a uniform sample of at most this many values (rows x features).
+_SEED_ELEMENTS = 2**22
 
 
 # --- the model
@@ -139,7 +153,7 @@ class GaussianMixture(GenerativeModel):
         "warm_start": [bool],
         "verbose": [Interval(int, 0, None)],
         "learning_decay": [Interval(float, 0.5, 1.0, closed="right")],
-        "learning_offset": [Interval(float, 0, None)],
+        "learning_offset": [Interval(float, 0, None, closed="neither")],
         "batch_size": [Interval(int, 1, None), None],
         "device": ["device"],
         "dtype": ["dtype"],
@@ -189,15 +203,10 @@ class GaussianMixture(GenerativeModel):
     # --- input
 
     def _check_X(self, X, *, reset: bool):
-        if _is_chunked(X):
+        if is_chunked(X):
             if not reset:
                 raise ValueError("X must be one array here; chunks are accepted by fit only.")
-            if is_one_shot(X):
-                raise ValueError(
-                    "X is a one-shot iterator, but EM reads the data once per iteration: pass "
-                    "a list of chunks or a re-iterable object, or use partial_fit on a stream."
-                )
-            return _Chunks(X)
+            return Chunks(X, check_array)
         X = super()._check_X(X, reset=reset)
         if reset and X.shape[0] < self.n_components:
             raise ValueError(
@@ -210,49 +219,58 @@ class GaussianMixture(GenerativeModel):
         return self.batch_size or max(1, _BATCH_ELEMENTS // width)
 
     def _batches(self, X) -> Batches:
-        """Raw row batches of X (an array or _Chunks) as tensors on the model's device."""
-        if isinstance(X, _Chunks):
+        """Raw row batches of X (an array or Chunks) as tensors on the model's device."""
+        if isinstance(X, Chunks):
             rows = self._batch_rows(X.n_features)
             return Batches(X.source, convert=lambda c: self._to_tensor(X.check(c)), batch_rows=rows)
         return Batches(self._to_tensor(X), batch_rows=self._batch_rows(X.shape[1]))
 
     def _shifted(self, batches: Batches, shift: torch.Tensor) -> Batches:
         """The batches as ShiftedBatches about `shift`, cached in memory when they fit."""
-        d = shift.shape[0]
-        size = getattr(batches.source, "shape", (0,))[0] * n_quadratic_features(
-            d, self.covariance_type
-        )
-        cache = batches.in_memory and size * shift.element_size() <= _CACHE_BYTES
+        width = n_quadratic_features(shift.shape[0], self.covariance_type) + shift.shape[0]
+        size = getattr(batches.source, "shape", (0,))[0] * width * shift.element_size()
         prepare = lambda X: shifted_batch(X, shift, self.covariance_type)  # noqa: E731
-        return batches.with_prepare(prepare, cache=cache)
+        return batches.with_prepare(prepare, cache=batches.in_memory and size <= _CACHE_BYTES)
+
+    def _check_continuation(self, d: int, what: str) -> None:
+        """Refuse to continue a fit whose shapes no longer match the parameters."""
+        K = self.n_components
+        expected = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
+        if self.n_features_in_ != d:
+            raise ValueError(f"X has {d} features, but the model has {self.n_features_in_}.")
+        if self.means_.shape[0] != K:
+            raise ValueError(
+                f"n_components is {K} but the fitted model has {self.means_.shape[0]} "
+                f"components; {what} must match its parameters (refit from scratch to change)."
+            )
+        if self.covariances_.shape != expected[self.covariance_type]:
+            raise ValueError(
+                f"covariance_type is {self.covariance_type!r} but the fitted covariances have "
+                f"shape {self.covariances_.shape}; {what} must match its parameters."
+            )
 
     # --- EM hooks
 
     def _fit(self, X, y, gen) -> dict:
         batches = self._batches(X)
-        d = X.n_features if isinstance(X, _Chunks) else X.shape[1]
+        d = X.n_features if isinstance(X, Chunks) else X.shape[1]
         given = self._initial_arrays(d)
         warm = self.warm_start and hasattr(self, "means_")
-        if warm and self.n_features_in_ != d:
-            raise ValueError(f"X has {d} features, but the warm start has {self.n_features_in_}.")
-        shift = self._data_mean(batches)
+        if warm:
+            self._check_continuation(d, "warm_start")
+        shift, seeds = self._data_summary(batches, gen)
         shifted = self._shifted(batches, shift)
         best = None
         for trial in range(1 if warm else self.n_init):
             params = (
                 make_params(*self._params_tuple(), shift=shift)
                 if warm
-                else self._init_params(shifted, shift, gen, given)
+                else self._init_params(shifted, shift, seeds, gen, given)
             )
             result = run_em(
-                self,
-                shifted,
-                params,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                verbose=self.verbose,
-                desc=f"GaussianMixture init {trial + 1}/{self.n_init}",
-            )
+                self, shifted, params, max_iter=self.max_iter, tol=self.tol,
+                verbose=self.verbose, desc=f"GaussianMixture init {trial + 1}/{self.n_init}",
+            )  # fmt: skip
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
         if not best.converged:
@@ -274,114 +292,90 @@ class GaussianMixture(GenerativeModel):
             "_n_batches_seen": 0,
         }
 
-    def _data_mean(self, batches: Batches) -> torch.Tensor:
-        """Mean of all rows (over chunks and processes); checks there are enough of them."""
-        total = n = None
+    def _data_summary(self, batches: Batches, gen):
+        """The mean of all rows (over chunks and processes) and a uniform sample to seed from.
+
+        The sample is every row while they fit in `_SEED_ELEMENTS`, else the rows with the
+        smallest random keys (a reservoir over all batches), so seeding depends neither on the
+        batch size nor on the order of the rows.
+        """
+        total = n = keys = seeds = None
         for X in batches:
             total = X.sum(0) if total is None else total + X.sum(0)
             n = X.new_full((), len(X)) if n is None else n + len(X)
+            seeds = X if seeds is None else torch.cat([seeds, X])
+            limit = max(20 * self.n_components, _SEED_ELEMENTS // X.shape[1])
+            if keys is not None or len(seeds) > limit:
+                fresh = len(seeds) - (0 if keys is None else len(keys))
+                new_keys = torch.rand(fresh, generator=gen, device=X.device, dtype=X.dtype)
+                keys = new_keys if keys is None else torch.cat([keys, new_keys])
+                keep = torch.topk(keys, min(limit, len(keys)), largest=False).indices.sort().values
+                keys, seeds = keys[keep], seeds[keep]
         summed = all_reduce_sum({"sum": total, "n": n})
         if float(summed["n"]) < self.n_components:
             raise ValueError(
                 f"X has {int(summed['n'])} samples, fewer than n_components={self.n_components}."
             )
-        return summed["sum"] / summed["n"]
+        return summed["sum"] / summed["n"], seeds
 
-    def _init_params(self, shifted: Batches, shift, gen, given: dict) -> dict:
+    def _init_params(self, shifted: Batches, shift, seeds, gen, given: dict) -> dict:
         """Initial parameters from responsibilities chosen by `init_params` (or `means_init`)."""
         K, cov_type = self.n_components, self.covariance_type
-        centers = self._initial_centers(shifted, shift, gen, given)  # shifted, or None
+        centres = self._initial_centres(
+            shifted, shift, seeds - shift, gen, given
+        )  # shifted, or None
         stats = None
         for batch in shifted:
             Xc = batch.Xc
-            if centers is None:  # "random": uniform random responsibilities, as scikit-learn
+            if centres is None:  # "random": uniform random responsibilities, as scikit-learn
                 resp = torch.rand(len(Xc), K, generator=gen, device=Xc.device, dtype=Xc.dtype)
-                resp = resp / resp.sum(1, keepdim=True)
+                part = gaussian_sums(batch, resp / resp.sum(1, keepdim=True), cov_type)
             else:
-                resp = torch.nn.functional.one_hot(nearest(Xc, centers), K).to(Xc.dtype)
-            part = gaussian_sums(batch, resp, cov_type)
+                resp = torch.nn.functional.one_hot(nearest(Xc, centres), K).to(Xc.dtype)
+                part = centred_sums(Xc, resp, centres, cov_type)
             stats = part if stats is None else {k: stats[k] + part[k] for k in stats}
-        params = params_from_sums(all_reduce_sum(stats), shift, self.reg_covar, cov_type)
+        centre = shift if centres is None else shift + centres
+        params = params_from_sums(all_reduce_sum(stats), centre, shift, self.reg_covar, cov_type)
         return self._override(params, given)
 
-    def _initial_centers(self, shifted: Batches, shift, gen, given):
+    def _initial_centres(self, shifted: Batches, shift, seeds, gen, given):
         K = self.n_components
         if given["means"] is not None:
             return given["means"] - shift
         if self.init_params == "random":
             return None
-        first = shifted.first().Xc
-        if len(first) > 100_000:  # seed from a random subset of the first batch
-            first = first[torch.randperm(len(first), generator=gen, device=first.device)]
-            first = first[:100_000]
-        if len(first) < K:
+        # Every process seeds from rank 0's sample, so all check rank 0's size together.
+        count = broadcast({"count": seeds.new_full((), len(seeds))})["count"]
+        if int(count) < K:
             raise ValueError(
-                f"the first chunk of X has {len(first)} rows, fewer than n_components={K}; "
-                "initialisation seeds from it."
+                f"the seeding sample has {int(count)} rows, fewer than n_components={K}."
             )
         if self.init_params == "random_from_data":
-            pick = torch.randperm(len(first), generator=gen, device=first.device)[:K]
-            centers = first[pick].clone()
+            pick = torch.randperm(len(seeds), generator=gen, device=seeds.device)[:K]
+            centres = seeds[pick].clone()
         else:
-            centers = kmeans_plusplus(first, K, gen)
-        # Every process must start from rank 0's seeds.
-        centers = broadcast({"centers": centers.contiguous()})["centers"]
+            centres = kmeans_plusplus(seeds, K, gen)
+        centres = broadcast({"centres": centres.contiguous()})["centres"]
         if self.init_params == "kmeans":
-            centers = lloyd(shifted, centers)
-        return centers
+            centres = lloyd(shifted, centres)
+        return centres
 
     def _initial_arrays(self, d: int) -> dict:
         """The user's weights_init, means_init and precisions_init as checked tensors."""
-        K = self.n_components
-        precision_shapes = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
-        shapes = {
-            "weights": (K,),
-            "means": (K, d),
-            "precisions": precision_shapes[self.covariance_type],
-        }
-        out = {}
-        for key, shape in shapes.items():
-            name = f"{key}_init"
-            value = getattr(self, name)
-            if value is None:
-                out[key] = None
-                continue
-            array = check_array(value, name=name, ndim=len(shape), min_samples=0)
-            if array.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
-            if key == "weights" and (
-                (array < 0).any() or not np.isclose(array.sum(), 1.0, atol=1e-6)
-            ):
-                raise ValueError(f"{name} must be non-negative and sum to 1.")
-            out[key] = self._to_tensor(array)
-        return out
+        arrays = check_initial_arrays(
+            self.weights_init, self.means_init, self.precisions_init,
+            self.n_components, d, self.covariance_type,
+        )  # fmt: skip
+        return {k: None if v is None else self._to_tensor(v) for k, v in arrays.items()}
 
     def _override(self, params: dict, given: dict) -> dict:
-        """Replace initial parameters by those the user gave."""
-        weights = given["weights"] if given["weights"] is not None else params["weights"]
-        means = given["means"] if given["means"] is not None else params["means"]
-        cov, prec_chol = params["covariances"], params["precisions_cholesky"]
-        if given["precisions"] is not None:
-            precisions = given["precisions"]
-            if self.covariance_type in ("full", "tied"):
-                L, info = torch.linalg.cholesky_ex(precisions)
-                if bool((info != 0).any()):
-                    raise ValueError("precisions_init must be symmetric positive definite.")
-                prec_chol, cov = L, torch.cholesky_inverse(L)
-            else:
-                if bool((precisions <= 0).any()):
-                    raise ValueError("precisions_init must be positive.")
-                prec_chol, cov = torch.sqrt(precisions), 1.0 / precisions
-        return make_params(weights, means, cov, prec_chol, shift=params["shift"])
+        return override_params(params, given, self.covariance_type)
 
     def _e_step(self, params: dict, batch):
-        weighted = weighted_log_prob(batch, params, self.covariance_type)
-        log_norm = torch.logsumexp(weighted, dim=1)
-        resp = torch.exp(weighted - log_norm[:, None])
-        return gaussian_sums(batch, resp, self.covariance_type), log_norm.sum()
+        return e_step(batch, params, self.covariance_type)
 
     def _m_step(self, stats: dict, params: dict) -> dict:
-        return params_from_sums(stats, params["shift"], self.reg_covar, self.covariance_type)
+        return m_step(stats, params, self.reg_covar, self.covariance_type)
 
     # --- fitted parameters as tensors and back
 
@@ -437,15 +431,22 @@ class GaussianMixture(GenerativeModel):
         return self.predict_proba(X).argmax(1)
 
     def sample(
-        self, n_samples: int = 1, *, random_state: int | None = None, return_labels: bool = False
+        self,
+        n_samples: int = 1,
+        *,
+        y=None,
+        random_state: int | None = None,
+        return_labels: bool = False,
     ):
         """Draw `n_samples` rows, (n, d); with `return_labels`, also their components, (n,).
 
         See `GenerativeModel.sample` for `random_state`.
         """
         if not return_labels:
-            return super().sample(n_samples, random_state=random_state)
+            return super().sample(n_samples, y=y, random_state=random_state)
         check_is_fitted(self)
+        if y is not None:
+            raise ValueError("y must be None: GaussianMixture is not a conditional model.")
         gen = self._generator(random_state)
         X, labels = self._sample_with_labels(check_n_samples(n_samples), gen)
         return self._to_numpy_samples(X), labels.cpu().numpy()
@@ -485,11 +486,13 @@ class GaussianMixture(GenerativeModel):
 
     def bic(self, X) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
+        check_is_fitted(self)
         X = self._check_X(X, reset=False)
         return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
 
     def aic(self, X) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
+        check_is_fitted(self)
         X = self._check_X(X, reset=False)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
 
@@ -504,15 +507,18 @@ class GaussianMixture(GenerativeModel):
         """
         validate_params(self, self._parameter_constraints)
         first = not hasattr(self, "means_")
-        X = self._check_X(X, reset=first)
-        if isinstance(X, _Chunks):
+        if is_chunked(X):
             raise ValueError("partial_fit takes one array per call; chunks go to fit.")
+        X = self._check_X(X, reset=first)
+        if not first:
+            self._check_continuation(X.shape[1], "partial_fit")
         batches = self._batches(X)
         if first:
-            shift = self._data_mean(batches)
+            gen = self._generator(None)
+            shift, seeds = self._data_summary(batches, gen)
             shifted = self._shifted(batches, shift)
             given = self._initial_arrays(X.shape[1])
-            params = self._init_params(shifted, shift, self._generator(None), given)
+            params = self._init_params(shifted, shift, seeds, gen, given)
             running, step = None, 0
         else:
             params = self._params()
@@ -524,30 +530,28 @@ class GaussianMixture(GenerativeModel):
             eta = (self.learning_offset + step) ** -self.learning_decay
             stats = {k: (1 - eta) * running[k] + eta * stats[k] for k in stats}
         new_params = self._m_step(stats, params)
-        online = {k: v.cpu().numpy() for k, v in {**stats, "shift": params["shift"]}.items()}
-        self._set_fitted(
-            {
-                **self._attributes(new_params),
-                "converged_": False,
-                "n_iter_": step + 1,
-                "lower_bound_": loglik / n,
-                "lower_bounds_": [loglik / n],
-                "n_features_in_": X.shape[1],
-                "input_shape_": [X.shape[1]],
-                "_n_batches_seen": step + 1,
-                "_online_stats": online,
-            }
-        )
+        centre = stats_centre(params, self.covariance_type)
+        self._set_fitted({
+            **self._attributes(new_params),
+            "converged_": False,
+            "n_iter_": step + 1,
+            "lower_bound_": loglik / n,
+            "lower_bounds_": [loglik / n],
+            "n_features_in_": X.shape[1],
+            "input_shape_": [X.shape[1]],
+            "_n_batches_seen": step + 1,
+            "_online_stats": {k: v.cpu().numpy() for k, v in {**stats, "centre": centre}.items()},
+        })  # fmt: skip
         return self
 
     def _online_running(self, params: dict) -> dict:
-        """Running statistics about params["shift"]; from the parameters if there are none."""
+        """Running statistics about the E-step's centre; from the parameters if there are none."""
+        centre = stats_centre(params, self.covariance_type)
         saved = getattr(self, "_online_stats", None)
         if saved is None:
-            return stats_from_params(params, self.reg_covar, self.covariance_type)
+            return stats_from_params(params, centre, self.reg_covar, self.covariance_type)
         saved = {k: self._to_tensor(v) for k, v in saved.items()}
-        old_shift = saved.pop("shift")
-        return recenter(saved, old_shift, params["shift"], self.covariance_type)
+        return recenter(saved, saved.pop("centre"), centre, self.covariance_type)
 
     def _state(self):
         arrays, values = super()._state()
@@ -558,36 +562,8 @@ class GaussianMixture(GenerativeModel):
 
     def _set_state(self, arrays: dict, values: dict) -> None:
         online = {k.split(".", 1)[1]: arrays.pop(k) for k in list(arrays) if "." in k}
+        if set(online) - {"nk", "sx", "sxx", "centre"}:
+            raise ValueError(f"unexpected online statistics {sorted(online)} in the saved model")
         super()._set_state(arrays, values)
-        if online:
-            self._online_stats = online
-
-
-class _Chunks:
-    """A user's re-iterable of chunks, checked chunk by chunk as EM reads them."""
-
-    def __init__(self, source):
-        self.source = source
-        first = next(iter(source), None)
-        if first is None:
-            raise ValueError("X is empty: the iterable of chunks yielded nothing.")
-        self.n_features = check_array(first, name="X chunk").shape[1]
-
-    def check(self, chunk) -> np.ndarray:
-        chunk = check_array(chunk, name="X chunk")
-        if chunk.shape[1] != self.n_features:
-            raise ValueError(
-                f"X chunk has {chunk.shape[1]} features, but the first chunk has {self.n_features}."
-            )
-        return chunk
-
-
-def _is_chunked(X) -> bool:
-    """Whether X is an iterable of 2-D chunks rather than one array (or nested lists)."""
-    if isinstance(X, (np.ndarray, torch.Tensor, str, bytes)) or not hasattr(X, "__iter__"):
-        return False
-    if isinstance(X, (list, tuple)):
-        return len(X) > 0 and all(
-            isinstance(c, (np.ndarray, torch.Tensor)) and c.ndim == 2 for c in X
-        )
-    return not isinstance(X, numbers.Number)
+        self._online_stats = online or None
+        self._check_continuation(self.n_features_in_, "a saved model")

@@ -18,12 +18,15 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
 __all__ = [
     "Batches",
+    "Chunks",
+    "is_chunked",
     "EMResult",
     "all_reduce_sum",
     "broadcast",
@@ -143,6 +146,47 @@ class Batches:
         )
 
 
+def is_chunked(X) -> bool:
+    """Whether X is an iterable of 2-D chunks rather than one array-like.
+
+    Arrays, tensors, DataFrames (anything with `__array__` or `shape`) and nested lists of
+    numbers are one array; a list or tuple of 2-D arrays, or any other iterable (a reader
+    over files), is a sequence of chunks.
+    """
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__iter__"):
+        return False
+    if hasattr(X, "__array__") or hasattr(X, "shape") or hasattr(X, "__dataframe__"):
+        return False
+    if isinstance(X, (list, tuple)):
+        return len(X) > 0 and all(getattr(c, "ndim", None) == 2 for c in X)
+    return True
+
+
+class Chunks:
+    """A user's re-iterable of 2-D chunks, each checked by `check` as EM reads it."""
+
+    def __init__(self, source: Iterable, check: Callable[..., np.ndarray]):
+        if iter(source) is source:
+            raise ValueError(
+                "X is a one-shot iterator, but EM reads the data once per iteration: pass "
+                "a list of chunks or a re-iterable object, or use partial_fit on a stream."
+            )
+        first = next(iter(source), None)
+        if first is None:
+            raise ValueError("X is empty: the iterable of chunks yielded nothing.")
+        self.source = source
+        self._check = check
+        self.n_features = check(first, name="X chunk").shape[1]
+
+    def check(self, chunk) -> np.ndarray:
+        chunk = self._check(chunk, name="X chunk")
+        if chunk.shape[1] != self.n_features:
+            raise ValueError(
+                f"X chunk has {chunk.shape[1]} features, but the first chunk has {self.n_features}."
+            )
+        return chunk
+
+
 # --- the loop
 
 
@@ -206,6 +250,11 @@ def run_em(
     for _ in bar:
         stats, loglik, n = sum_statistics(model._e_step, params, batches)
         lower_bound = loglik / n
+        if not math.isfinite(lower_bound):
+            raise ValueError(
+                f"EM diverged: the log-likelihood became {lower_bound} at iteration "
+                f"{len(history) + 1}; check the data's scale or increase regularisation."
+            )
         params = model._m_step(stats, params)
         history.append(lower_bound)
         bar.set_postfix(log_lik=f"{lower_bound:.5f}")

@@ -6,6 +6,7 @@ names a particular model.
 
 from __future__ import annotations
 
+import copy
 import json
 import struct
 import warnings
@@ -34,19 +35,29 @@ def fitted(request):
 
 
 def _snapshot(model) -> dict:
-    return {
-        k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-        for k, v in vars(model).items()
-    }
+    return copy.deepcopy(vars(model))
+
+
+def _assert_equal(a, b, where: str):
+    assert type(a) is type(b), where
+    if isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_equal(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b or (a != a and b != b), where  # NaN equals NaN here
 
 
 def _assert_same_state(before: dict, after: dict):
-    assert before.keys() == after.keys()
-    for key, value in before.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(value, after[key], err_msg=key)
-        elif isinstance(value, (int, float, str, bool, list, tuple, type(None))):
-            assert value == after[key], key
+    _assert_equal(before, after, "vars(model)")
 
 
 def test_registry_entry_is_complete(fitted):
@@ -223,6 +234,13 @@ def test_bad_sample_count(fitted):
             model.sample(bad)
 
 
+def test_labels_only_for_conditional_models(fitted):
+    _, model, _ = fitted
+    if not model.conditional:
+        with pytest.raises(ValueError, match="not a conditional model"):
+            model.sample(3, y=np.zeros(3, dtype=int))
+
+
 def test_fewer_samples_than_components(fitted):
     entry, model, data = fitted
     k = model.get_params().get("n_components")
@@ -232,6 +250,18 @@ def test_fewer_samples_than_components(fitted):
     with pytest.raises(ValueError, match="n_components"):
         model.fit(data.X_train[: k - 1])
     _assert_same_state(before, _snapshot(model))
+
+
+def test_dataframe_input_is_one_array(fitted):
+    pd = pytest.importorskip("pandas")
+    entry, model, data = fitted
+    if entry.data_kind != "vectors":
+        pytest.skip("DataFrames hold vectors")
+    frame = pd.DataFrame(data.X_train, columns=[f"f{i}" for i in range(data.X_train.shape[1])])
+    refit = clone(model).fit(frame)
+    if entry.likelihood_kind is not None:
+        test_frame = pd.DataFrame(data.X_test, columns=frame.columns)
+        np.testing.assert_allclose(refit.log_prob(test_frame), refit.log_prob(data.X_test))
 
 
 def test_torch_tensor_input_gives_numpy_output(fitted):

@@ -116,3 +116,38 @@ def test_unfitted_model_cannot_be_saved(tmp_path):
 
     with pytest.raises(NotFittedError):
         GaussianMixture(2).save(tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda meta, arrays: meta.update(values={"__dict__": {"x": 1}}), "not a valid fitted"),
+        (lambda meta, arrays: meta["params"]["__dict__"].update(bogus=1), "no parameter 'bogus'"),
+        (lambda meta, arrays: meta["params"]["__dict__"].update(n_components=0), "n_components"),
+        (lambda meta, arrays: meta["params"].update(bogus=1), "malformed entry"),
+        (lambda meta, arrays: meta.update(model=["gmm"]), "malformed 'model'"),
+        (lambda meta, arrays: meta.update(state="means_"), "malformed 'state'"),
+        (
+            lambda meta, arrays: arrays.update({"state.means_": np.zeros((5, 2))}),
+            "n_components",
+        ),
+    ],
+    ids=["dunder", "unknown-param", "bad-param", "extra-key", "model-name", "state-list", "shape"],
+)
+def test_crafted_files_give_value_errors(model, tmp_path, edit, message):
+    path = tmp_path / "gmm.safetensors"
+    model.save(path)
+    _rewrite_metadata(path, edit)
+    with pytest.raises(ValueError, match=message):
+        genzoo.load(path)
+
+
+def test_device_objects_are_saved_as_names(tmp_path):
+    import torch
+
+    rng = np.random.default_rng(1)
+    fitted = GaussianMixture(2, device=torch.device("cpu"), random_state=0).fit(
+        rng.normal(size=(50, 2))
+    )
+    fitted.save(tmp_path / "m")
+    assert genzoo.load(tmp_path / "m").device == "cpu"

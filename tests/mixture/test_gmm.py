@@ -219,15 +219,6 @@ def test_float32_on_request():
     assert f32.score(X) == pytest.approx(f64.score(X), rel=1e-4)
 
 
-def test_n_init_keeps_the_best_lower_bound():
-    X, _ = draw_mixture(600, seed=14)
-    single = [
-        GaussianMixture(3, init_params="random_from_data", random_state=s).fit(X) for s in range(3)
-    ]
-    multi = GaussianMixture(3, init_params="random_from_data", n_init=3, random_state=0).fit(X)
-    assert multi.lower_bound_ >= min(m.lower_bound_ for m in single) - 1e-12
-
-
 def test_collapsed_component_gives_a_clear_error():
     X = np.vstack([np.zeros((20, 2)), np.ones((20, 2))])
     with pytest.raises(ValueError, match="reg_covar"):
@@ -264,3 +255,124 @@ def test_convergence_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GaussianMixture(3, random_state=0).fit(X)
+
+
+def test_n_init_keeps_its_own_best_initialisation(monkeypatch):
+    import genzoo.mixture.gmm as gmm_module
+
+    X, _ = draw_mixture(600, seed=14)
+    bounds = []
+    real_run_em = gmm_module.run_em
+
+    def recording_run_em(*args, **kwargs):
+        result = real_run_em(*args, **kwargs)
+        bounds.append(result.lower_bound)
+        return result
+
+    monkeypatch.setattr(gmm_module, "run_em", recording_run_em)
+    model = GaussianMixture(3, init_params="random_from_data", n_init=4, random_state=0).fit(X)
+    assert len(bounds) == 4 and len(set(bounds)) > 1
+    assert model.lower_bound_ == max(bounds)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_online_statistics_of_parameters_give_them_back(covariance_type):
+    import torch
+
+    from genzoo.mixture._gaussian import params_from_sums, stats_centre, stats_from_params
+
+    X, _ = draw_mixture(500, seed=17)
+    reg = 0.3  # large, so subtracting it from the wrong entries would show
+    model = GaussianMixture(3, covariance_type=covariance_type, reg_covar=reg, random_state=0)
+    params = model.fit(X)._params()
+    centre = stats_centre(params, covariance_type) + torch.tensor([1.0, -2.0, 0.5])
+    stats = stats_from_params(params, centre, reg, covariance_type)
+    back = params_from_sums(stats, centre, params["shift"], reg, covariance_type)
+    for key in ("weights", "means", "covariances"):
+        torch.testing.assert_close(back[key], params[key], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+def test_seeding_ignores_row_order_and_batch_size(init_params):
+    X, labels = draw_mixture(1200, seed=18)
+    X = X[np.argsort(labels, kind="stable")]  # sorted by component: the worst case for seeding
+    reference = GaussianMixture(3, init_params=init_params, random_state=0).fit(X)
+    small = GaussianMixture(3, init_params=init_params, batch_size=100, random_state=0).fit(X)
+    chunked = GaussianMixture(3, init_params=init_params, random_state=0).fit(
+        [X[:200], X[200:900], X[900:]]
+    )
+    for other in (small, chunked):
+        np.testing.assert_allclose(other.means_, reference.means_, rtol=1e-9, atol=1e-9)
+    assert sorted(_match_components(reference.means_)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_far_apart_narrow_clusters_stay_accurate(dtype, covariance_type):
+    """Clusters 1e4 (float64) or 300 (float32) apart with spread 0.01 or 0.1."""
+    sep, std = (1e4, 0.01) if dtype == "float64" else (300.0, 0.1)
+    rng = np.random.default_rng(19)
+    centres = np.array([[0.0, 0.0], [sep, 0.0], [0.0, sep]])
+    X = centres[rng.integers(0, 3, 900)] + std * rng.normal(size=(900, 2))
+    gmm = GaussianMixture(3, covariance_type=covariance_type, dtype=dtype, random_state=0).fit(X)
+    variances = np.asarray(gmm.covariances_, dtype=np.float64)
+    if covariance_type == "full":
+        variances = np.diagonal(variances, axis1=1, axis2=2)
+    elif covariance_type == "tied":
+        variances = np.diag(variances)
+    np.testing.assert_allclose(variances, std**2, rtol=0.2)
+    expected = logsumexp(
+        np.stack(
+            [
+                multivariate_normal(gmm.means_[k].astype(np.float64), _full_cov(gmm, k)).logpdf(X)
+                + np.log(gmm.weights_[k])
+                for k in range(3)
+            ],
+            axis=1,
+        ),
+        axis=1,
+    )
+    atol = 1e-7 if dtype == "float64" else 2e-3
+    np.testing.assert_allclose(gmm.log_prob(X), expected, atol=atol)
+
+
+def _full_cov(gmm, k):
+    c = np.asarray(gmm.covariances_, dtype=np.float64)
+    d = gmm.n_features_in_
+    return {
+        "full": lambda: c[k],
+        "tied": lambda: c,
+        "diag": lambda: np.diag(c[k]),
+        "spherical": lambda: c[k] * np.eye(d),
+    }[gmm.covariance_type]()
+
+
+def test_continuing_a_fit_after_changing_its_shape_is_refused():
+    X, _ = draw_mixture(400, seed=20)
+    gmm = GaussianMixture(3, warm_start=True, random_state=0).fit(X)
+    gmm.set_params(n_components=4)
+    with pytest.raises(ValueError, match="n_components"):
+        gmm.fit(X)
+    with pytest.raises(ValueError, match="n_components"):
+        gmm.partial_fit(X)
+    gmm.set_params(n_components=3, covariance_type="diag")
+    with pytest.raises(ValueError, match="covariance_type"):
+        gmm.partial_fit(X)
+
+
+def test_unavailable_device_and_unfitted_criteria():
+    import torch
+    from sklearn.exceptions import NotFittedError
+
+    X, _ = draw_mixture(100, seed=21)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            GaussianMixture(2, device="cuda").fit(X)
+    with pytest.raises(NotFittedError):
+        GaussianMixture(2).bic(X)
+    with pytest.raises(ValueError, match="precisions_init"):
+        GaussianMixture(
+            3, precisions_init=np.tile(np.array([[1.0, 5.0, 0], [0, 1, 0], [0, 0, 1]]), (3, 1, 1))
+        ).fit(X)
+    with pytest.raises(ValueError, match="learning_offset"):
+        GaussianMixture(2, learning_offset=0.0).partial_fit(X)
