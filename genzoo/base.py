@@ -111,9 +111,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         """Return the mean log-density of X in nats per sample (higher is better)."""
         return float(np.mean(self.log_prob(X)))
 
-    def sample(
-        self, n_samples: int = 1, *, y=None, random_state: int | None = None
-    ) -> np.ndarray:
+    def sample(self, n_samples: int = 1, *, y=None, random_state: int | None = None) -> np.ndarray:
         """Draw `n_samples` new samples, shaped like the training data without its first axis.
 
         `y` gives the labels to condition on (conditional models only). `random_state` (else

@@ -33,6 +33,7 @@ class ModelEntry:
     fixture_dataset, fixture_size : small built-in data for the conformance suite.
     test_params : fast constructor arguments for the conformance suite.
     quick_params : constructor arguments for `genzoo zoo --quick`.
+    zoo_params : constructor arguments for the full `genzoo zoo`.
     """
 
     name: str
@@ -44,10 +45,15 @@ class ModelEntry:
     fixture_size: int = 200
     test_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     quick_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    zoo_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def likelihood_kind(self):
         return self.cls.likelihood_kind
+
+    @property
+    def conditional(self) -> bool:
+        return self.cls.conditional
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -63,6 +69,7 @@ def register(
     fixture_size: int = 200,
     test_params: dict | None = None,
     quick_params: dict | None = None,
+    zoo_params: dict | None = None,
 ):
     """Class decorator that adds a model to the registry under `name`."""
 
@@ -80,6 +87,7 @@ def register(
             fixture_size=fixture_size,
             test_params=MappingProxyType(dict(test_params or {})),
             quick_params=MappingProxyType(dict(quick_params or {})),
+            zoo_params=MappingProxyType(dict(zoo_params or quick_params or {})),
         )
         return cls
 

@@ -72,6 +72,7 @@ _SEED_ELEMENTS = 2**22
     fixture_size=240,
     test_params={"n_components": 3, "max_iter": 20, "random_state": 0},
     quick_params={"n_components": 8, "random_state": 0},
+    zoo_params={"n_components": 8, "n_init": 3, "random_state": 0},
 )
 class GaussianMixture(GenerativeModel):
     """Gaussian mixture model, fitted by EM on sufficient statistics.

@@ -246,8 +246,8 @@ def run_em(
     history: list[float] = []
     previous = -math.inf
     converged = False
-    bar = tqdm(range(1, max_iter + 1), desc=desc, disable=verbose <= 0 or _rank() != 0)
-    for _ in bar:
+    bar = tqdm(total=max_iter, desc=desc, disable=verbose <= 0 or _rank() != 0)
+    for _ in range(max_iter):
         stats, loglik, n = sum_statistics(model._e_step, params, batches)
         lower_bound = loglik / n
         if not math.isfinite(lower_bound):
@@ -257,6 +257,7 @@ def run_em(
             )
         params = model._m_step(stats, params)
         history.append(lower_bound)
+        bar.update(1)
         bar.set_postfix(log_lik=f"{lower_bound:.5f}")
         if abs(lower_bound - previous) < tol:
             converged = True

@@ -1,0 +1,432 @@
+"""The `genzoo` command: list models and data sets, train, sample, evaluate, and run the zoo.
+
+Expected errors (a missing path, an unknown model or data set, a bad parameter, a fit that
+rejects its input) are printed as one line, ``genzoo: error: <message>``, with exit code 2.
+Set the environment variable GENZOO_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import click
+import numpy as np
+
+import genzoo
+from genzoo import data as gdata
+from genzoo.io import MODEL_FILE, read_metadata
+from genzoo.plotting import save_samples_png
+from genzoo.zoo import evaluate_model, fit_model, leaderboard_markdown, prepare_data, run_zoo
+
+__all__ = ["cli", "main"]
+
+RUN_FILE = "run.json"
+EVAL_FILE = "eval.json"
+# Errors a user can fix; anything else is a bug and keeps its traceback.
+_USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
+# What identifies a run: training again with the same values continues or skips it.
+_RUN_KEYS = ("model", "data_source", "n_samples", "seed", "set")
+
+
+class _Group(click.Group):
+    """A click group that reports user errors as one line on stderr, with exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _USER_ERRORS as err:
+            if os.environ.get("GENZOO_DEBUG", "") not in ("", "0"):
+                raise
+            click.echo(f"genzoo: error: {_error_message(err)}", err=True)
+            ctx.exit(2)
+
+
+def _error_message(err: BaseException) -> str:
+    # str(KeyError("x")) is "'x'"; its argument reads better.
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(genzoo.__version__, prog_name="genzoo")
+def cli() -> None:
+    """Generative models of every family behind one API."""
+
+
+def main() -> None:
+    """Run the `genzoo` command line."""
+    cli(prog_name="genzoo")
+
+
+# --- list and datasets
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List the registered models."""
+    rows = [
+        (
+            e.name,
+            e.cls.__name__,
+            e.family,
+            e.likelihood_kind or "none",
+            e.data_kind,
+            e.default_dataset,
+        )
+        for e in genzoo.list_models()
+    ]
+    headers = ("name", "class", "family", "likelihood kind", "data kind", "default dataset")
+    click.echo(_table(headers, rows))
+
+
+@cli.command("datasets")
+def datasets_command() -> None:
+    """List the built-in data sets (a path to a file or folder works too)."""
+    for name in gdata.list_datasets():
+        click.echo(name)
+
+
+# --- train
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--data", help="Built-in data set or path. [default: the model's default]")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A constructor argument; VALUE is a Python literal, else a string. Repeatable.",
+)
+@click.option("--out", "out", required=True, help="Run folder to write (or resume).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of data and model.")
+@click.option("--n-samples", type=int, help="Training samples to use (draw, for toy sets).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--force", is_flag=True, help="Start over, replacing a run already in --out.")
+def train(model_name, data, settings, out, seed, n_samples, quiet, force) -> None:
+    """Fit MODEL to data and save it, with run.json, into the folder --out.
+
+    Training again into the same folder skips a finished run and resumes an interrupted one.
+    """
+    entry = genzoo.get_entry(model_name)
+    sets = _parse_settings(settings)
+    data = data or entry.default_dataset
+    run = Path(out)
+    identity = {
+        "model": entry.name,
+        "data_source": _data_source(data),
+        "n_samples": n_samples,
+        "seed": seed,
+        "set": _jsonable({k: v for k, v in sets.items() if k != "verbose"}),
+    }
+    state = _previous_run(run, identity, force)
+    if state == "done":
+        click.echo(f"{run}: the run is complete; nothing to do (pass --force to train again).")
+        return
+    model = _new_model(entry.name, sets, seed, quiet)
+    original = gdata.load(data, n_samples=n_samples, random_state=seed)
+    dataset, image_shape = prepare_data(entry, original)
+    warm_start = model.get_params(deep=False).get("warm_start")
+    if force:
+        for name in (MODEL_FILE, RUN_FILE, EVAL_FILE):
+            (run / name).unlink(missing_ok=True)
+    if state == "resume":
+        click.echo(f"{run}: resuming the interrupted run from its saved model.")
+        model = _resumed_model(run, entry, model)
+    record = {
+        "status": "running",
+        **identity,
+        "data": str(data),
+        "family": entry.family,
+        "data_kind": original.kind,
+        "image_shape": None if image_shape is None else list(image_shape),
+        "params": _jsonable(model.get_params(deep=False)),
+        "n_train": len(dataset.X_train),
+        "n_test": len(dataset.X_test),
+        "resumed": state == "resume",
+        "genzoo_version": genzoo.__version__,
+    }
+    _fit_and_record(model, dataset, run, record, warm_start=warm_start)
+    click.echo(
+        f"Trained {entry.name} on {original.name} ({record['n_train']} train, "
+        f"{record['n_test']} test samples) in {record['fit_seconds']:.3g} s; saved to {run}."
+    )
+    click.echo(_results_table(record))
+
+
+def _parse_settings(settings: tuple[str, ...]) -> dict:
+    """The --set KEY=VALUE pairs as a dict; values are Python literals, else strings."""
+    out = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--set expects KEY=VALUE with KEY a parameter name, got {item!r}")
+        try:
+            out[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            out[key] = text  # a bare word such as diag or cuda:0
+    return out
+
+
+def _data_source(data: str) -> str:
+    """A built-in name, or the absolute path of a user's file (what identifies the data)."""
+    return data if data in gdata.list_datasets() else str(Path(data).resolve())
+
+
+def _previous_run(run: Path, identity: dict, force: bool) -> str:
+    """What is in the run folder: "new" (start), "resume" (continue) or "done" (skip)."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file; give a folder for the run")
+    if force:
+        return "new"
+    has_model = (run / MODEL_FILE).is_file()
+    record = _read_json(run / RUN_FILE)
+    if record is None:
+        if has_model:
+            raise ValueError(
+                f"{run} holds a model that no {RUN_FILE} describes; choose another --out or "
+                "pass --force to replace it"
+            )
+        return "new"
+    differ = [k for k in _RUN_KEYS if record.get(k) != identity[k]]
+    if differ and (has_model or record.get("status") == "done"):
+        what = ", ".join(f"{k} {record.get(k)!r} (now {identity[k]!r})" for k in differ)
+        raise ValueError(
+            f"{run} holds another run ({what}); choose another --out or pass --force to start over"
+        )
+    if differ or not has_model:
+        return "new"  # nothing saved to lose or to continue from
+    return "done" if record.get("status") == "done" else "resume"
+
+
+def _new_model(name: str, sets: dict, seed: int, quiet: bool):
+    """The model with the user's arguments; the seed and verbosity unless set explicitly."""
+    model = genzoo.make(name, **sets)
+    params = model.get_params(deep=False)
+    if "random_state" in params and "random_state" not in sets:
+        model.set_params(random_state=seed)
+    if "verbose" in params and "verbose" not in sets:
+        model.set_params(verbose=0 if quiet else 1)
+    return model
+
+
+def _resumed_model(run: Path, entry, fresh):
+    """The saved model of an interrupted run, with this run's arguments, set to warm-start."""
+    saved_name = read_metadata(run)["model"]
+    if saved_name != entry.name:
+        raise ValueError(
+            f"{run / MODEL_FILE} holds a {saved_name!r} model, not {entry.name!r}; pass --force "
+            "to start over"
+        )
+    model = genzoo.load(run)
+    model.set_params(**fresh.get_params(deep=False))
+    if "warm_start" in model.get_params(deep=False):
+        model.set_params(warm_start=True)  # models without it are fitted afresh
+    return model
+
+
+def _fit_and_record(model, dataset, run: Path, record: dict, warm_start) -> None:
+    """Fit, save and evaluate, keeping run.json up to date with the run's status."""
+    run.mkdir(parents=True, exist_ok=True)
+    _write_json(run / RUN_FILE, record)
+    try:
+        record["fit_seconds"] = fit_model(model, dataset)
+        if record["resumed"] and "warm_start" in model.get_params(deep=False):
+            # Save the run's own warm_start; warm-starting was only how it resumed.
+            model.set_params(warm_start=warm_start)
+        genzoo.save(model, run)
+        results, _ = evaluate_model(model, dataset, random_state=record["seed"])
+    except BaseException as err:
+        record["status"] = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        record["error"] = _error_message(err)
+        _write_json(run / RUN_FILE, record)
+        raise
+    record.update(
+        log_likelihood=results["log_likelihood"],
+        likelihood_kind=results["likelihood_kind"],
+        likelihood_note=results["likelihood_note"],
+        sample_quality={k: results[k] for k in ("mmd", "sliced_wasserstein", "memorization")},
+        status="done",
+    )
+    _write_json(run / RUN_FILE, record)
+
+
+# --- sample and evaluate
+
+
+@cli.command()
+@click.argument("run")
+@click.option("-n", "--n-samples", "n", type=int, default=64, show_default=True)
+@click.option("--out", "out", required=True, help="File to write: .npy (the array) or .png.")
+@click.option("--seed", type=int, help="Seed of the draw. [default: the model's random_state]")
+def sample(run, n, out, seed) -> None:
+    """Draw samples from the model saved in RUN (a run folder or a .safetensors file)."""
+    out = Path(out)
+    if out.suffix.lower() not in (".npy", ".png"):
+        raise ValueError(f"--out must end in .npy or .png, got {out.name!r}")
+    model, record = _load_run(Path(run))
+    samples = model.sample(n, random_state=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, samples, allow_pickle=False)
+    else:
+        image_shape = record.get("image_shape")
+        kind = "images" if samples.ndim > 2 or image_shape else "vectors"
+        reference = None if kind == "images" else _training_data(record)
+        title = " ".join(str(record[k]) for k in ("model", "data") if k in record)
+        save_samples_png(
+            samples, out, kind=kind, image_shape=image_shape, reference=reference, title=title
+        )
+    click.echo(f"Wrote {len(samples)} samples to {out}.")
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--data", help="Built-in data set or path. [default: the run's data]")
+@click.option("--seed", type=int, help="Seed of the samples. [default: the run's seed]")
+def evaluate(run, data, seed) -> None:
+    """Report held-out log-likelihood and sample quality of RUN, and write eval.json."""
+    path = Path(run)
+    model, record = _load_run(path)
+    if data is None and "data_source" not in record:
+        raise ValueError(f"{run} has no {RUN_FILE} naming its data; pass --data")
+    data = data or record["data_source"]
+    # Same split as training: the run's seed and size for the run's own data.
+    same = bool(record) and _data_source(data) == record.get("data_source")
+    data_seed = record.get("seed", 0 if seed is None else seed)
+    n_samples = record.get("n_samples") if same else None
+    seed = record.get("seed", 0) if seed is None else seed
+    entry = genzoo.get_entry(read_metadata(path)["model"])
+    dataset, _ = prepare_data(entry, gdata.load(data, n_samples=n_samples, random_state=data_seed))
+    results, _ = evaluate_model(model, dataset, random_state=seed, trained_on=same)
+    report = {
+        "model": entry.name,
+        "data": str(data),
+        "seed": seed,
+        "n_test": len(dataset.X_test),
+        **results,
+        "genzoo_version": genzoo.__version__,
+    }
+    target = path / EVAL_FILE if path.is_dir() else path.with_suffix(".eval.json")
+    _write_json(target, report)
+    click.echo(_results_table({**report, "sample_quality": results}))
+    click.echo(f"Wrote {target}.")
+
+
+def _load_run(path: Path) -> tuple[object, dict]:
+    """The saved model of a run folder (or file) and its run.json (empty when absent)."""
+    if not path.exists():
+        raise FileNotFoundError(f"no run at {path}")
+    model = genzoo.load(path)
+    record = _read_json(path / RUN_FILE) if path.is_dir() else None
+    return model, record or {}
+
+
+def _training_data(record: dict) -> np.ndarray | None:
+    """The run's training data, to draw behind samples; None if it cannot be read again."""
+    if "data_source" not in record:
+        return None
+    try:
+        dataset = gdata.load(
+            record["data_source"], n_samples=record.get("n_samples"), random_state=record["seed"]
+        )
+    except (ValueError, OSError) as err:
+        click.echo(f"genzoo: note: training data not drawn: {_error_message(err)}", err=True)
+        return None
+    return dataset.as_vectors().X_train
+
+
+# --- zoo
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Fast parameters and at most 2000 training rows.")
+@click.option("--models", help="Comma-separated model names. [default: all]")
+@click.option("--out", default="zoo_out", show_default=True, help="Folder for the results.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def zoo(quick, models, out, seed) -> None:
+    """Fit every model on its default data set and write one leaderboard."""
+    names = None
+    if models is not None:
+        names = [name.strip() for name in models.split(",") if name.strip()]
+        if not names:
+            raise ValueError("--models names no model")
+    rows = run_zoo(names, quick=quick, out=out, random_state=seed)
+    click.echo(leaderboard_markdown(rows))
+    failed = sum(row["status"] != "ok" for row in rows)
+    if failed:
+        click.echo(f"{failed} of {len(rows)} models failed; see the status column.")
+    click.echo(
+        f"Wrote leaderboard.md, leaderboard.csv, leaderboard.json and a <model>.png per "
+        f"model to {out}."
+    )
+
+
+# --- output helpers
+
+
+def _results_table(record: dict) -> str:
+    """Held-out likelihood and sample quality as a two-column table."""
+    if record.get("log_likelihood") is None:
+        note = record.get("likelihood_note") or "the model has no likelihood"
+        likelihood = f"unavailable: {note}"
+    else:
+        kind = str(record["likelihood_kind"]).replace("_", " ")
+        likelihood = f"{record['log_likelihood']:.4f} nats per sample ({kind})"
+    rows = [("held-out log-likelihood", likelihood)]
+    quality = record.get("sample_quality") or {}
+    for key in ("mmd", "sliced_wasserstein", "memorization"):
+        value = quality.get(key)
+        rows.append((key, "-" if value is None else f"{value:.4g}"))
+    return _table(("metric", "value"), rows)
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple]) -> str:
+    """A plain text table with aligned columns."""
+    cells = [tuple(str(c) for c in row) for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _jsonable(value):
+    """`value` in JSON types; large arrays become a short description."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 1000 else f"<array of shape {value.shape}>"
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); pass --force to start over") from None
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Write `value` as JSON through a temporary file, so a reader never sees half of it."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(value), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

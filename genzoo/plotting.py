@@ -1,0 +1,181 @@
+"""Pictures of generated samples: a scatter over the data, or a grid of images.
+
+Figures are drawn on a `matplotlib.figure.Figure` with the Agg canvas, never through pyplot, so
+plotting neither opens windows nor changes the global backend or pyplot's list of figures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FIGURE_PIXELS", "MAX_GRID_IMAGES", "save_samples_png"]
+
+FIGURE_PIXELS = 600  # width and height of every saved PNG
+MAX_GRID_IMAGES = 64
+_DPI = 100
+_MAX_POINTS = 5000  # points of each cloud drawn in a scatter
+
+
+def save_samples_png(
+    samples,
+    path: str | os.PathLike,
+    *,
+    kind: str,
+    image_shape: tuple[int, ...] | None = None,
+    reference=None,
+    title: str | None = None,
+) -> Path:
+    """Save a picture of `samples` as a FIGURE_PIXELS-square PNG at `path`; return the path.
+
+    - Images (``kind="images"``, or vectors with `image_shape` given): a square-ish grid of
+      the first MAX_GRID_IMAGES images, pixel values clipped to [0, 1], in grey when they
+      have one channel.
+    - Vectors with 2 features: a scatter of the samples over `reference` (the data, in grey,
+      behind).
+    - Vectors with 1 feature: histograms of the samples and of `reference`.
+    - Vectors with more features: a scatter of both clouds projected on the first 2
+      principal directions of `reference` (of the samples when there is no reference).
+
+    Parameters
+    ----------
+    samples : array-like of shape (n_samples, n_features) or (n_samples, [c,] h, w)
+    path : str or path-like
+        The PNG to write; missing folders are created.
+    kind : {"vectors", "images"}
+    image_shape : tuple of int or None, default=None
+        The (c, h, w) or (h, w) shape of one image, for images flattened to vectors.
+    reference : array-like of shape (n_ref, n_features) or None, default=None
+        Data drawn behind the samples in scatters and histograms; unused for images.
+    title : str or None, default=None
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_samples_png(X, Path(folder, "samples.png"), kind="vectors").name
+    'samples.png'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if kind not in ("vectors", "images"):
+        raise ValueError(f"kind must be 'vectors' or 'images', got {kind!r}")
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim == 0 or len(samples) == 0:
+        raise ValueError(f"samples must hold at least one sample, got shape {samples.shape}")
+    size = FIGURE_PIXELS / _DPI
+    fig = Figure(figsize=(size, size), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    if kind == "images" or image_shape is not None:
+        _draw_image_grid(fig, _as_images(samples, image_shape))
+    else:
+        ref = None if reference is None else np.asarray(reference, dtype=np.float64)
+        _draw_vectors(fig.add_subplot(), samples.reshape(len(samples), -1), ref)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+# --- images
+
+
+def _as_images(samples: np.ndarray, image_shape) -> np.ndarray:
+    """Samples as images (n, h, w, channels) in [0, 1], for imshow."""
+    if image_shape is not None:
+        shape = tuple(int(s) for s in image_shape)
+        if math.prod(shape) != math.prod(samples.shape[1:]):
+            raise ValueError(
+                f"samples of shape {samples.shape[1:]} cannot be shown as images of shape {shape}"
+            )
+        samples = samples.reshape(len(samples), *shape)
+    if samples.ndim == 3:
+        samples = samples[:, None]  # (n, h, w) is one channel
+    if samples.ndim != 4:
+        raise ValueError(
+            f"images must have shape (n, h, w) or (n, c, h, w), got {samples.shape}; pass "
+            "image_shape for images flattened to vectors"
+        )
+    if samples.shape[1] not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {samples.shape[1]}")
+    samples = np.nan_to_num(samples[:MAX_GRID_IMAGES], nan=0.0)
+    return np.clip(samples, 0.0, 1.0).transpose(0, 2, 3, 1)  # (n, h, w, c)
+
+
+def _draw_image_grid(fig, images: np.ndarray) -> None:
+    """One mosaic of the images with a 1-pixel white border, drawn by a single imshow."""
+    n, h, w, c = images.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    mosaic = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c))
+    for i, image in enumerate(images):
+        top, left = 1 + (i // cols) * (h + 1), 1 + (i % cols) * (w + 1)
+        mosaic[top : top + h, left : left + w] = image
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.90))
+    if c == 1:
+        ax.imshow(mosaic[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(mosaic, interpolation="nearest")
+    ax.set_axis_off()
+
+
+# --- vectors
+
+
+def _draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
+    d = samples.shape[1]
+    if reference is not None:
+        reference = reference.reshape(len(reference), -1)
+        if reference.shape[1] != d:
+            raise ValueError(f"reference has {reference.shape[1]} features but samples have {d}")
+    if d == 1:
+        _draw_histograms(ax, samples[:, 0], None if reference is None else reference[:, 0])
+        return
+    labels = ("x1", "x2")
+    if d > 2:
+        basis = _principal_directions(samples if reference is None else reference)
+        samples = samples @ basis
+        reference = None if reference is None else reference @ basis
+        labels = ("principal direction 1", "principal direction 2")
+    if reference is not None:
+        ref = _thin(reference)
+        ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.7", alpha=0.5, label="data", zorder=1)
+    points = _thin(samples)
+    ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:blue", alpha=0.7, label="samples", zorder=2)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", markerscale=3)
+
+
+def _draw_histograms(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
+    values = samples if reference is None else np.concatenate([samples, reference])
+    finite = values[np.isfinite(values)]
+    bins = np.histogram_bin_edges(finite if len(finite) else [0.0], bins=50)
+    if reference is not None:
+        ax.hist(reference, bins=bins, density=True, color="0.7", label="data")
+    ax.hist(samples, bins=bins, density=True, histtype="step", color="tab:blue", label="samples")
+    ax.set_xlabel("x1")
+    ax.legend(loc="upper right")
+
+
+def _principal_directions(X: np.ndarray) -> np.ndarray:
+    """The first two principal directions of X as columns, (d, 2)."""
+    X = X[np.isfinite(X).all(axis=1)]
+    if len(X) < 2:
+        return np.eye(X.shape[1])[:, :2]
+    _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    return vt[:2].T
+
+
+def _thin(X: np.ndarray) -> np.ndarray:
+    """At most _MAX_POINTS evenly spaced rows, so big clouds stay quick to draw."""
+    step = max(1, math.ceil(len(X) / _MAX_POINTS))
+    return X[::step]

@@ -1,0 +1,102 @@
+"""The zoo: one leaderboard over models, failures recorded, files written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from types import MappingProxyType
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import genzoo
+from genzoo import registry
+from genzoo.cli import cli
+from genzoo.mixture import GaussianMixture
+from genzoo.zoo import LEADERBOARD_COLUMNS, run_zoo
+
+
+class _BrokenMixture(GaussianMixture):
+    """A model whose fit always fails."""
+
+    def _fit(self, X, y, gen):
+        raise RuntimeError("numerical trouble\non two lines")
+
+
+class _MixtureWithoutLikelihood(GaussianMixture):
+    """A model that hides its likelihood, as GANs have none."""
+
+    likelihood_kind = None
+    no_likelihood_reason = "a test model that only samples."
+
+
+def _add_entry(monkeypatch, name: str, cls: type) -> None:
+    entry = registry.ModelEntry(
+        name=name,
+        cls=cls,
+        family="mixture",
+        data_kind="vectors",
+        default_dataset="eight_gaussians",
+        fixture_dataset="eight_gaussians",
+        quick_params=MappingProxyType({"n_components": 8}),
+    )
+    monkeypatch.setitem(registry._REGISTRY, name, entry)
+
+
+def test_zoo_command_writes_the_leaderboard_files(tmp_path):
+    out = tmp_path / "zoo"
+    result = CliRunner().invoke(cli, ["zoo", "--quick", "--models", "gmm", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "| gmm | mixture | eight_gaussians |" in result.stdout
+    assert "not comparable" in result.stdout and str(out) in result.stdout
+    with open(out / "leaderboard.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert tuple(rows[0]) == LEADERBOARD_COLUMNS
+    assert [(r["model"], r["status"], r["likelihood_kind"]) for r in rows] == [
+        ("gmm", "ok", "exact")
+    ]
+    (row,) = json.loads((out / "leaderboard.json").read_text())
+    assert tuple(row) == LEADERBOARD_COLUMNS
+    assert row["status"] == "ok" and row["dataset"] == "eight_gaussians"
+    for key in ("log_likelihood", "mmd", "sliced_wasserstein", "memorization", "fit_seconds"):
+        assert math.isfinite(row[key])
+    markdown = (out / "leaderboard.md").read_text()
+    assert markdown.splitlines()[0] == "| " + " | ".join(LEADERBOARD_COLUMNS) + " |"
+    assert f"| {row['log_likelihood']:.4g} | exact |" in markdown
+    with Image.open(out / "gmm.png") as image:
+        assert image.size == (600, 600)
+
+
+def test_zoo_records_failures_and_goes_on(tmp_path, monkeypatch):
+    _add_entry(monkeypatch, "broken_gmm", _BrokenMixture)
+    _add_entry(monkeypatch, "sampler_gmm", _MixtureWithoutLikelihood)
+    rows = run_zoo(["sampler_gmm", "gmm", "broken_gmm"], quick=True, out=tmp_path, progress=False)
+    assert [row["model"] for row in rows] == ["broken_gmm", "gmm", "sampler_gmm"]
+    broken, gmm, sampler = rows
+    assert broken["status"] == "RuntimeError: numerical trouble on two lines"
+    assert broken["fit_seconds"] is None and broken["mmd"] is None
+    assert not (tmp_path / "broken_gmm.png").exists()
+    assert gmm["status"] == "ok" and (tmp_path / "gmm.png").is_file()
+    assert sampler["status"] == "ok"
+    assert sampler["log_likelihood"] is None and sampler["likelihood_kind"] is None
+    assert math.isfinite(sampler["mmd"])
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    sampler_line = next(line for line in markdown.splitlines() if "sampler_gmm" in line)
+    assert "| — | none |" in sampler_line
+    assert len(json.loads((tmp_path / "leaderboard.json").read_text())) == 3
+
+
+def test_zoo_seed_reaches_the_models(tmp_path):
+    first = run_zoo(["gmm"], quick=True, out=tmp_path / "a", random_state=1, progress=False)
+    again = run_zoo(["gmm"], quick=True, out=tmp_path / "b", random_state=1, progress=False)
+    other = run_zoo(["gmm"], quick=True, out=tmp_path / "c", random_state=2, progress=False)
+    assert first[0]["mmd"] == again[0]["mmd"]
+    assert first[0]["mmd"] != other[0]["mmd"]
+
+
+def test_unknown_model_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(genzoo.UnknownModelError, match="unknown model"):
+        run_zoo(["gmm", "no_such_model"], quick=True, out=tmp_path / "zoo", progress=False)
+    assert not (tmp_path / "zoo").exists()

@@ -1,0 +1,95 @@
+"""Pictures of samples: scatters over the data and image grids, at a fixed pixel size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genzoo.plotting import FIGURE_PIXELS, save_samples_png
+
+SIZE = (FIGURE_PIXELS, FIGURE_PIXELS)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _png_size(path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def _pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=float)
+
+
+def test_scatter_over_reference(tmp_path, rng):
+    path = save_samples_png(
+        rng.normal(size=(300, 2)),
+        tmp_path / "sub" / "scatter.png",
+        kind="vectors",
+        reference=rng.normal(size=(500, 2)),
+        title="samples",
+    )
+    assert path == tmp_path / "sub" / "scatter.png"
+    assert _png_size(path) == SIZE
+    assert _pixels(path).std() > 0  # something was drawn
+
+
+@pytest.mark.parametrize("d", [1, 5])
+def test_vectors_of_other_dimensions(tmp_path, rng, d):
+    path = save_samples_png(
+        rng.normal(size=(100, d)),
+        tmp_path / "v.png",
+        kind="vectors",
+        reference=rng.normal(size=(200, d)),
+    )
+    assert _png_size(path) == SIZE
+
+
+@pytest.mark.parametrize(
+    "shape, image_shape, kind",
+    [
+        ((20, 1, 8, 8), None, "images"),
+        ((20, 8, 8), None, "images"),
+        ((100, 3, 6, 6), None, "images"),  # more than a grid holds: the first 64 are shown
+        ((20, 64), (1, 8, 8), "vectors"),  # flattened images with their shape
+    ],
+)
+def test_image_grid(tmp_path, rng, shape, image_shape, kind):
+    samples = rng.uniform(-0.5, 1.5, size=shape)  # clipped to [0, 1]
+    path = save_samples_png(samples, tmp_path / "grid.png", kind=kind, image_shape=image_shape)
+    assert _png_size(path) == SIZE
+
+
+def test_grid_shows_white_and_black_images(tmp_path):
+    samples = np.stack([np.zeros((1, 8, 8)), np.ones((1, 8, 8))])
+    pixels = _pixels(save_samples_png(samples, tmp_path / "bw.png", kind="images"))
+    assert pixels.min() < 10 and pixels.max() > 245
+
+
+def test_plotting_leaves_pyplot_alone(tmp_path, rng):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    save_samples_png(rng.normal(size=(10, 2)), tmp_path / "p.png", kind="vectors")
+    assert plt.get_fignums() == before
+
+
+@pytest.mark.parametrize(
+    "samples, kwargs, match",
+    [
+        (np.zeros((4, 2)), {"kind": "tables"}, "kind"),
+        (np.zeros((4, 10)), {"kind": "vectors", "image_shape": (1, 3, 3)}, "cannot be shown"),
+        (np.zeros((4, 2, 8, 8)), {"kind": "images"}, "channels"),
+        (np.zeros((0, 2)), {"kind": "vectors"}, "at least one"),
+        (np.zeros((4, 2)), {"kind": "vectors", "reference": np.zeros((5, 3))}, "features"),
+    ],
+)
+def test_bad_input(tmp_path, samples, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        save_samples_png(samples, tmp_path / "bad.png", **kwargs)
