@@ -18,6 +18,7 @@ __all__ = [
     "Interval",
     "Options",
     "check_array",
+    "check_labels",
     "check_n_samples",
     "make_generator",
     "resolve_device",
@@ -169,6 +170,43 @@ def check_array(
         problem = "NaN" if np.isnan(array).any() else "infinity"
         raise ValueError(f"{name} contains {problem}; every value must be finite.")
     return array
+
+
+def check_labels(y, *, n_samples: int | None = None, classes=None, name: str = "y"):
+    """Return (classes, indices into classes) for labels y, or raise ValueError naming `name`.
+
+    At fit (`classes` None) the classes are the sorted distinct labels and there must be at
+    least two; afterwards every label must be one of `classes`.
+    """
+    if y is None:
+        raise ValueError(f"{name} is required: this is a conditional model; call fit(X, y).")
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, one label per sample; got shape {y.shape}.")
+    if n_samples is not None and len(y) != n_samples:
+        raise ValueError(f"{name} has {len(y)} labels but X has {n_samples} samples.")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity; labels must be finite.")
+    if classes is None:
+        classes, index = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{name} has a single class ({classes[0]!r}); at least two classes are needed."
+            )
+        return classes, index.astype(np.int64)
+    try:
+        index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        unseen = y[classes[index] != y]
+    except TypeError:  # labels of another type than the classes (str against int)
+        index, unseen = None, y
+    if len(unseen):
+        raise ValueError(
+            f"{name} contains label(s) {list(np.unique(unseen))[:5]} unseen in training; "
+            f"known classes: {list(classes)}."
+        )
+    return classes, index.astype(np.int64)
 
 
 def check_n_samples(n_samples, name: str = "n_samples") -> int:

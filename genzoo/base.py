@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import (
     check_array,
+    check_labels,
     check_n_samples,
     make_generator,
     resolve_device,
@@ -80,52 +81,80 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         """Log-density of each row of X in nats, shape (n,); written by models with one."""
         raise LikelihoodUnavailable(self._no_likelihood_message())
 
+    def _labelled_log_prob(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Log-density of each row of X with its label index y, (n,); conditional models."""
+        raise ValueError(f"{type(self).__name__} takes no labels in log_prob.")
+
     # --- public API
 
     def fit(self, X, y=None):
         """Fit the model to X (and labels y for conditional models); return self.
 
-        The fit is atomic: if it raises, an already fitted model is left exactly as it was.
+        Unconditional models ignore y, as scikit-learn's do. The fit is atomic: if it raises, an
+        already fitted model is left exactly as it was.
         """
         validate_params(self, self._parameter_constraints)
         X_checked = self._check_X(X, reset=True)
+        labels = {}
+        if self.conditional:
+            classes, y_index = check_labels(y, n_samples=_n_rows(X_checked))
+            labels["classes_"] = classes
+            y = torch.as_tensor(y_index, device=self._device())
+        else:
+            y = None
         gen = make_generator(self.random_state, self._device())
         fitted = self._fit(X_checked, y, gen)
-        self._set_fitted(fitted)
+        self._set_fitted({**labels, **fitted})
         return self
 
-    def log_prob(self, X) -> np.ndarray:
+    def log_prob(self, X, y=None) -> np.ndarray:
         """Return the log-density of each row of X in nats, shape (n_samples,).
 
         What the number is (exact, a lower bound, or an estimate) is `likelihood_kind`.
+        Conditional models also take labels y; see the model for what the number then is.
         """
         if self.likelihood_kind is None:
             raise LikelihoodUnavailable(self._no_likelihood_message())
         check_is_fitted(self)
         X_tensor = self._to_tensor(self._check_X(X, reset=False))
+        y_tensor = self._label_index(y, len(X_tensor))
         with torch.no_grad():
-            out = self._log_prob(X_tensor)
+            if y_tensor is None:
+                out = self._log_prob(X_tensor)
+            else:
+                out = self._labelled_log_prob(X_tensor, y_tensor)
         return out.detach().cpu().numpy().astype(np.float64)
 
     def score(self, X, y=None) -> float:
         """Return the mean log-density of X in nats per sample (higher is better)."""
-        return float(np.mean(self.log_prob(X)))
+        return float(np.mean(self.log_prob(X, y)))
 
     def sample(self, n_samples: int = 1, *, y=None, random_state: int | None = None) -> np.ndarray:
         """Draw `n_samples` new samples, shaped like the training data without its first axis.
 
-        `y` gives the labels to condition on (conditional models only). `random_state` (else
-        the constructor's) seeds the draw: an int gives the same samples on every call, on the
-        same device.
+        `y` gives the labels to condition on (conditional models only): one label, or one per
+        sample. `random_state` (else the constructor's) seeds the draw: an int gives the same
+        samples on every call, on the same device.
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
-        if y is not None and not self.conditional:
-            raise ValueError(f"y must be None: {type(self).__name__} is not a conditional model.")
+        y_tensor = self._label_index(y, n_samples, broadcast=True)
         gen = self._generator(random_state)
         with torch.no_grad():
-            out = self._sample(n_samples, y, gen)
+            out = self._sample(n_samples, y_tensor, gen)
         return self._to_numpy_samples(out)
+
+    def _label_index(self, y, n: int, *, broadcast: bool = False) -> torch.Tensor | None:
+        """Labels y as indices into `classes_` on the model's device (None stays None)."""
+        if y is None:
+            return None
+        if not self.conditional:
+            raise ValueError(f"y must be None: {type(self).__name__} is not a conditional model.")
+        y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+        if broadcast and y.ndim == 0:
+            y = np.repeat(y, n)
+        _, index = check_labels(y, n_samples=n, classes=self.classes_)
+        return torch.as_tensor(index, device=self._device())
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to `path` (a folder, or a file ending in .safetensors)."""
@@ -144,8 +173,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
                 continue
             if isinstance(value, torch.Tensor):
                 value = value.detach().cpu().numpy()
-            if isinstance(value, np.ndarray):
+            if isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
                 arrays[name] = value
+            elif isinstance(value, np.ndarray):
+                values[name] = value  # labels such as strings: io keeps them in the JSON
             elif isinstance(value, np.generic):
                 values[name] = value.item()
             elif value is None or isinstance(value, (bool, int, float, str, list, tuple)):
@@ -215,3 +246,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     def _no_likelihood_message(self) -> str:
         return f"{type(self).__name__} has no tractable likelihood: {self.no_likelihood_reason}"
+
+
+def _n_rows(X) -> int:
+    """Number of samples in validated input (an array, a DataFrame, or a model's container)."""
+    return len(X)

@@ -36,6 +36,12 @@ def _model_file(path: Path) -> Path:
 
 def _encode(value, key: str, arrays: dict[str, np.ndarray]):
     """JSON-able form of `value`; arrays are moved into `arrays` and referenced by key."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "UO":
+        # label arrays of strings or objects: safetensors holds numbers only
+        items = value.tolist()
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in value.flat):
+            raise TypeError(f"{key}: only arrays of numbers or strings can be saved")
+        return {"__strings__": {"items": items, "shape": list(value.shape)}}
     if isinstance(value, np.ndarray):
         arrays[key] = np.ascontiguousarray(value)
         return {"__array__": key}
@@ -69,6 +75,9 @@ def _decode(value, arrays: dict[str, np.ndarray], source: Path):
             if key not in arrays:
                 raise ValueError(f"{source} is missing tensor {key!r}; the file is incomplete.")
             return arrays[key]
+        if "__strings__" in value:
+            spec = value["__strings__"]
+            return np.array(spec["items"]).reshape(spec["shape"])
         if "__tuple__" in value:
             return tuple(_decode(v, arrays, source) for v in value["__tuple__"])
         if "__dict__" in value:

@@ -25,7 +25,12 @@ from genzoo.data.toy import TOY_DATASETS
 
 __all__ = ["Dataset", "DatasetNotFound", "list_datasets", "load"]
 
-_KINDS = ("vectors", "images")
+_KINDS = ("vectors", "images", "counts", "sequences", "table")
+# Built-in data sets of the other kinds, drawn by generators in their own modules.
+_SEQUENCE_SETS = ("casino",)
+_TABLE_SETS = ("asia", "sprinkler", "animals")
+_SEQUENCE_TRAIN_SIZE = 50
+_SEQUENCE_LENGTH = 200
 _TOY_TRAIN_SIZE = 2000
 _DIGIT_CLASSES = tuple(str(k) for k in range(10))
 # A CSV column with one of these header names is taken as the labels, as "y" is in an .npz.
@@ -41,14 +46,19 @@ class Dataset:
     ----------
     name : str
         The built-in name, or the file or folder name for a path.
-    kind : {"vectors", "images"}
-        "vectors" for X of shape (n_samples, n_features), "images" for (n_samples, c, h, w).
-    X_train, X_test : ndarray, float64
+    kind : {"vectors", "images", "counts", "sequences", "table"}
+        "vectors" for X of shape (n_samples, n_features), "images" for (n_samples, c, h, w),
+        "counts" for vectors of non-negative integer counts (float64), "sequences" for the
+        steps of all sequences stacked, (n_steps, n_features), with `lengths_*`, and "table"
+        for a pandas DataFrame of discrete (categorical) columns.
+    X_train, X_test : ndarray, float64 (a DataFrame for tables)
         The samples of each part.
     y_train, y_test : ndarray of shape (n_samples,), int64, or None
         Class labels, as indices into `classes` when that is given.
     classes : tuple of str or None
         Class names, so that ``classes[y[i]]`` names sample i's class.
+    lengths_train, lengths_test : ndarray of int64 or None
+        For sequences: the length of each sequence, in order; they sum to len(X_*).
 
     Examples
     --------
@@ -65,17 +75,25 @@ class Dataset:
     y_train: np.ndarray | None = None
     y_test: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
+    lengths_train: np.ndarray | None = None
+    lengths_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
-        ndim = 2 if self.kind == "vectors" else 4
+        ndim = 4 if self.kind == "images" else 2
         for part in ("train", "test"):
             X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
-            if X.ndim != ndim:
+            if np.ndim(X) != ndim:
                 raise ValueError(f"X_{part} of {self.kind} must be {ndim}-D, got {X.shape}")
-            if y is not None and y.shape != (len(X),):
-                raise ValueError(f"y_{part} must have shape ({len(X)},), got {y.shape}")
+            lengths = getattr(self, f"lengths_{part}")
+            if (self.kind == "sequences") != (lengths is not None):
+                raise ValueError(f"lengths_{part} must be given for sequences, and only for them")
+            if lengths is not None and int(np.sum(lengths)) != len(X):
+                raise ValueError(f"lengths_{part} sum to {int(np.sum(lengths))}, not {len(X)}")
+            n_items = len(X) if lengths is None else len(lengths)
+            if y is not None and y.shape != (n_items,):
+                raise ValueError(f"y_{part} must have shape ({n_items},), got {y.shape}")
         if self.X_train.shape[1:] != self.X_test.shape[1:]:
             raise ValueError(
                 f"X_train and X_test differ in sample shape: {self.X_train.shape[1:]} "
@@ -93,7 +111,12 @@ class Dataset:
         return tuple(self.X_train.shape[1:]) if self.kind == "images" else None
 
     def as_vectors(self) -> Dataset:
-        """Return the same data with each image flattened to a row of c * h * w values."""
+        """Return the same data with each image flattened to a row of c * h * w values.
+
+        Counts become plain vectors; sequences and tables have no vector form.
+        """
+        if self.kind in ("sequences", "table"):
+            raise ValueError(f"{self.kind} data {self.name!r} has no vector form")
         if self.kind == "vectors":
             return self
         return replace(
@@ -114,7 +137,10 @@ class Dataset:
 
 def list_datasets() -> list[str]:
     """Return the names of the built-in data sets, sorted."""
-    return sorted([*TOY_DATASETS, "digits", "mnist"])
+    return sorted(
+        [*TOY_DATASETS, "digits", "digits_counts", "digits_binary", "mnist"]
+        + [*_SEQUENCE_SETS, *_TABLE_SETS]
+    )
 
 
 # --- argument checks
@@ -211,6 +237,40 @@ def _load_digits(n_samples: int | None) -> Dataset:
     X_test, y_test = load_digits("test")
     X_train, y_train = X_train[:n_samples], y_train[:n_samples]
     return Dataset("digits", "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+
+
+def _load_digit_values(name: str, n_samples: int | None) -> Dataset:
+    """Digits as 64 pixel counts 0..16 ("digits_counts") or binarised at 8 ("digits_binary")."""
+    X_train, y_train = load_digits("train", flatten=True)
+    X_test, y_test = load_digits("test", flatten=True)
+    X_train, y_train = X_train[:n_samples], y_train[:n_samples]
+    if name == "digits_counts":
+        kind, X_train, X_test = "counts", np.round(16 * X_train), np.round(16 * X_test)
+    else:
+        kind, X_train, X_test = "vectors", (X_train >= 0.5) * 1.0, (X_test >= 0.5) * 1.0
+    return Dataset(name, kind, X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+
+
+def _load_sequences(name: str, n_samples: int | None, random_state: int) -> Dataset:
+    from genzoo.data.casino import make_casino
+
+    n = _SEQUENCE_TRAIN_SIZE if n_samples is None else n_samples
+    X_train, lengths_train, _ = make_casino(n, _SEQUENCE_LENGTH, random_state=random_state)
+    X_test, lengths_test, _ = make_casino(
+        max(n // 4, 1), _SEQUENCE_LENGTH, random_state=random_state + 1
+    )
+    return Dataset(
+        name, "sequences", X_train, X_test, lengths_train=lengths_train, lengths_test=lengths_test
+    )
+
+
+def _load_table(name: str, n_samples: int | None, random_state: int) -> Dataset:
+    from genzoo.data.networks import sample_network
+
+    n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
+    X_train = sample_network(name, n, random_state=random_state)
+    X_test = sample_network(name, max(n // 4, 1), random_state=random_state + 1)
+    return Dataset(name, "table", X_train, X_test)
 
 
 def _mnist_folder() -> Path:
@@ -311,7 +371,12 @@ def load(
     - The toy sets draw `n_samples` training points (default 2000) with seed `random_state`
       and an independent test set of ``max(n_samples // 4, 1)`` points with seed
       ``random_state + 1``.
-    - "digits" uses the fixed split of `load_digits` (1437 train, 360 test images).
+    - "digits" uses the fixed split of `load_digits` (1437 train, 360 test images);
+      "digits_counts" gives the same images as 64 pixel counts 0..16 (kind "counts") and
+      "digits_binary" as 64 pixels binarised at half intensity.
+    - "casino" draws `n_samples` sequences (default 50) of 200 rolls from the dishonest-casino
+      HMM, and an independent test set of a quarter as many; "asia", "sprinkler" and
+      "animals" draw `n_samples` rows (default 2000) from those Bayesian networks, as tables.
     - "mnist" reads the IDX files in ``$GENZOO_MNIST_DIR``, else ``../shared/data/mnist``
       from the working directory or the repository. With both train and t10k files it uses
       the official split; with one part only, it splits that part as for a path.
@@ -344,6 +409,12 @@ def load(
         return _load_toy(name_or_path, n_samples, random_state)
     if name_or_path == "digits":
         return _load_digits(n_samples)
+    if name_or_path in ("digits_counts", "digits_binary"):
+        return _load_digit_values(name_or_path, n_samples)
+    if name_or_path in _SEQUENCE_SETS:
+        return _load_sequences(name_or_path, n_samples, random_state)
+    if name_or_path in _TABLE_SETS:
+        return _load_table(name_or_path, n_samples, random_state)
     if name_or_path == "mnist":
         data = _load_mnist_folder(_mnist_folder(), "mnist", test_size, random_state)
     else:

@@ -48,7 +48,19 @@ def assert_split_of(data: Dataset, X: np.ndarray, n_test: int) -> None:
 
 
 def test_list_datasets():
-    assert list_datasets() == sorted([*TOY_NAMES, "digits", "mnist"])
+    others = ["digits", "digits_counts", "digits_binary", "mnist", "casino", "asia", "sprinkler"]
+    assert list_datasets() == sorted([*TOY_NAMES, *others, "animals"])
+
+
+def test_digit_counts_and_binary_pixels():
+    counts = load("digits_counts")
+    assert counts.kind == "counts" and counts.X_train.shape == (1437, 64)
+    assert set(np.unique(counts.X_train)) <= set(range(17))
+    images = load("digits")
+    np.testing.assert_array_equal(counts.X_train, 16 * images.X_train.reshape(1437, 64))
+    binary = load("digits_binary", n_samples=100)
+    assert binary.X_train.shape == (100, 64) and set(np.unique(binary.X_train)) == {0.0, 1.0}
+    np.testing.assert_array_equal(binary.y_train, counts.y_train[:100])
 
 
 # --- digits
