@@ -1,0 +1,1 @@
+"""Bayesian networks: naive Bayes, discrete Bayesian networks, hidden Markov models."""
