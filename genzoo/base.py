@@ -57,7 +57,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "likelihood_kind" in cls.__dict__:
+        # A property (a meta-model's kind is its wrapped model's) is checked at run time.
+        if "likelihood_kind" in cls.__dict__ and not isinstance(
+            cls.__dict__["likelihood_kind"], property
+        ):
             kind = cls.likelihood_kind
             if kind not in LIKELIHOOD_KINDS:
                 raise TypeError(f"{cls.__name__}.likelihood_kind must be one of {LIKELIHOOD_KINDS}")
@@ -226,7 +229,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         return resolve_device(getattr(self, "device", "cpu"))
 
     def _dtype(self) -> torch.dtype:
-        return resolve_dtype(getattr(self, "dtype", "float32"))
+        return resolve_dtype(getattr(self, "dtype", "float64"))
 
     def _to_tensor(self, X) -> torch.Tensor:
         X = np.asarray(X)

@@ -267,17 +267,23 @@ def _fit_and_record(model, dataset, run: Path, record: dict, warm_start) -> None
 def sample(run, n, out, seed) -> None:
     """Draw samples from the model saved in RUN (a run folder or a .safetensors file)."""
     out = Path(out)
-    if out.suffix.lower() not in (".npy", ".png"):
-        raise ValueError(f"--out must end in .npy or .png, got {out.name!r}")
+    if out.suffix.lower() not in (".npy", ".png", ".csv"):
+        raise ValueError(f"--out must end in .npy, .csv or .png, got {out.name!r}")
     model, record = _load_run(Path(run))
     samples = model.sample(n, random_state=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
+    is_table = hasattr(samples, "to_csv")
+    if out.suffix.lower() == ".csv":
+        (samples if is_table else _frame(samples)).to_csv(out, index=False)
+    elif out.suffix.lower() == ".npy":
+        if is_table:
+            raise ValueError("tables are written as .csv (or drawn as .png), not .npy")
         np.save(out, samples, allow_pickle=False)
     else:
         image_shape = record.get("image_shape")
-        kind = "images" if samples.ndim > 2 or image_shape else "vectors"
-        reference = None if kind == "images" else _training_data(record)
+        kind = record.get("data_kind", "images" if samples.ndim > 2 else "vectors")
+        kind = "images" if image_shape else kind
+        reference = None if kind in ("images", "sequences") else _training_data(record)
         title = " ".join(str(record[k]) for k in ("model", "data") if k in record)
         save_samples_png(
             samples, out, kind=kind, image_shape=image_shape, reference=reference, title=title
@@ -338,7 +344,14 @@ def _training_data(record: dict) -> np.ndarray | None:
     except (ValueError, OSError) as err:
         click.echo(f"genzoo: note: training data not drawn: {_error_message(err)}", err=True)
         return None
-    return dataset.as_vectors().X_train
+    return dataset.X_train if dataset.kind == "table" else dataset.as_vectors().X_train
+
+
+def _frame(samples: np.ndarray):
+    """Samples as a DataFrame for CSV: one row per sample, flattened."""
+    import pandas as pd
+
+    return pd.DataFrame(samples.reshape(len(samples), -1))
 
 
 # --- zoo
@@ -365,6 +378,45 @@ def zoo(quick, models, out, seed) -> None:
         f"Wrote leaderboard.md, leaderboard.csv, leaderboard.json and a <model>.png per "
         f"model to {out}."
     )
+
+
+# --- generative versus discriminative
+
+
+@cli.command("compare-classifiers")
+@click.option("--data", default="digits", show_default=True, help="Labelled data set or path.")
+@click.option("--quick", is_flag=True, help="One repeat and four sizes on the learning curve.")
+@click.option("--out", default="compare_out", show_default=True, help="Folder for CSVs and plot.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def compare_classifiers_command(data, quick, out, seed) -> None:
+    """Generative versus discriminative classifiers on one split, with a learning curve."""
+    from genzoo.compare import compare_classifiers
+
+    sizes = None
+    if quick:
+        n_train = len(gdata.load(data, random_state=seed).X_train)
+        sizes = tuple(int(s) for s in np.unique(np.geomspace(20, n_train, 4).astype(int)))
+    result = compare_classifiers(
+        data, train_sizes=sizes, n_repeats=1 if quick else 3, random_state=seed
+    )
+    click.echo(f"Trained on the full training set of {result.dataset}:")
+    click.echo(result.table())
+    click.echo("\nTest accuracy by training-set size (mean over repeats):")
+    click.echo(result.curve_table())
+    paths = result.save(out)
+    click.echo(f"\nWrote {', '.join(p.name for p in paths.values())} to {out}.")
+
+
+@cli.command("animals")
+def animals_command() -> None:
+    """The seed text's animal table: the joint P(features, label), then Bayes' rule."""
+    from genzoo.compare import animals_example
+
+    joint, posterior = animals_example()
+    click.echo("The joint distribution P(covering, legs, tail, beak, label) (non-zero rows):")
+    click.echo(joint.to_string(index=False))
+    click.echo("\nBayes' rule: P(label | features) = P(features, label) / P(features):")
+    click.echo(posterior.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 # --- output helpers

@@ -61,6 +61,10 @@ def _encode(value, key: str, arrays: dict[str, np.ndarray]):
         return _encode(value.detach().cpu().numpy(), key, arrays)
     if isinstance(value, torch.device):
         return str(value)
+    if getattr(type(value), "_registry_name", None) and hasattr(value, "get_params"):
+        # a model given as a parameter (a meta-model's estimator): its name and params
+        params = _encode(value.get_params(deep=False), f"{key}.params", arrays)
+        return {"__model__": {"name": type(value)._registry_name, "params": params}}
     raise TypeError(f"{key}: a {type(value).__name__} cannot be saved")
 
 
@@ -78,6 +82,11 @@ def _decode(value, arrays: dict[str, np.ndarray], source: Path):
         if "__strings__" in value:
             spec = value["__strings__"]
             return np.array(spec["items"]).reshape(spec["shape"])
+        if "__model__" in value:
+            from genzoo.registry import make
+
+            spec = value["__model__"]
+            return make(spec["name"], **_decode(spec["params"], arrays, source))
         if "__tuple__" in value:
             return tuple(_decode(v, arrays, source) for v in value["__tuple__"])
         if "__dict__" in value:

@@ -39,13 +39,18 @@ def save_samples_png(
     - Vectors with 1 feature: histograms of the samples and of `reference`.
     - Vectors with more features: a scatter of both clouds projected on the first 2
       principal directions of `reference` (of the samples when there is no reference).
+      Counts are drawn as vectors.
+    - Sequences, (n_sequences, length, n_features): the first few sequences' first feature
+      against time, one line each.
+    - Tables (a DataFrame): the frequency of each state of each column, in the samples and
+      in `reference`, side by side.
 
     Parameters
     ----------
     samples : array-like of shape (n_samples, n_features) or (n_samples, [c,] h, w)
     path : str or path-like
         The PNG to write; missing folders are created.
-    kind : {"vectors", "images"}
+    kind : {"vectors", "images", "counts", "sequences", "table"}
     image_shape : tuple of int or None, default=None
         The (c, h, w) or (h, w) shape of one image, for images flattened to vectors.
     reference : array-like of shape (n_ref, n_features) or None, default=None
@@ -63,17 +68,22 @@ def save_samples_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if kind not in ("vectors", "images"):
-        raise ValueError(f"kind must be 'vectors' or 'images', got {kind!r}")
-    samples = np.asarray(samples, dtype=np.float64)
-    if samples.ndim == 0 or len(samples) == 0:
-        raise ValueError(f"samples must hold at least one sample, got shape {samples.shape}")
+    if kind not in ("vectors", "images", "counts", "sequences", "table"):
+        raise ValueError(f"kind must be vectors, images, counts, sequences or table, got {kind!r}")
+    if len(samples) == 0:
+        raise ValueError("samples must hold at least one sample")
     size = FIGURE_PIXELS / _DPI
     fig = Figure(figsize=(size, size), dpi=_DPI)
     FigureCanvasAgg(fig)
-    if kind == "images" or image_shape is not None:
+    if kind == "table":
+        _draw_table_frequencies(fig, samples, reference)
+    elif kind == "sequences":
+        _draw_sequences(fig.add_subplot(), np.asarray(samples, dtype=np.float64))
+    elif kind == "images" or image_shape is not None:
+        samples = np.asarray(samples, dtype=np.float64)
         _draw_image_grid(fig, _as_images(samples, image_shape))
     else:
+        samples = np.asarray(samples, dtype=np.float64)
         ref = None if reference is None else np.asarray(reference, dtype=np.float64)
         _draw_vectors(fig.add_subplot(), samples.reshape(len(samples), -1), ref)
     if title:
@@ -82,6 +92,43 @@ def save_samples_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=_DPI)
     return path
+
+
+# --- sequences and tables
+
+
+def _draw_sequences(ax, samples: np.ndarray, n_shown: int = 5) -> None:
+    """The first feature of the first `n_shown` sequences against time, offset apart."""
+    values = samples[:n_shown, :, 0]
+    spread = max(float(np.ptp(values)), 1.0) * 1.2
+    for i, row in enumerate(values):
+        ax.step(np.arange(len(row)), row + i * spread, where="mid", linewidth=0.8)
+    ax.set_xlabel("step")
+    ax.set_yticks([])
+    ax.set_title(f"{len(values)} sampled sequences (first feature)")
+
+
+def _draw_table_frequencies(fig, samples, reference) -> None:
+    """For each column, the share of each state in the samples and in the reference data."""
+    columns = list(samples.columns)
+    n_cols = min(len(columns), 9)
+    side = int(np.ceil(np.sqrt(n_cols)))
+    for i, column in enumerate(columns[:n_cols]):
+        ax = fig.add_subplot(side, side, i + 1)
+        states = sorted(
+            {*map(str, samples[column])}
+            | (set(map(str, reference[column])) if reference is not None else set())
+        )
+        shares = [np.mean(samples[column].astype(str) == s) for s in states]
+        x = np.arange(len(states))
+        ax.bar(x - 0.2, shares, width=0.4, label="samples")
+        if reference is not None:
+            ref = [np.mean(reference[column].astype(str) == s) for s in states]
+            ax.bar(x + 0.2, ref, width=0.4, color="0.6", label="data")
+        ax.set_xticks(x, states, fontsize=6)
+        ax.set_title(str(column), fontsize=8)
+        ax.tick_params(axis="y", labelsize=6)
+    fig.axes[0].legend(fontsize=6)
 
 
 # --- images

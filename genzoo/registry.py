@@ -49,7 +49,10 @@ class ModelEntry:
 
     @property
     def likelihood_kind(self):
-        return self.cls.likelihood_kind
+        kind = self.cls.likelihood_kind
+        if isinstance(kind, property):  # depends on the instance: the default one's
+            return self.cls(**self.quick_params).likelihood_kind
+        return kind
 
     @property
     def conditional(self) -> bool:

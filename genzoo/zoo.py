@@ -75,7 +75,7 @@ def prepare_data(entry, dataset: gdata.Dataset) -> tuple[gdata.Dataset, tuple[in
     lets samples be shown as images again.
     """
     image_shape = dataset.image_shape
-    if entry.data_kind == "vectors" and dataset.kind == "images":
+    if entry.data_kind == "vectors" and dataset.kind in ("images", "counts"):
         return dataset.as_vectors(), image_shape
     if entry.data_kind == "images" and dataset.kind != "images":
         raise ValueError(
@@ -97,8 +97,15 @@ def fit_model(model, dataset: gdata.Dataset) -> float:
     else:
         args = (dataset.X_train,)
     start = time.perf_counter()
-    model.fit(*args)
+    model.fit(*args, **_lengths(dataset, "train"))
     return time.perf_counter() - start
+
+
+def _lengths(dataset: gdata.Dataset, part: str) -> dict:
+    """The `lengths` keyword for sequences (the hmmlearn convention), else nothing."""
+    if dataset.kind != "sequences":
+        return {}
+    return {"lengths": getattr(dataset, f"lengths_{part}")}
 
 
 def evaluate_model(
@@ -137,23 +144,55 @@ def evaluate_model(
     results = {} if results is None else results
     results["likelihood_kind"] = model.likelihood_kind
     try:
-        results["log_likelihood"] = model.score(dataset.X_test)
+        results["log_likelihood"] = model.score(dataset.X_test, **_lengths(dataset, "test"))
         results["likelihood_note"] = None
     except LikelihoodUnavailable as err:
         results["log_likelihood"], results["likelihood_kind"] = None, None
         results["likelihood_note"] = str(err)
+    samples = _draw_samples(model, dataset, random_state)
+    results.update(_quality(samples, dataset, trained_on, random_state))
+    return results, samples
+
+
+def _draw_samples(model, dataset: gdata.Dataset, random_state: int):
+    """As many samples as the test part has items (capped), of the same classes or lengths."""
+    if dataset.kind == "sequences":
+        n, length = len(dataset.lengths_test), int(np.median(dataset.lengths_test))
+        return model.sample(min(n, MAX_EVAL_SAMPLES), length=length, random_state=random_state)
     n = min(len(dataset.X_test), MAX_EVAL_SAMPLES)
     # Conditional models draw as many samples of each class as the test part has.
     y = dataset.y_test[:n] if model.conditional else None
-    samples = model.sample(n, y=y, random_state=random_state)
-    X_train = dataset.X_train if trained_on else None
-    quality = sample_quality(samples, dataset.X_test, X_train, random_state=random_state)
-    results.update(
-        mmd=quality["mmd"],
-        sliced_wasserstein=quality["sliced_wasserstein"],
-        memorization=quality.get("memorization"),
-    )
-    return results, samples
+    return model.sample(n, y=y, random_state=random_state)
+
+
+def _quality(samples, dataset: gdata.Dataset, trained_on: bool, random_state: int) -> dict:
+    """MMD, sliced Wasserstein and memorization of samples against the held-out part.
+
+    Sequences are compared step by step (the marginal of one step), tables as one-hot rows;
+    memorization is left out for both, where repeats of training items are expected.
+    """
+    X_test, X_train = dataset.X_test, dataset.X_train if trained_on else None
+    if dataset.kind == "sequences":
+        samples, X_train = samples.reshape(-1, samples.shape[-1]), None
+    elif dataset.kind == "table":
+        (samples, X_test), X_train = _one_hot(samples, X_test), None
+    quality = sample_quality(samples, X_test, X_train, random_state=random_state)
+    return {
+        "mmd": quality["mmd"],
+        "sliced_wasserstein": quality["sliced_wasserstein"],
+        "memorization": quality.get("memorization"),
+    }
+
+
+def _one_hot(*tables) -> list[np.ndarray]:
+    """Rows of each table as one-hot vectors over the states any of them shows per column."""
+    encoded = [[] for _ in tables]
+    for column in tables[0].columns:
+        values = [np.asarray(t[column]).astype(str) for t in tables]
+        states = np.unique(np.concatenate(values))
+        for parts, v in zip(encoded, values, strict=True):
+            parts.append((v[:, None] == states[None, :]).astype(np.float64))
+    return [np.concatenate(parts, axis=1) for parts in encoded]
 
 
 # --- the zoo
@@ -232,7 +271,7 @@ def _run_one(entry, quick: bool, out: Path, random_state: int, cache: dict) -> d
             out / f"{entry.name}.png",
             kind=dataset.kind,
             image_shape=image_shape,
-            reference=dataset.X_train,
+            reference=dataset.X_train if dataset.kind != "sequences" else None,
             title=f"{entry.name} on {entry.default_dataset}",
         )
         row["status"] = "ok"

@@ -1,7 +1,7 @@
 """The protocol every registered model keeps (DESIGN.md, STYLE.md section 10).
 
 A model joins by registering itself with a fixture dataset and fast params; nothing here
-names a particular model.
+names a particular model. `tests.conftest.Fixture` passes each kind of data the right way.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 
 import genzoo
 from genzoo.registry import list_models
-from tests.conftest import fitted_model
+from tests.conftest import Fixture, fitted_model
 
 ENTRIES = list_models()
 IDS = [e.name for e in ENTRIES]
@@ -30,8 +30,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 @pytest.fixture(scope="module", params=ENTRIES, ids=IDS)
 def fitted(request):
     entry = request.param
-    model, data = fitted_model(entry)
-    return entry, model, data
+    model, fixture = fitted_model(entry)
+    return entry, model, fixture
+
+
+# --- comparing states and samples
 
 
 def _snapshot(model) -> dict:
@@ -44,6 +47,8 @@ def _assert_equal(a, b, where: str):
         np.testing.assert_array_equal(a, b, err_msg=where)
     elif isinstance(a, torch.Tensor):
         assert torch.equal(a, b), where
+    elif hasattr(a, "equals"):  # pandas objects
+        assert a.equals(b), where
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for key in a:
@@ -52,12 +57,23 @@ def _assert_equal(a, b, where: str):
         assert len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _assert_equal(x, y, f"{where}[{i}]")
+    elif hasattr(a, "get_params") and hasattr(a, "__dict__"):  # nested models
+        _assert_equal(vars(a), vars(b), where)
     else:
         assert a == b or (a != a and b != b), where  # NaN equals NaN here
 
 
 def _assert_same_state(before: dict, after: dict):
     _assert_equal(before, after, "vars(model)")
+
+
+def _same_samples(a, b) -> bool:
+    if hasattr(a, "equals"):
+        return a.equals(b)
+    return np.array_equal(a, b)
+
+
+# --- the protocol
 
 
 def test_registry_entry_is_complete(fitted):
@@ -69,10 +85,10 @@ def test_registry_entry_is_complete(fitted):
 
 
 def test_fit_returns_self_and_adds_only_fitted_attributes(fitted):
-    entry, _, data = fitted
+    entry, _, fixture = fitted
     model = genzoo.make(entry.name, **entry.test_params)
     params_before = dict(vars(model))
-    assert model.fit(data.X_train) is model
+    assert fixture.fit(model) is model
     for name in set(vars(model)) - set(params_before):
         assert name.endswith("_") or name.startswith("_"), name
     for name, value in params_before.items():
@@ -80,56 +96,71 @@ def test_fit_returns_self_and_adds_only_fitted_attributes(fitted):
 
 
 def test_sample_shape_dtype_finite(fitted):
-    _, model, data = fitted
-    samples = model.sample(7)
-    assert isinstance(samples, np.ndarray)
-    assert samples.shape == (7, *data.X_train.shape[1:])
-    assert samples.dtype.kind == "f"
-    assert np.isfinite(samples).all()
+    _, model, fixture = fitted
+    fixture.assert_samples(model, model.sample(7), 7)
 
 
 def test_seeded_sample_is_reproducible(fitted):
     _, model, _ = fitted
     a = model.sample(10, random_state=3)
-    np.testing.assert_array_equal(a, model.sample(10, random_state=3))
-    assert not np.array_equal(a, model.sample(10, random_state=4))
+    assert _same_samples(a, model.sample(10, random_state=3))
+    assert not _same_samples(a, model.sample(10, random_state=4))
 
 
 def test_log_prob_shape_finite_and_score_is_its_mean(fitted):
-    entry, model, data = fitted
-    X = data.X_test
+    entry, model, fixture = fitted
     if entry.likelihood_kind is None:
         with pytest.raises(genzoo.LikelihoodUnavailable, match=type(model).__name__):
-            model.log_prob(X)
-        with pytest.raises(genzoo.LikelihoodUnavailable):
-            model.score(X)
+            fixture.log_prob(model)
         return
-    log_prob = model.log_prob(X)
-    assert log_prob.shape == (len(X),)
+    log_prob = fixture.log_prob(model)
+    assert log_prob.shape == (fixture.n_items("test"),)
     assert log_prob.dtype == np.float64
     assert np.isfinite(log_prob).all()
-    assert model.score(X) == pytest.approx(log_prob.mean(), rel=1e-12)
+    args, kwargs = fixture.fit_args("test")
+    score_args = args[:1] if entry.conditional else args
+    assert model.score(*score_args, **kwargs) == pytest.approx(log_prob.mean(), rel=1e-12)
 
 
 def test_log_prob_of_batch_equals_its_halves(fitted):
-    entry, model, data = fitted
+    entry, model, fixture = fitted
     if entry.likelihood_kind is None:
         pytest.skip("no likelihood: checked by the LikelihoodUnavailable test")
-    X = data.X_test
-    half = len(X) // 2
-    joined = np.concatenate([model.log_prob(X[:half]), model.log_prob(X[half:])])
-    np.testing.assert_allclose(model.log_prob(X), joined, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        fixture.log_prob(model), fixture.halves(model), rtol=1e-10, atol=1e-10
+    )
 
 
 def test_public_methods_leave_the_model_unchanged(fitted):
-    entry, model, data = fitted
+    entry, model, fixture = fitted
     before = _snapshot(model)
     model.sample(5, random_state=0)
     model.sample(5)
     if entry.likelihood_kind is not None:
-        model.log_prob(data.X_test)
-        model.score(data.X_test)
+        fixture.log_prob(model)
+        args, kwargs = fixture.fit_args("test")
+        model.score(*args, **kwargs)
     _assert_same_state(before, _snapshot(model))
+
+
+def test_conditional_models_take_labels(fitted):
+    entry, model, fixture = fitted
+    if not entry.conditional:
+        with pytest.raises(ValueError, match="not a conditional model"):
+            model.sample(3, y=np.zeros(3, dtype=int))
+        return
+    label = model.classes_[0]
+    fixture.assert_samples(model, model.sample(4, y=label), 4)
+    fixture.assert_samples(model, model.sample(4, y=[label] * 4), 4)
+    if entry.likelihood_kind is not None:
+        X, y = fixture.X("test"), fixture.labels("test")
+        joint = model.log_prob(X, y)
+        assert joint.shape == (len(X),) and np.isfinite(joint).all()
+        assert (joint <= model.log_prob(X) + 1e-9).all()  # P(X, y) <= P(X)
+    with pytest.raises(ValueError, match="unseen"):
+        model.sample(2, y=["no such class", "no such class"])
+    with pytest.raises(ValueError, match="single class"):
+        clone(model).fit(fixture.X(), np.zeros(len(fixture.X()), dtype=int))
 
 
 def _assert_no_pickle(path: Path):
@@ -143,12 +174,13 @@ def _assert_no_pickle(path: Path):
             (header_len,) = struct.unpack("<Q", raw[:8])
             header = json.loads(raw[8 : 8 + header_len])
             dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
-            assert dtypes <= {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"}
+            numeric = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"}
+            assert dtypes <= numeric
 
 
 @pytest.mark.parametrize("as_file", [False, True], ids=["folder", "file"])
 def test_save_load_round_trip_without_pickle(fitted, tmp_path, as_file):
-    entry, model, data = fitted
+    entry, model, fixture = fitted
     path = tmp_path / ("model.safetensors" if as_file else "run")
     model.save(path)
     _assert_no_pickle(path)
@@ -156,19 +188,21 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path, as_file):
     assert type(loaded) is type(model)
     assert loaded.get_params().keys() == model.get_params().keys()
     if entry.likelihood_kind is not None:
-        np.testing.assert_array_equal(loaded.log_prob(data.X_test), model.log_prob(data.X_test))
-    np.testing.assert_array_equal(loaded.sample(6, random_state=5), model.sample(6, random_state=5))
+        np.testing.assert_array_equal(fixture.log_prob(loaded), fixture.log_prob(model))
+    assert _same_samples(loaded.sample(6, random_state=5), model.sample(6, random_state=5))
 
 
 def test_clone_and_params_round_trip(fitted):
     _, model, _ = fitted
-    params = model.get_params()
+    params = model.get_params(deep=False)
     twin = clone(model)
-    assert twin.get_params().keys() == params.keys()
+    assert twin.get_params(deep=False).keys() == params.keys()
     for key, value in params.items():
-        other = twin.get_params()[key]
+        other = twin.get_params(deep=False)[key]
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(other, value)
+        elif hasattr(value, "get_params"):
+            assert type(other) is type(value) and other.get_params() == value.get_params()
         else:
             assert other == value
     assert not any(k.endswith("_") and not k.startswith("_") for k in vars(twin))
@@ -177,106 +211,121 @@ def test_clone_and_params_round_trip(fitted):
 
 
 def test_unfitted_model_raises_not_fitted(fitted):
-    entry, _, data = fitted
+    entry, _, fixture = fitted
     model = genzoo.make(entry.name, **entry.test_params)
     with pytest.raises(NotFittedError):
         model.sample(3)
     if entry.likelihood_kind is not None:
         with pytest.raises(NotFittedError):
-            model.log_prob(data.X_test)
+            fixture.log_prob(model)
 
 
-def _bad_inputs(X: np.ndarray):
+def _bad_inputs(fixture: Fixture) -> dict:
+    """Corrupted training inputs of the fixture's kind, with the message each must raise."""
+    X = fixture.X()
+    if fixture.kind == "table":
+        missing = X.copy()
+        missing.iloc[3, 0] = None
+        return {"empty": (X.iloc[:0], "empty"), "text": ("not data", "X"),
+                "missing": (missing, "missing")}  # fmt: skip
     nan, inf = X.copy(), X.copy()
     nan.flat[3] = np.nan
     inf.flat[5] = np.inf
     strings = np.array(X, dtype=object)
     strings.flat[0] = "a"
-    return [
-        ("NaN", nan, "NaN"),
-        ("inf", inf, "infinity"),
-        ("empty", X[:0], "empty"),
-        ("strings", strings, "numeric"),
-        ("text", "not data", "X"),
-    ]
+    cases = {
+        "NaN": (nan, "NaN"),
+        "inf": (inf, "infinity"),
+        "empty": (X[:0], "empty"),
+        "strings": (strings, "numeric"),
+        "text": ("not data", "X"),
+    }
+    if fixture.kind == "counts":
+        negative = X.copy()
+        negative.flat[2] = -1
+        cases["negative"] = (negative, "negative")
+    return cases
 
 
-@pytest.mark.parametrize("case", ["NaN", "inf", "empty", "strings", "text"])
+BAD_CASES = ["NaN", "inf", "empty", "strings", "text", "negative", "missing"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_fit_input_raises_value_error_and_keeps_the_fit(fitted, case):
-    entry, model, data = fitted
-    ((_, X_bad, message),) = [b for b in _bad_inputs(data.X_train) if b[0] == case]
+    entry, model, fixture = fitted
+    cases = _bad_inputs(fixture)
+    if case not in cases:
+        pytest.skip(f"{case} does not apply to {fixture.kind} data")
+    X_bad, message = cases[case]
+    args, kwargs = fixture.fit_args("train", X=X_bad)
+    if fixture.kind == "sequences" and case in ("empty", "text"):
+        kwargs = {}
+    if entry.conditional and case in ("empty", "text"):
+        args = (X_bad, fixture.labels()[:0] if case == "empty" else fixture.labels())
     before = _snapshot(model)
     with pytest.raises(ValueError, match=message):
-        model.fit(X_bad)
+        model.fit(*args, **kwargs)
     _assert_same_state(before, _snapshot(model))
 
 
+def _wrong_features(fixture: Fixture):
+    X = fixture.X("test")
+    if fixture.kind == "table":
+        return X.rename(columns={X.columns[0]: "no_such_column"}), "column"
+    flat = X.reshape(len(X), -1)
+    return np.concatenate([flat, flat[:, :1]], axis=1), "X has|features"
+
+
 def test_bad_log_prob_input(fitted):
-    entry, model, data = fitted
+    entry, model, fixture = fitted
     if entry.likelihood_kind is None:
         pytest.skip("no likelihood")
-    X = data.X_test
-    wrong = np.concatenate([X.reshape(len(X), -1), X.reshape(len(X), -1)[:, :1]], axis=1)
-    with pytest.raises(ValueError, match="X has"):
-        model.log_prob(wrong)
-    nan = X.copy()
-    nan.flat[0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        model.log_prob(nan)
-    with pytest.raises(ValueError, match="empty"):
-        model.log_prob(X[:0])
+    wrong, message = _wrong_features(fixture)
+    with pytest.raises(ValueError, match=message):
+        fixture.log_prob(model, X=wrong)
+    if fixture.kind != "table":
+        nan = fixture.X("test").copy()
+        nan.flat[0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            fixture.log_prob(model, X=nan)
 
 
 def test_bad_sample_count(fitted):
     _, model, _ = fitted
     for bad in (0, -1, 2.5, "3"):
-        with pytest.raises(ValueError, match="n_samples"):
+        with pytest.raises(ValueError, match="n_samples|n_sequences"):
             model.sample(bad)
 
 
-def test_labels_only_for_conditional_models(fitted):
-    _, model, _ = fitted
-    if not model.conditional:
-        with pytest.raises(ValueError, match="not a conditional model"):
-            model.sample(3, y=np.zeros(3, dtype=int))
-
-
 def test_fewer_samples_than_components(fitted):
-    entry, model, data = fitted
+    entry, model, fixture = fitted
     k = model.get_params().get("n_components")
-    if not isinstance(k, int) or k < 2:
-        pytest.skip("the model has no n_components above 1")
+    if not isinstance(k, int) or k < 2 or fixture.kind != "vectors" or entry.conditional:
+        pytest.skip("the model has no n_components above 1 over vectors")
     before = _snapshot(model)
     with pytest.raises(ValueError, match="n_components"):
-        model.fit(data.X_train[: k - 1])
+        model.fit(fixture.X()[: k - 1])
     _assert_same_state(before, _snapshot(model))
 
 
-def test_dataframe_input_is_one_array(fitted):
+def test_dataframe_and_tensor_input(fitted):
     pd = pytest.importorskip("pandas")
-    entry, model, data = fitted
-    if entry.data_kind != "vectors":
-        pytest.skip("DataFrames hold vectors")
-    frame = pd.DataFrame(data.X_train, columns=[f"f{i}" for i in range(data.X_train.shape[1])])
-    refit = clone(model).fit(frame)
-    if entry.likelihood_kind is not None:
-        test_frame = pd.DataFrame(data.X_test, columns=frame.columns)
-        np.testing.assert_allclose(refit.log_prob(test_frame), refit.log_prob(data.X_test))
-
-
-def test_torch_tensor_input_gives_numpy_output(fitted):
-    entry, model, data = fitted
-    if entry.likelihood_kind is None:
-        pytest.skip("no likelihood")
-    X = torch.as_tensor(data.X_test)
-    np.testing.assert_allclose(model.log_prob(X), model.log_prob(data.X_test))
+    entry, model, fixture = fitted
+    if fixture.kind not in ("vectors", "counts") or entry.likelihood_kind is None:
+        pytest.skip("DataFrames and tensors stand for vectors here")
+    columns = [f"f{i}" for i in range(fixture.X().shape[1])]
+    args, kwargs = fixture.fit_args("train", X=pd.DataFrame(fixture.X(), columns=columns))
+    refit = clone(model).fit(*args, **kwargs)
+    expected = refit.log_prob(fixture.X("test"))
+    np.testing.assert_allclose(refit.log_prob(pd.DataFrame(fixture.X("test"))), expected)
+    np.testing.assert_allclose(refit.log_prob(torch.as_tensor(fixture.X("test"))), expected)
 
 
 def test_invalid_constructor_argument_is_named(fitted):
-    entry, _, data = fitted
+    entry, _, fixture = fitted
     model = genzoo.make(entry.name, **entry.test_params)
     model.set_params(random_state="seed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="random_state"):
-            model.fit(data.X_train)
+            fixture.fit(model)
