@@ -7,12 +7,22 @@
 from genzoo import data, metrics
 from genzoo._version import __version__
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
+from genzoo.bayesnet import (
+    BernoulliNaiveBayes,
+    CategoricalNaiveBayes,
+    GaussianNaiveBayes,
+    MultinomialNaiveBayes,
+)
 from genzoo.classify import GenerativeClassifier
 from genzoo.io import load, save
 from genzoo.mixture import GaussianMixture
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
 
 __all__ = [
+    "BernoulliNaiveBayes",
+    "CategoricalNaiveBayes",
+    "GaussianNaiveBayes",
+    "MultinomialNaiveBayes",
     "GaussianMixture",
     "GenerativeClassifier",
     "GenerativeModel",
