@@ -8,6 +8,7 @@ from genzoo import data, metrics
 from genzoo._version import __version__
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
 from genzoo.bayesnet import (
+    BayesianNetwork,
     BernoulliNaiveBayes,
     CategoricalNaiveBayes,
     GaussianNaiveBayes,
@@ -19,6 +20,7 @@ from genzoo.mixture import GaussianMixture
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
 
 __all__ = [
+    "BayesianNetwork",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
     "GaussianNaiveBayes",

@@ -6,8 +6,10 @@ from genzoo.bayesnet.naive_bayes import (
     GaussianNaiveBayes,
     MultinomialNaiveBayes,
 )
+from genzoo.bayesnet.network import BayesianNetwork
 
 __all__ = [
+    "BayesianNetwork",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
     "GaussianNaiveBayes",
