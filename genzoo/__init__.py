@@ -12,6 +12,7 @@ from genzoo.bayesnet import (
     BernoulliNaiveBayes,
     CategoricalNaiveBayes,
     GaussianNaiveBayes,
+    HiddenMarkovModel,
     MultinomialNaiveBayes,
 )
 from genzoo.classify import GenerativeClassifier
@@ -28,6 +29,7 @@ __all__ = [
     "GaussianMixture",
     "GenerativeClassifier",
     "GenerativeModel",
+    "HiddenMarkovModel",
     "LikelihoodUnavailable",
     "UnknownModelError",
     "__version__",

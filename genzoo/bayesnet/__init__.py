@@ -1,5 +1,6 @@
 """Bayesian networks: naive Bayes, discrete Bayesian networks, hidden Markov models."""
 
+from genzoo.bayesnet.hmm import HiddenMarkovModel
 from genzoo.bayesnet.naive_bayes import (
     BernoulliNaiveBayes,
     CategoricalNaiveBayes,
@@ -13,5 +14,6 @@ __all__ = [
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
     "GaussianNaiveBayes",
+    "HiddenMarkovModel",
     "MultinomialNaiveBayes",
 ]

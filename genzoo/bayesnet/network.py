@@ -1,13 +1,12 @@
 """Discrete Bayesian network: structure learning, ML or Bayesian parameters, exact inference.
 
-Tables come in and go out as pandas DataFrames (pandas is imported inside the functions that
-need it, so ``import genzoo`` stays fast). Inside, every column is a vector of integer codes
-into its variable's states, and the math (`_factors`, `structure`) works on those codes.
+Tables come in and go out as pandas DataFrames, converted and checked by `_tables`. Inside,
+every column is a vector of integer codes into its variable's states, and the math
+(`_factors`, `structure`) works on those codes.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,19 @@ from genzoo.bayesnet._factors import (
     log_prob_codes,
     map_assignment,
     posterior,
+)
+from genzoo.bayesnet._tables import (
+    Table,
+    check_frame,
+    cpd_frame,
+    fitted_codes,
+    joint_frame,
+    marginal_frame,
+    parse_evidence,
+    python_value,
+    state_frame,
+    training_table,
+    variable_index,
 )
 from genzoo.bayesnet.structure import (
     chow_liu,
@@ -40,113 +52,6 @@ __all__ = ["BayesianNetwork"]
 _EM_BATCH_ROWS = 4096
 # A CPD column must sum to 1 within this tolerance in `from_spec`.
 _CPD_ATOL = 1e-8
-
-
-# --- tables of states and codes
-
-
-@dataclass(frozen=True)
-class _Table:
-    """A validated training table: codes (n, d), -1 where missing, and each column's states."""
-
-    codes: np.ndarray
-    variables: list[str]
-    states: dict[str, list]
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-
-def _as_frame(X, name: str = "X"):
-    """X as a DataFrame; a 2-D array gets the columns x0, x1, ..."""
-    import pandas as pd
-
-    if isinstance(X, pd.DataFrame):
-        return X
-    if isinstance(X, (str, bytes)) or X is None:
-        raise ValueError(
-            f"{name} must be a pandas DataFrame or a 2-D array of states; got {type(X).__name__}."
-        )
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    array = np.asarray(X, dtype=object if isinstance(X, (list, tuple)) else None)
-    if array.ndim != 2:
-        raise ValueError(
-            f"{name} must be a DataFrame or a 2-D array (n_samples, n_variables); "
-            f"got shape {array.shape}."
-        )
-    return pd.DataFrame(array, columns=[f"x{j}" for j in range(array.shape[1])])
-
-
-def _python_value(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _column_states(column, name: str) -> list:
-    """The states of a column: its categories if categorical, else its sorted distinct values."""
-    import pandas as pd
-
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        values = list(column.cat.categories)
-    else:
-        values = list(pd.unique(column.dropna()))
-        try:
-            values = sorted(values)
-        except TypeError:
-            values = sorted(values, key=str)
-    values = [_python_value(v) for v in values]
-    for v in values:
-        if not isinstance(v, (str, int, float, bool)):
-            raise ValueError(
-                f"column {name!r} has a value {v!r} of type {type(v).__name__}; states must be "
-                "strings, ints, floats or bools."
-            )
-    return values
-
-
-def _encode(frame, variables, states) -> np.ndarray:
-    """Codes (n, d) of the columns `variables`, -1 where missing; unseen values raise."""
-    import pandas as pd
-
-    codes = np.empty((len(frame), len(variables)), dtype=np.int64)
-    for j, var in enumerate(variables):
-        column = frame[var]
-        if isinstance(column.dtype, pd.CategoricalDtype) and (
-            list(column.cat.categories) == states[var]
-        ):
-            codes[:, j] = column.cat.codes
-            continue
-        # hash the column once, then map its few distinct values (NaN and None give -1)
-        local, uniques = pd.factorize(np.asarray(column, dtype=object))
-        lookup = {s: k for k, s in enumerate(states[var])}
-        mapped = np.array([lookup.get(_python_value(u), -1) for u in uniques] + [-1])
-        if (mapped[:-1] < 0).any():
-            value = _python_value(uniques[int(np.argmax(mapped[:-1] < 0))])
-            raise ValueError(
-                f"column {var!r} has the value {value!r}, unseen in training; its states are "
-                f"{states[var]}."
-            )
-        codes[:, j] = mapped[local]
-    return codes
-
-
-@functools.lru_cache(maxsize=1024)
-def _categorical_dtype(states: tuple):
-    """The categorical dtype of a variable (built once: pandas validates it at every build)."""
-    import pandas as pd
-
-    return pd.CategoricalDtype(list(states))
-
-
-def _state_frame(columns: dict[str, np.ndarray], states: dict[str, list], after=None, before=None):
-    """A DataFrame of categorical columns from codes, between the `before` and `after` ones."""
-    import pandas as pd
-
-    data = {
-        v: pd.Categorical.from_codes(c, dtype=_categorical_dtype(tuple(states[v])))
-        for v, c in columns.items()
-    }
-    return pd.DataFrame({**(before or {}), **data, **(after or {})}, copy=False)
 
 
 # --- EM for parameters with missing values
@@ -316,117 +221,17 @@ class BayesianNetwork(GenerativeModel):
     # --- input
 
     def _check_X(self, X, *, reset: bool):
-        """At fit, a `_Table` of codes and states; afterwards, codes (n, d) of complete rows."""
-        frame = _as_frame(X)
-        if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise ValueError(f"X is empty: it has shape {frame.shape}; at least one row needed.")
-        columns = list(frame.columns)
-        if len(set(columns)) != len(columns):
-            raise ValueError(f"X has duplicate column names: {columns}.")
-        if not all(isinstance(c, str) for c in columns):
-            raise ValueError(
-                f"X's column names must be strings (they name the variables); got {columns}. "
-                "Use X.columns = X.columns.astype(str)."
-            )
+        """At fit, a `Table` of codes and states; afterwards, codes (n, d) of complete rows."""
+        frame, columns = check_frame(X)
         if reset:
-            return self._training_table(frame, columns)
-        if not isinstance(X, type(frame)):  # an array: its columns by position
-            if frame.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {frame.shape[1]} columns, but BayesianNetwork was fitted with "
-                    f"{self.n_features_in_} columns {self.variables_}."
-                )
-            frame.columns = self.variables_
-        self._check_columns(list(frame.columns))
-        codes = _encode(frame, self.variables_, self.states_)
-        missing = (codes < 0).any(0)
-        if missing.any():
-            names = [v for v, m in zip(self.variables_, missing, strict=True) if m]
-            raise ValueError(
-                f"X has missing values in column(s) {names}; log_prob needs complete rows."
+            return training_table(
+                frame, columns, edges=self.edges, states=self.states, missing=self.missing
             )
-        return codes
-
-    def _check_columns(self, columns: list[str]) -> None:
-        absent = [v for v in self.variables_ if v not in columns]
-        extra = [c for c in columns if c not in self.variables_]
-        if absent or extra:
-            raise ValueError(
-                f"X's columns do not match the fitted variables: missing column(s) {absent}, "
-                f"unexpected column(s) {extra}; expected {self.variables_}."
-            )
-
-    def _training_table(self, frame, columns: list[str]) -> _Table:
-        self._check_edges(columns)
-        given = self._given_states(columns)
-        states = {}
-        for var in columns:
-            seen = _column_states(frame[var], var)
-            if var in given:
-                unknown = [s for s in seen if s not in given[var]]
-                if unknown:
-                    raise ValueError(
-                        f"column {var!r} has value(s) {unknown} not in states[{var!r}] = "
-                        f"{given[var]}."
-                    )
-                seen = given[var]
-            if not seen:
-                raise ValueError(f"column {var!r} has no values (every entry is missing).")
-            states[var] = seen
-        codes = _encode(frame, columns, states)
-        missing = (codes < 0).any(0)
-        if missing.any() and self.missing == "error":
-            names = [v for v, m in zip(columns, missing, strict=True) if m]
-            raise ValueError(
-                f"X has missing values (NaN or None) in column(s) {names}; drop those rows or "
-                "set missing='em' to fit the tables by EM."
-            )
-        return _Table(codes, columns, states)
-
-    def _check_edges(self, columns: list[str]) -> None:
-        if self.edges is None:
-            return
-        try:
-            edges = [tuple(e) for e in self.edges]
-        except TypeError:
-            raise ValueError(
-                f"edges must be a list of (parent, child) pairs; got {self.edges!r}."
-            ) from None
-        for edge in edges:
-            if len(edge) != 2:
-                raise ValueError(f"edges must be (parent, child) pairs; got {edge!r}.")
-            unknown = [v for v in edge if v not in columns]
-            if unknown:
-                raise ValueError(
-                    f"edge {edge!r} names variable(s) {unknown} that are not columns of X "
-                    f"{columns}."
-                )
-            if edge[0] == edge[1]:
-                raise ValueError(f"edge {edge!r} is a self-loop; edges must form a DAG.")
-        if len(set(edges)) != len(edges):
-            raise ValueError(f"edges has duplicates: {edges}.")
-        cycle = find_cycle(edges)
-        if cycle is not None:
-            raise ValueError(f"edges contain a cycle: {' -> '.join(map(str, cycle))}.")
-
-    def _given_states(self, columns: list[str]) -> dict:
-        if self.states is None:
-            return {}
-        if not isinstance(self.states, dict):
-            raise ValueError(f"states must be a dict {{column: [states]}}; got {self.states!r}.")
-        given = {}
-        for var, values in self.states.items():
-            if var not in columns:
-                raise ValueError(f"states names {var!r}, which is not a column of X {columns}.")
-            values = [_python_value(v) for v in values]
-            if len(set(values)) != len(values) or not values:
-                raise ValueError(f"states[{var!r}] must be a non-empty list of distinct states.")
-            given[var] = values
-        return given
+        return fitted_codes(X, frame, self.variables_, self.states_)
 
     # --- fitting
 
-    def _fit(self, X: _Table, y, gen) -> dict:
+    def _fit(self, X: Table, y, gen) -> dict:
         variables, states = X.variables, X.states
         cards = [len(states[v]) for v in variables]
         complete = (X.codes >= 0).all(1)
@@ -455,7 +260,7 @@ class BayesianNetwork(GenerativeModel):
             "converged_": converged,
         }
 
-    def _structure(self, X: _Table, cards, complete) -> list[list[int]]:
+    def _structure(self, X: Table, cards, complete) -> list[list[int]]:
         """Each variable's parents (indices): from `edges`, or learned on the complete rows."""
         index = {v: i for i, v in enumerate(X.variables)}
         parents: list[list[int]] = [[] for _ in cards]
@@ -506,61 +311,6 @@ class BayesianNetwork(GenerativeModel):
         parents = [[index[p] for p in self.parents_[v]] for v in self.variables_]
         return cpds, parents
 
-    def _variable_index(self, variables, name: str) -> list[int]:
-        if isinstance(variables, str):
-            variables = [variables]
-        variables = list(variables)
-        unknown = [v for v in variables if v not in self.states_]
-        if unknown or not variables:
-            raise ValueError(
-                f"{name} names unknown variable(s) {unknown}; the variables are {self.variables_}."
-            )
-        if len(set(variables)) != len(variables):
-            raise ValueError(f"{name} repeats a variable: {variables}.")
-        return [self.variables_.index(v) for v in variables]
-
-    def _evidence(self, evidence):
-        """Evidence as (hard codes {index: (B,)}, soft likelihoods {index: (B, card)}, B,
-        query labels or None). A DataFrame gives one query per row; NaN leaves a variable
-        unobserved in that row."""
-        import pandas as pd
-
-        if evidence is None or (isinstance(evidence, dict) and not evidence):
-            return {}, {}, 1, None
-        if isinstance(evidence, dict):
-            index = self._variable_index(list(evidence), "evidence")
-            hard = {}
-            for i, (var, state) in zip(index, evidence.items(), strict=True):
-                state = _python_value(state)
-                if state not in self.states_[var]:
-                    raise ValueError(
-                        f"evidence gives variable {var!r} the unknown state {state!r}; its "
-                        f"states are {self.states_[var]}."
-                    )
-                hard[i] = np.array([self.states_[var].index(state)])
-            return hard, {}, 1, None
-        if not isinstance(evidence, pd.DataFrame):
-            raise ValueError(
-                f"evidence must be a dict {{variable: state}} or a DataFrame; got "
-                f"{type(evidence).__name__}."
-            )
-        if len(evidence) == 0:
-            raise ValueError("evidence is an empty DataFrame; give at least one row.")
-        index = self._variable_index(list(evidence.columns), "evidence")
-        try:
-            codes = _encode(evidence, list(evidence.columns), self.states_)
-        except ValueError as err:
-            raise ValueError(f"evidence: {err}") from None
-        hard, soft = {}, {}
-        for j, i in enumerate(index):
-            column = codes[:, j]
-            if (column >= 0).all():
-                hard[i] = column
-            elif (column >= 0).any():
-                eye = np.eye(len(self.states_[self.variables_[i]]))
-                soft[i] = np.where(column[:, None] >= 0, eye[column], 1.0)
-        return hard, soft, len(evidence), list(evidence.index)
-
     # --- inference
 
     def query(self, variables, evidence=None, *, joint: bool = True):
@@ -585,17 +335,18 @@ class BayesianNetwork(GenerativeModel):
             column ``query`` holding the evidence row's index label.
         """
         check_is_fitted(self)
-        query = self._variable_index(variables, "variables")
-        hard, soft, n_batch, labels = self._evidence(evidence)
+        query = variable_index(variables, "variables", self.variables_, self.states_)
+        hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
         both = [self.variables_[i] for i in query if i in hard or i in soft]
         if both:
             raise ValueError(f"variable(s) {both} are both queried and given as evidence.")
         cpds, parents = self._indexed()
+        names = [self.variables_[i] for i in query]
         if joint:
             probs = self._posterior(cpds, parents, query, hard, n_batch, soft)
-            return self._joint_frame(query, probs, labels)
+            return joint_frame(names, probs, labels, self.states_)
         marginals = [self._posterior(cpds, parents, [i], hard, n_batch, soft) for i in query]
-        return self._marginal_frame(query, marginals, labels)
+        return marginal_frame(names, marginals, labels, self.states_)
 
     def _posterior(self, cpds, parents, query, hard, n_batch, soft) -> np.ndarray:
         probs, log_evidence = posterior(cpds, parents, query, hard, n_batch, soft)
@@ -606,32 +357,6 @@ class BayesianNetwork(GenerativeModel):
                 f"{impossible[:10].tolist()}); no posterior exists."
             )
         return probs
-
-    def _joint_frame(self, query, probs: np.ndarray, labels):
-        names = [self.variables_[i] for i in query]
-        cards = probs.shape[1:]
-        grid = np.indices(cards).reshape(len(cards), -1)  # (k, n_states)
-        n_batch, n_states = len(probs), grid.shape[1]
-        columns = {v: np.tile(grid[k], n_batch) for k, v in enumerate(names)}
-        first = {} if labels is None else {"query": np.repeat(np.asarray(labels), n_states)}
-        return _state_frame(columns, self.states_, {"probability": probs.reshape(-1)}, first)
-
-    def _marginal_frame(self, query, marginals, labels):
-        import pandas as pd
-
-        parts = []
-        for i, probs in zip(query, marginals, strict=True):
-            var = self.variables_[i]
-            n_batch, card = probs.shape
-            part = {
-                "variable": [var] * (n_batch * card),
-                "state": self.states_[var] * n_batch,
-                "probability": probs.reshape(-1),
-            }
-            if labels is not None:
-                part = {"query": np.repeat(np.asarray(labels), card), **part}
-            parts.append(pd.DataFrame(part))
-        return pd.concat(parts, ignore_index=True)
 
     def map_query(self, variables=None, evidence=None):
         """Return the most probable joint state of `variables` given `evidence`.
@@ -645,13 +370,13 @@ class BayesianNetwork(GenerativeModel):
         ``query`` (the evidence row's index label) and one column per variable.
         """
         check_is_fitted(self)
-        hard, soft, n_batch, labels = self._evidence(evidence)
+        hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
         if variables is None:
             chosen = [i for i in range(len(self.variables_)) if i not in hard and i not in soft]
             if not chosen:
                 raise ValueError("every variable is in the evidence; nothing is left to explain.")
         else:
-            chosen = self._variable_index(variables, "variables")
+            chosen = variable_index(variables, "variables", self.variables_, self.states_)
             both = [self.variables_[i] for i in chosen if i in hard or i in soft]
             if both:
                 raise ValueError(f"variable(s) {both} are both queried and given as evidence.")
@@ -667,7 +392,7 @@ class BayesianNetwork(GenerativeModel):
         if labels is None:
             return {v: self.states_[v][int(codes[0, k])] for k, v in enumerate(names)}
         columns = {v: codes[:, k] for k, v in enumerate(names)}
-        return _state_frame(columns, self.states_, before={"query": np.asarray(labels)})
+        return state_frame(columns, self.states_, before={"query": np.asarray(labels)})
 
     # --- likelihood and sampling
 
@@ -702,7 +427,7 @@ class BayesianNetwork(GenerativeModel):
                 f"evidence of sample must be a dict {{variable: state}}; got "
                 f"{type(evidence).__name__}."
             )
-        hard, _, _, _ = self._evidence(evidence)
+        hard, _, _, _ = parse_evidence(evidence, self.variables_, self.states_)
         fixed = {i: int(c[0]) for i, c in hard.items()}
         gen = self._generator(random_state)
         codes, log_weight = self._draw(n_samples, gen, fixed)
@@ -732,7 +457,7 @@ class BayesianNetwork(GenerativeModel):
         return forward_sample(cpds, parents, order, uniforms.numpy(), fixed)
 
     def _frame(self, codes: np.ndarray):
-        return _state_frame({v: codes[:, j] for j, v in enumerate(self.variables_)}, self.states_)
+        return state_frame({v: codes[:, j] for j, v in enumerate(self.variables_)}, self.states_)
 
     # --- building, printing and saving
 
@@ -740,7 +465,7 @@ class BayesianNetwork(GenerativeModel):
     def from_spec(cls, spec: dict) -> BayesianNetwork:
         """Return a fitted network from a spec of `genzoo.data.networks` (states, edges,
         parents, cpds); the tables are checked, not learned."""
-        states = {v: [_python_value(s) for s in spec["states"][v]] for v in spec["states"]}
+        states = {v: [python_value(s) for s in spec["states"][v]] for v in spec["states"]}
         variables = list(states)
         parents = {v: list(spec["parents"].get(v, [])) for v in variables}
         edges = [(p, v) for v in variables for p in parents[v]]
@@ -773,20 +498,9 @@ class BayesianNetwork(GenerativeModel):
 
     def cpd(self, var: str):
         """Return the CPD of `var` as a DataFrame: a row per parent state, a column per state."""
-        import pandas as pd
-
         check_is_fitted(self)
-        self._variable_index(var, "var")
-        table = self.cpds_[var]
-        parents = self.parents_[var]
-        if len(parents) == 1:
-            index = pd.Index(self.states_[parents[0]], name=parents[0])
-        elif parents:
-            index = pd.MultiIndex.from_product([self.states_[p] for p in parents], names=parents)
-        else:
-            index = pd.Index([""], name="")
-        columns = pd.Index(self.states_[var], name=var)
-        return pd.DataFrame(table.reshape(len(table), -1).T, index=index, columns=columns)
+        variable_index(var, "var", self.variables_, self.states_)
+        return cpd_frame(self.cpds_[var], var, self.parents_[var], self.states_)
 
     def _state(self):
         check_is_fitted(self)

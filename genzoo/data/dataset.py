@@ -259,6 +259,7 @@ def _load_sequences(name: str, n_samples: int | None, random_state: int) -> Data
     X_test, lengths_test, _ = make_casino(
         max(n // 4, 1), _SEQUENCE_LENGTH, random_state=random_state + 1
     )
+    X_train, X_test = X_train.astype(np.float64), X_test.astype(np.float64)  # symbols 0..5
     return Dataset(
         name, "sequences", X_train, X_test, lengths_train=lengths_train, lengths_test=lengths_test
     )

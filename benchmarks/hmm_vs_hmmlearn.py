@@ -1,0 +1,223 @@
+"""HiddenMarkovModel against hmmlearn's GaussianHMM (and pomegranate's DenseHMM, if installed).
+
+200 training sequences of 200 steps, 4-dim, drawn from a random 8-state HMM with diagonal
+Gaussian emissions, and 50 held-out sequences. Every library starts from the same parameters
+and runs exactly 50 EM iterations (tol disabled), in one process on the same cores; genzoo
+and hmmlearn must then agree to 1e-6 (hmmlearn with covars_prior=0, genzoo with min_covar=0,
+so that both run plain maximum likelihood). Then each library fits from its own default
+initialisation, and decodes the held-out and the training sets by Viterbi.
+
+    python benchmarks/hmm_vs_hmmlearn.py [--repeats 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+import warnings
+
+import numpy as np
+import torch
+from hmmlearn.hmm import GaussianHMM
+from sklearn.exceptions import ConvergenceWarning
+
+from genzoo.bayesnet.hmm import HiddenMarkovModel
+
+N_TRAIN, N_TEST, LENGTH, D, K, N_ITER = 200, 50, 200, 4, 8, 50
+
+
+def make_data(seed: int = 0):
+    """Train and test sequences of a random diagonal-Gaussian HMM, and a common start."""
+    rng = np.random.default_rng(seed)
+    startprob = rng.dirichlet(np.ones(K))
+    transmat = 0.7 * np.eye(K) + 0.3 * rng.dirichlet(np.ones(K), size=K)
+    means = rng.normal(scale=2.0, size=(K, D))
+    stds = np.sqrt(rng.uniform(0.5, 1.5, size=(K, D)))
+
+    def draw(n):
+        states = np.empty((n, LENGTH), dtype=np.int64)
+        states[:, 0] = rng.choice(K, size=n, p=startprob)
+        cdf = np.cumsum(transmat, axis=1)
+        for t in range(1, LENGTH):
+            u = rng.random(n)[:, None]
+            states[:, t] = np.minimum((u >= cdf[states[:, t - 1]]).sum(1), K - 1)
+        states = states.ravel()
+        X = means[states] + stds[states] * rng.normal(size=(len(states), D))
+        return X, np.full(n, LENGTH)
+
+    (X, lengths), (X_test, lengths_test) = draw(N_TRAIN), draw(N_TEST)
+    init = {
+        "startprob": np.full(K, 1.0 / K),
+        "transmat": 0.5 * np.eye(K) + 0.5 / K,
+        "means": X[rng.choice(len(X), K, replace=False)],
+        "covars": np.tile(X.var(0), (K, 1)),
+    }
+    return X, lengths, X_test, lengths_test, init
+
+
+def timed(run, repeats: int):
+    best, out = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = run()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+# --- the libraries
+
+
+def fit_genzoo(X, lengths, init=None):
+    if init is None:
+        return HiddenMarkovModel(K, max_iter=N_ITER, random_state=0, device="cpu").fit(X, lengths)
+    given = {f"{k}_init": v for k, v in init.items()}
+    model = HiddenMarkovModel(K, max_iter=N_ITER, tol=0.0, min_covar=0.0, device="cpu", **given)
+    return model.fit(X, lengths)
+
+
+def fit_hmmlearn(X, lengths, init=None):
+    if init is None:
+        return GaussianHMM(K, "diag", n_iter=N_ITER, random_state=0).fit(X, lengths)
+    model = GaussianHMM(
+        K, "diag", n_iter=N_ITER, tol=-np.inf, init_params="", covars_prior=0.0, random_state=0
+    )
+    model.startprob_, model.transmat_ = init["startprob"], init["transmat"]
+    model.means_, model.covars_ = init["means"], init["covars"]
+    return model.fit(X, lengths)
+
+
+def fit_pomegranate(X, init=None):
+    from pomegranate.distributions import Normal
+    from pomegranate.hmm import DenseHMM
+
+    # float32 throughout: pomegranate mixes the dtypes of its parts otherwise
+    sequences = torch.as_tensor(X.reshape(-1, LENGTH, D), dtype=torch.float32)
+    init = None if init is None else {k: v.astype(np.float32) for k, v in init.items()}
+    if init is None:
+        dists = [Normal(covariance_type="diag") for _ in range(K)]
+        model = DenseHMM(dists, max_iter=N_ITER, random_state=0)
+    else:
+        dists = [
+            Normal(means=init["means"][k], covs=init["covars"][k], covariance_type="diag")
+            for k in range(K)
+        ]
+        model = DenseHMM(dists, edges=init["transmat"], starts=init["startprob"], max_iter=N_ITER)
+        model.tol = -np.inf  # stop only at max_iter
+    return model.fit(sequences)
+
+
+def pomegranate_log_prob(model, X) -> np.ndarray:
+    with torch.no_grad():
+        sequences = torch.as_tensor(X.reshape(-1, LENGTH, D), dtype=torch.float32)
+        return model.log_probability(sequences).numpy()
+
+
+def hmmlearn_log_prob(model, X, lengths) -> np.ndarray:
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.array([model.score(X[s : s + n]) for s, n in zip(starts, lengths, strict=True)])
+
+
+# --- the runs
+
+
+def same_start(X, lengths, X_test, lengths_test, init, repeats):
+    rows, figures = [], {}
+    t_hl, hl = timed(lambda: fit_hmmlearn(X, lengths, init), repeats)
+    t_gz, gz = timed(lambda: fit_genzoo(X, lengths, init), repeats)
+    train_hl, train_gz = hl.score(X, lengths), gz.log_prob(X, lengths).sum()
+    rel = abs(train_gz - train_hl) / abs(train_hl)
+    params_rel = max(
+        np.max(np.abs(getattr(gz, a) - b) / np.abs(b))
+        for a, b in [("means_", hl.means_), ("covars_", hl._covars_), ("transmat_", hl.transmat_)]
+    )
+    rows.append(
+        ("hmmlearn", t_hl, train_hl / len(lengths), hl.score(X_test, lengths_test) / N_TEST)
+    )
+    rows.append(("genzoo", t_gz, train_gz / len(lengths), gz.score(X_test, lengths_test)))
+    figures["loglik_rel_diff"], figures["params_rel_diff"] = rel, params_rel
+    try:
+        t_pg, pg = timed(lambda: fit_pomegranate(X, init), repeats)
+        train_pg = pomegranate_log_prob(pg, X).mean()
+        rows.append(("pomegranate", t_pg, train_pg, pomegranate_log_prob(pg, X_test).mean()))
+    except ImportError:
+        print("pomegranate is not installed: pip install pomegranate")
+    return rows, figures, (hl, gz)
+
+
+def default_starts(X, lengths, X_test, lengths_test):
+    out = {
+        "hmmlearn": fit_hmmlearn(X, lengths).score(X_test, lengths_test) / N_TEST,
+        "genzoo": fit_genzoo(X, lengths).score(X_test, lengths_test),
+    }
+    try:
+        out["pomegranate"] = pomegranate_log_prob(fit_pomegranate(X), X_test).mean()
+    except ImportError:
+        pass
+    return out
+
+
+def viterbi_times(hl, gz, X, lengths, repeats):
+    """Best-of-3 (at least) decode times of both libraries, and whether their paths agree."""
+    t_hl, (_, path_hl) = timed(lambda: hl.decode(X, lengths), max(repeats, 3))
+    t_gz, (_, path_gz) = timed(lambda: gz.decode(X, lengths), max(repeats, 3))
+    return {"hmmlearn": t_hl, "genzoo": t_gz, "same_paths": float(np.mean(path_hl == path_gz))}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    logging.getLogger("hmmlearn").setLevel(logging.ERROR)
+    X, lengths, X_test, lengths_test, init = make_data()
+    fit_genzoo(X[: 20 * LENGTH], lengths[:20], init)  # warm-up: first-call overheads in torch
+
+    rows, figures, (hl, gz) = same_start(X, lengths, X_test, lengths_test, init, args.repeats)
+    defaults = default_starts(X, lengths, X_test, lengths_test)
+    viterbi = viterbi_times(hl, gz, X_test, lengths_test, args.repeats)
+    viterbi_train = viterbi_times(hl, gz, X, lengths, args.repeats)
+
+    t_hl = rows[0][1]
+    print(
+        f"HMM: {N_TRAIN} x {LENGTH} steps, d={D}, K={K} diagonal, {N_ITER} EM iterations from "
+        f"the same start; {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    print(f"{'library':<13}{'seconds':>9}{'x hmmlearn':>12}{'train LL/seq':>14}{'test LL/seq':>13}")
+    for name, t, train, test in rows:
+        print(f"{name:<13}{t:>9.3f}{t / t_hl:>12.3f}{train:>14.3f}{test:>13.3f}")
+    print(
+        f"genzoo vs hmmlearn: log-likelihood rel. diff {figures['loglik_rel_diff']:.2e}, "
+        f"parameters rel. diff {figures['params_rel_diff']:.2e}"
+    )
+    print("held-out LL/seq from each library's default initialisation:")
+    for name, value in defaults.items():
+        print(f"  {name:<13}{value:>13.3f}")
+    for name, figures_v in (("held-out set", viterbi), ("training set", viterbi_train)):
+        ratio = figures_v["genzoo"] / figures_v["hmmlearn"]
+        print(
+            f"Viterbi on the {name}: hmmlearn {figures_v['hmmlearn'] * 1e3:.1f} ms, genzoo "
+            f"{figures_v['genzoo'] * 1e3:.1f} ms ({ratio:.2f}x); "
+            f"same paths: {figures_v['same_paths']:.3f}"
+        )
+    if args.json:
+        out = {
+            "fit": [
+                dict(zip(("library", "seconds", "train_ll", "test_ll"), r, strict=True))
+                for r in rows
+            ],  # fmt: skip
+            **figures,
+            "default_init_test_ll": defaults,
+            "viterbi_seconds": viterbi,
+            "viterbi_train_seconds": viterbi_train,
+        }
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2, default=float)
+
+
+if __name__ == "__main__":
+    main()

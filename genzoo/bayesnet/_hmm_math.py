@@ -1,0 +1,433 @@
+"""Hidden-Markov-model math on padded batches of sequences: pure functions on tensors.
+
+`make_batches` sorts sequences by length and pads them into time-major batches: T steps of B
+sequences sorted by decreasing length, padded to the longest. `active[t]` is the number of
+sequences still running at step t, so the recursions work on the first `active[t]` rows only
+and never compute padding. Each recursion loops over time in
+Python and is vectorised over sequences and states, with one (B, K) @ (K, K) matrix product per
+step (Rabiner 1989).
+
+Forward-backward keeps every magnitude in log space and only shifted exponentials in linear
+space: log b_t = c_t + log b'_t with c_t the row maximum, and log alpha_t = m_t + log alpha'_t
+with alpha'_t summing to one, so that
+
+    log alpha_t = c_t + m_{t-1} + log((alpha'_{t-1} @ A) * b'_t)
+
+is one matrix product, a product and a normalisation per step, with no exp or log inside the
+loop (the shifts m_t are Rabiner's scaling factors). A batch whose shifted values underflow (an
+emission more than ~700 nats below the best one, behind forbidden transitions) is redone by
+`forward_log` and `backward_log`, exact logsumexp over pairs of states.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+_LOG_2PI = math.log(2 * math.pi)
+# Lower bound of the shifts, so that a row of -inf (an impossible prefix) gives -inf, not NaN.
+_FLOOR = -1e300
+
+
+# --- batches of padded sequences
+
+# Largest batch, in elements of its widest intermediate (B * T * width), 32 MiB in float64.
+_BATCH_ELEMENTS = 2**22
+
+
+@dataclass
+class SequenceBatch:
+    """Sequences sorted by decreasing length, padded to the longest, time-major (T steps)."""
+
+    data: torch.Tensor  # (T, B, d) rows shifted by the fit's centre, or (T, B) int64 symbols
+    mask: torch.Tensor  # (T, B) bool, True on real steps
+    padded: torch.Tensor | None  # ~mask, or None when every sequence has T steps
+    active: list  # active[t]: number of sequences longer than t
+    index: np.ndarray  # (B,) position of each sequence in the caller's order
+    rows: np.ndarray  # (T, B) row of each step in the stacked X, -1 on padding
+    n_steps: int
+
+    def __len__(self) -> int:  # run_em averages the log-likelihood per step
+        return self.n_steps
+
+
+def make_batches(X, lengths: np.ndarray, width: int, batch_size=None) -> list[SequenceBatch]:
+    """Split stacked steps X (n_steps, ...) into padded batches of similar lengths.
+
+    A batch holds at most `batch_size` sequences and B * T * width <= _BATCH_ELEMENTS.
+    """
+    order = np.argsort(-lengths, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    batches, start = [], 0
+    while start < len(order):
+        T = int(lengths[order[start]])
+        size = max(1, _BATCH_ELEMENTS // (T * width))
+        index = order[start : start + min(size, batch_size or size)]
+        start += len(index)
+        steps = np.arange(T)[:, None]
+        mask = steps < lengths[index]  # (T, B)
+        rows = np.where(mask, offsets[index] + steps, -1)
+        gather = torch.as_tensor(np.maximum(rows, 0), device=X.device)
+        mask_t = torch.as_tensor(mask, device=X.device)
+        data = X[gather]  # (T, B, ...)
+        padded = None if mask.all() else ~mask_t
+        if padded is not None:
+            data = data.masked_fill(padded if data.ndim == 2 else padded[..., None], 0)
+        active = mask.sum(1).tolist()
+        n_steps = int(mask.sum())
+        batches.append(SequenceBatch(data, mask_t, padded, active, index, rows, n_steps))
+    return batches
+
+
+def chain_sums(gamma) -> dict:
+    """Start and transition counts of state weights gamma (T, B, K), zero on padding."""
+    K = gamma.shape[-1]
+    xi = gamma[:-1].reshape(-1, K).T @ gamma[1:].reshape(-1, K)
+    return transition_sums(gamma, xi)
+
+
+def window_histograms(symbols, mask, n_symbols: int, half: int) -> torch.Tensor:
+    """Frequency of each symbol within `half` steps of each step, (T, B, S)."""
+    T, B = symbols.shape
+    onehot = torch.nn.functional.one_hot(symbols, n_symbols).to(torch.float64)
+    onehot = onehot * mask[..., None]
+    cum = torch.cat([onehot.new_zeros(1, B, n_symbols), torch.cumsum(onehot, 0)], 0)
+    steps = torch.arange(T, device=symbols.device)
+    sums = cum[(steps + half + 1).clamp_max(T)] - cum[(steps - half).clamp_min(0)]
+    return sums / sums.sum(-1, keepdim=True).clamp_min(1)
+
+
+# --- emissions
+
+
+def gaussian_log_prob(Xc, params: dict, covariance_type: str) -> torch.Tensor:
+    """log w_km + log N(x | mean_km, cov_km) for each row, state and mixture part, (n, K, M).
+
+    Xc are rows shifted by params["shift"], (n, d); means (K, M, d); covars (K, M, d) for
+    "diag", (K, M, d, d) for "full"; weights (K, M).
+    """
+    means = params["means"] - params["shift"]
+    K, M, d = means.shape
+    means = means.reshape(K * M, d)
+    if covariance_type == "diag":
+        covars = params["covars"].reshape(K * M, d)
+        log_det = torch.log(covars).sum(-1)
+        if Xc.dtype == torch.float64:
+            # Expanded squares, two matrix products: float64 keeps eps * |x|^2 / var small.
+            prec = 1.0 / covars
+            const = -0.5 * (d * _LOG_2PI + log_det + (means.square() * prec).sum(-1))
+            log_gauss = torch.addmm(const + torch.log(params["weights"]).reshape(-1),
+                                    Xc.square(), (-0.5 * prec).T)  # fmt: skip
+            return log_gauss.addmm_(Xc, (means * prec).T).reshape(-1, K, M)
+        maha = ((Xc[:, None, :] - means).square() / covars).sum(-1)
+    else:
+        chol = torch.linalg.cholesky(params["covars"].reshape(K * M, d, d))
+        eye = torch.eye(d, dtype=chol.dtype, device=chol.device).expand_as(chol)
+        inv_chol = torch.linalg.solve_triangular(chol, eye, upper=False)
+        diff = Xc[:, None, :] - means  # (n, K*M, d)
+        maha = torch.einsum("cij,ncj->nci", inv_chol, diff).square().sum(-1)
+        log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    log_gauss = -0.5 * (d * _LOG_2PI + log_det + maha) + torch.log(params["weights"]).reshape(-1)
+    return log_gauss.reshape(-1, K, M)
+
+
+def categorical_log_prob(symbols, params: dict) -> torch.Tensor:
+    """log emissionprob[k, x] for each symbol x (n,) and state k, (n, K)."""
+    return torch.log(params["emissionprob"]).T[symbols]
+
+
+# --- forward-backward with shifted exponentials
+
+
+def forward(log_b, log_start, transmat, active: list[int], padded):
+    """Scaled forward pass: alpha' (T, B, K), b' (T, B, K), scales s (T, B, 1), log p (B,).
+
+    alpha'_t sums to one; log p = sum_t (log s_t + c_t) over each sequence's steps. `padded`
+    is the (T, B) mask of padding, or None when there is none; log_b is -inf there.
+    """
+    T, B, K = log_b.shape
+    c = log_b.amax(-1, keepdim=True).clamp_min(_FLOOR)  # (T, B, 1)
+    b = torch.exp(log_b - c)
+    alpha = torch.zeros_like(b)
+    scale = torch.ones_like(c)
+    first = torch.exp(log_start) * b[0]
+    torch.sum(first, -1, keepdim=True, out=scale[0])
+    torch.div(first, scale[0], out=alpha[0])
+    alphas, bs, scales = alpha.unbind(0), b.unbind(0), scale.unbind(0)
+    for t in range(1, T):
+        n = active[t]
+        a, s, prev, bt = alphas[t], scales[t], alphas[t - 1], bs[t]
+        if n < B:
+            a, s, prev, bt = a[:n], s[:n], prev[:n], bt[:n]
+        torch.mm(prev, transmat, out=a)
+        a.mul_(bt)
+        torch.sum(a, -1, keepdim=True, out=s)
+        a.div_(s)
+    if padded is not None:
+        c = c.masked_fill(padded[..., None], 0.0)
+    return alpha, b, scale, (torch.log(scale) + c).sum((0, 2))
+
+
+def backward(b, scale, transmat, active: list[int]) -> torch.Tensor:
+    """Scaled backward pass beta' (T, B, K), so that alpha' * beta' is the state posterior."""
+    T, B, K = b.shape
+    beta = torch.ones_like(b)
+    work = torch.empty_like(b[0])
+    transposed = transmat.T
+    betas, bs, scales = beta.unbind(0), b.unbind(0), scale.unbind(0)
+    for t in range(T - 2, -1, -1):
+        n = active[t + 1]
+        w, nxt, bt, out, s = work, betas[t + 1], bs[t + 1], betas[t], scales[t + 1]
+        if n < B:
+            w, nxt, bt, out, s = w[:n], nxt[:n], bt[:n], out[:n], s[:n]
+        torch.mul(bt, nxt, out=w)
+        torch.mm(w, transposed, out=out)
+        out.div_(s)
+    return beta
+
+
+def posteriors(alpha, beta, b, scale, transmat):
+    """State marginals gamma (T, B, K), zero on padding, and summed transitions xi (K, K).
+
+    sum_t xi_t(i, j) = A_ij sum_t alpha'_{t-1}(i) b'_t(j) beta'_t(j) / s_t: one matrix product
+    over all steps and sequences (b' is zero on padding).
+    """
+    K = b.shape[-1]
+    gamma = alpha * beta
+    weights = b[1:] * beta[1:] / scale[1:]
+    xi = transmat * (alpha[:-1].reshape(-1, K).T @ weights.reshape(-1, K))
+    return gamma, xi
+
+
+def forward_backward(log_b, log_start, transmat, active: list[int], padded):
+    """State posteriors gamma (T, B, K), summed transitions xi (K, K) and log p (B,).
+
+    Uses the scaled recursions, and the log-space ones for a batch where they underflow.
+    """
+    alpha, b, scale, log_lik = forward(log_b, log_start, transmat, active, padded)
+    beta = backward(b, scale, transmat, active)
+    gamma, xi = posteriors(alpha, beta, b, scale, transmat)
+    if bool(torch.isfinite(log_lik.sum() + xi.sum())):
+        return gamma, xi, log_lik
+    log_alpha, log_lik = forward_log(log_b, log_start, transmat, active)
+    log_beta = backward_log(log_b, transmat, active)
+    gamma, xi = posteriors_log(log_alpha, log_beta, log_b, log_lik, transmat, padded)
+    return gamma, xi, log_lik
+
+
+# --- forward-backward by logsumexp over pairs of states (the fallback)
+
+
+def forward_log(log_b, log_start, transmat, active: list[int]):
+    """Log forward variables (T, B, K) and each sequence's log-likelihood (B,).
+
+    log alpha_t(j) = log b_t(j) + logsumexp_i(log alpha_{t-1}(i) + log A_ij): exact whatever
+    the spread of the values, at K times the cost of the scaled pass.
+    """
+    log_trans = torch.log(transmat)
+    log_alpha = torch.empty_like(log_b)
+    log_alpha[0] = log_start + log_b[0]
+    for t in range(1, log_b.shape[0]):
+        n = active[t]
+        pairs = log_alpha[t - 1, :n, :, None] + log_trans  # (n, from, to)
+        log_alpha[t, :n] = torch.logsumexp(pairs, 1) + log_b[t, :n]
+        log_alpha[t, n:] = log_alpha[t - 1, n:]  # a finished sequence keeps its last value
+    return log_alpha, torch.logsumexp(log_alpha[-1], 1)
+
+
+def backward_log(log_b, transmat, active: list[int]) -> torch.Tensor:
+    """Log backward variables (T, B, K); zero at each sequence's last step and on padding."""
+    log_trans = torch.log(transmat)
+    log_beta = torch.zeros_like(log_b)
+    for t in range(log_b.shape[0] - 2, -1, -1):
+        n = active[t + 1]
+        following = log_b[t + 1, :n] + log_beta[t + 1, :n]
+        log_beta[t, :n] = torch.logsumexp(log_trans + following[:, None, :], 2)
+    return log_beta
+
+
+def posteriors_log(log_alpha, log_beta, log_b, log_lik, transmat, padded):
+    """`posteriors` from log forward and backward variables: every term is a probability."""
+    log_gamma = log_alpha + log_beta - log_lik[:, None]
+    if padded is not None:
+        log_gamma = log_gamma.masked_fill(padded[..., None], -math.inf)
+    log_trans = torch.log(transmat)
+    following = log_b[1:] + log_beta[1:] - log_lik[:, None]  # -inf on padding
+    xi = torch.zeros_like(transmat)
+    for t in range(following.shape[0]):
+        pairs = log_alpha[t, :, :, None] + log_trans + following[t, :, None, :]
+        xi += torch.exp(pairs).sum(0)
+    return torch.exp(log_gamma), xi
+
+
+# --- decoding
+
+
+def viterbi(log_b, log_start, log_trans, active: list[int]):
+    """Most probable state paths (T, B) and their joint log-probabilities (B,) (max-plus).
+
+    The forward pass keeps only the maxima, batch-minor (K, B), where the broadcast sum and the
+    reduction over the previous state are contiguous; backtracking recomputes the one argmax
+    each sequence needs per step from the same sums.
+    """
+    T, B, K = log_b.shape
+    log_bT = log_b.permute(0, 2, 1).contiguous()  # (T, K, B)
+    deltas = torch.empty_like(log_bT)
+    torch.add(log_start[:, None], log_bT[0], out=deltas[0])
+    scores = torch.empty(K, K, B, dtype=log_b.dtype, device=log_b.device)  # (from, to, B)
+    trans = log_trans[:, :, None]
+    D, LB, P = deltas.unbind(0), log_bT.unbind(0), deltas[:, :, None, :].unbind(0)
+    for t in range(1, T):
+        n = active[t]
+        if n == B:
+            torch.add(P[t - 1], trans, out=scores)
+            torch.amax(scores, 0, out=D[t])
+            D[t].add_(LB[t])
+        else:  # a finished sequence keeps its scores
+            D[t][:, n:] = D[t - 1][:, n:]
+            cur = D[t][:, :n]
+            torch.add(P[t - 1][..., :n], trans, out=scores[..., :n])
+            torch.amax(scores[..., :n], 0, out=cur)
+            cur.add_(LB[t][:, :n])
+    score, following = D[T - 1].max(0)
+    states = [following]
+    to_from = log_trans.T.contiguous()  # [j, i]
+    D = deltas.transpose(1, 2).contiguous().unbind(0)  # (B, K): argmax over contiguous K
+    for t in range(T - 1, 0, -1):
+        n = active[t]
+        if n == B:
+            following = (D[t - 1] + to_from.index_select(0, following)).argmax(1)
+        else:
+            head = (D[t - 1][:n] + to_from.index_select(0, following[:n])).argmax(1)
+            following = torch.cat([head, following[n:]])
+        states.append(following)
+    return score, torch.stack(states[::-1])
+
+
+# --- sufficient statistics and M-step
+
+
+def transition_sums(gamma, xi_sum) -> dict:
+    """Expected start counts (K,) and transition counts (K, K); gamma is (T, B, K)."""
+    return {"start": gamma[0].sum(0), "trans": xi_sum}
+
+
+def gaussian_sums(Xc, weights, covariance_type: str) -> dict:
+    """Posterior-weighted counts, sums and squares of the rows Xc (n, d); weights (n, K, M)."""
+    n, K, M = weights.shape
+    W = weights.reshape(n, K * M)
+    d = Xc.shape[1]
+    stats = {"nk": W.sum(0).reshape(K, M), "sx": (W.T @ Xc).reshape(K, M, d)}
+    if covariance_type == "diag":
+        stats["sxx"] = (W.T @ Xc.square()).reshape(K, M, d)
+    else:
+        weighted = W.T[:, :, None] * Xc  # (K*M, n, d)
+        stats["sxx"] = (weighted.transpose(1, 2) @ Xc).reshape(K, M, d, d)
+    return stats
+
+
+def categorical_sums(symbols, gamma, n_symbols: int) -> dict:
+    """Posterior-weighted symbol counts (K, S); symbols (n,), gamma (n, K)."""
+    counts = gamma.new_zeros(n_symbols, gamma.shape[1]).index_add_(0, symbols, gamma)
+    return {"counts": counts.T}
+
+
+def _normalise(counts, old):
+    """Rows of counts scaled to sum to one; a row with no counts keeps its old value."""
+    total = counts.sum(-1, keepdim=True)
+    return torch.where(total > 0, counts / total.clamp_min(torch.finfo(counts.dtype).tiny), old)
+
+
+def transition_m_step(stats: dict, params: dict, startprob_prior, transmat_prior) -> dict:
+    """Start and transition probabilities from their expected counts and Dirichlet priors.
+
+    As hmmlearn: p = max(prior - 1 + counts, 0), normalised; a zero stays zero (a forbidden
+    start or transition remains forbidden).
+    """
+    start = (startprob_prior - 1 + stats["start"]).clamp_min(0)
+    trans = (transmat_prior - 1 + stats["trans"]).clamp_min(0)
+    start = torch.where(params["startprob"] == 0, 0.0, start)
+    trans = torch.where(params["transmat"] == 0, 0.0, trans)
+    return {
+        "startprob": _normalise(start, params["startprob"]),
+        "transmat": _normalise(trans, params["transmat"]),
+    }
+
+
+def gaussian_m_step(stats: dict, params: dict, min_covar: float, covariance_type: str) -> dict:
+    """Mixture weights, means and covariances from sums about params["shift"].
+
+    min_covar is added to each variance; a part with no weight keeps its old values.
+    """
+    nk = stats["nk"]
+    safe = nk.clamp_min(torch.finfo(nk.dtype).tiny)
+    used = nk > 10 * torch.finfo(nk.dtype).eps
+    means_c = stats["sx"] / safe[..., None]
+    if covariance_type == "diag":
+        covars = stats["sxx"] / safe[..., None] - means_c.square() + min_covar
+        keep = used[..., None]
+    else:
+        d = means_c.shape[-1]
+        eye = torch.eye(d, dtype=nk.dtype, device=nk.device)
+        outer = means_c[..., :, None] * means_c[..., None, :]
+        covars = stats["sxx"] / safe[..., None, None] - outer + min_covar * eye
+        covars = 0.5 * (covars + covars.transpose(-1, -2))
+        keep = used[..., None, None]
+    return {
+        "weights": _normalise(nk, params["weights"]),
+        "means": torch.where(used[..., None], means_c + params["shift"], params["means"]),
+        "covars": torch.where(keep, covars, params["covars"]),
+        "shift": params["shift"],
+    }
+
+
+def categorical_m_step(stats: dict, params: dict) -> dict:
+    return {"emissionprob": _normalise(stats["counts"], params["emissionprob"])}
+
+
+# --- sampling
+
+
+def _draw(cdf, u) -> torch.Tensor:
+    """Index drawn by inverse CDF: cdf (..., K) cumulative rows, u (...,) uniforms."""
+    index = torch.searchsorted(cdf, u[..., None].contiguous(), right=True).squeeze(-1)
+    return index.clamp_max(cdf.shape[-1] - 1)
+
+
+@torch.no_grad()
+def sample_states(startprob, transmat, n_sequences: int, length: int, *, gen) -> torch.Tensor:
+    """Forward-sample state paths (n_sequences, length) of a Markov chain (Rabiner 1989)."""
+    u = torch.rand(n_sequences, length, generator=gen, dtype=startprob.dtype,
+                   device=startprob.device)  # fmt: skip
+    cdf_trans = torch.cumsum(transmat, 1)
+    states = torch.empty(n_sequences, length, dtype=torch.long, device=startprob.device)
+    states[:, 0] = _draw(torch.cumsum(startprob, 0).expand(n_sequences, -1).contiguous(), u[:, 0])
+    for t in range(1, length):
+        states[:, t] = _draw(cdf_trans[states[:, t - 1]], u[:, t])
+    return states
+
+
+@torch.no_grad()
+def sample_gaussian(states, params: dict, covariance_type: str, *, gen) -> torch.Tensor:
+    """Draw one row per state in `states` (n,) from its Gaussian mixture, (n, d)."""
+    means, covars = params["means"], params["covars"]
+    n, d = states.shape[0], means.shape[-1]
+    u = torch.rand(n, generator=gen, dtype=means.dtype, device=means.device)
+    part = _draw(torch.cumsum(params["weights"], 1)[states], u)
+    z = torch.randn(n, d, generator=gen, dtype=means.dtype, device=means.device)
+    if covariance_type == "diag":
+        noise = z * torch.sqrt(covars[states, part])
+    else:
+        noise = torch.einsum("nij,nj->ni", torch.linalg.cholesky(covars)[states, part], z)
+    return means[states, part] + noise
+
+
+@torch.no_grad()
+def sample_categorical(states, params: dict, *, gen) -> torch.Tensor:
+    """Draw one symbol per state in `states` (n,), (n,) int64."""
+    probs = params["emissionprob"]
+    u = torch.rand(states.shape[0], generator=gen, dtype=probs.dtype, device=probs.device)
+    return _draw(torch.cumsum(probs, 1)[states], u)
