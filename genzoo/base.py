@@ -132,20 +132,35 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         """Return the mean log-density of X in nats per sample (higher is better)."""
         return float(np.mean(self.log_prob(X, y)))
 
-    def sample(self, n_samples: int = 1, *, y=None, random_state: int | None = None) -> np.ndarray:
+    def sample(
+        self,
+        n_samples: int = 1,
+        *,
+        y=None,
+        random_state: int | None = None,
+        return_labels: bool = False,
+    ):
         """Draw `n_samples` new samples, shaped like the training data without its first axis.
 
         `y` gives the labels to condition on (conditional models only): one label, or one per
         sample. `random_state` (else the constructor's) seeds the draw: an int gives the same
-        samples on every call, on the same device.
+        samples on every call, on the same device. With `return_labels`, models with discrete
+        latent labels (mixture components, classes) also return each sample's label, (n,).
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
         y_tensor = self._label_index(y, n_samples, broadcast=True)
         gen = self._generator(random_state)
         with torch.no_grad():
-            out = self._sample(n_samples, y_tensor, gen)
-        return self._to_numpy_samples(out)
+            if not return_labels:
+                return self._to_numpy_samples(self._sample(n_samples, y_tensor, gen))
+            X, labels = self._sample_with_labels(n_samples, y_tensor, gen)
+        labels = labels.cpu().numpy()
+        return self._to_numpy_samples(X), self.classes_[labels] if self.conditional else labels
+
+    def _sample_with_labels(self, n_samples: int, y, gen) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples and the label index of each; written by models with discrete labels."""
+        raise ValueError(f"{type(self).__name__} has no labels to return with its samples.")
 
     def _label_index(self, y, n: int, *, broadcast: bool = False) -> torch.Tensor | None:
         """Labels y as indices into `classes_` on the model's device (None stays None)."""

@@ -11,7 +11,6 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from genzoo._validation import check_n_samples
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
 from genzoo.registry import register
@@ -171,30 +170,10 @@ class GenerativeClassifier(GenerativeModel):
 
     # --- sampling
 
-    def sample(
-        self,
-        n_samples: int = 1,
-        *,
-        y=None,
-        random_state: int | None = None,
-        return_labels: bool = False,
-    ):
-        """Draw samples, with labels from the priors unless `y` gives them.
-
-        With `return_labels`, also return the labels (as in `classes_`).
-        """
-        if not return_labels:
-            return super().sample(n_samples, y=y, random_state=random_state)
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        y_index = self._label_index(y, n_samples, broadcast=True)
-        X, labels = self._draw(n_samples, y_index, self._generator(random_state))
-        return self._to_numpy_samples(X), self.classes_[labels.cpu().numpy()]
-
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        return self._draw(n_samples, y, gen)[0]
+        return self._sample_with_labels(n_samples, y, gen)[0]
 
-    def _draw(self, n_samples: int, y, gen):
+    def _sample_with_labels(self, n_samples: int, y, gen):
         if y is None:
             prior = torch.as_tensor(np.exp(self.class_log_prior_))
             y = torch.multinomial(prior, n_samples, replacement=True, generator=gen)

@@ -12,7 +12,6 @@ from sklearn.utils.validation import check_is_fitted
 from genzoo._validation import (
     Interval,
     check_labels,
-    check_n_samples,
     validate_params,
 )
 from genzoo.base import GenerativeModel
@@ -162,29 +161,6 @@ class _BaseNaiveBayes(GenerativeModel):
         return self.classes_[self._checked_joint(X).max(1).indices.cpu().numpy()]
 
     # --- sampling
-
-    def sample(
-        self,
-        n_samples: int = 1,
-        *,
-        y=None,
-        random_state: int | None = None,
-        return_labels: bool = False,
-    ):
-        """Draw `n_samples` rows, (n, d); with `return_labels`, also their labels, (n,).
-
-        Without `y` the labels are drawn from the class prior; with `y` (one label, or one per
-        sample) the rows are drawn from those classes. See `GenerativeModel.sample` for
-        `random_state`.
-        """
-        if not return_labels:
-            return super().sample(n_samples, y=y, random_state=random_state)
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        y_index = self._label_index(y, n_samples, broadcast=True)
-        with torch.no_grad():
-            X, labels = self._sample_with_labels(n_samples, y_index, self._generator(random_state))
-        return self._to_numpy_samples(X), self.classes_[labels.cpu().numpy()]
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
         return self._sample_with_labels(n_samples, y, gen)[0]

@@ -14,7 +14,6 @@ from genzoo._validation import (
     Interval,
     Options,
     check_array,
-    check_n_samples,
     validate_params,
 )
 from genzoo.base import GenerativeModel
@@ -431,31 +430,10 @@ class GaussianMixture(GenerativeModel):
         """Return the most probable component of each row of X, (n,)."""
         return self.predict_proba(X).argmax(1)
 
-    def sample(
-        self,
-        n_samples: int = 1,
-        *,
-        y=None,
-        random_state: int | None = None,
-        return_labels: bool = False,
-    ):
-        """Draw `n_samples` rows, (n, d); with `return_labels`, also their components, (n,).
-
-        See `GenerativeModel.sample` for `random_state`.
-        """
-        if not return_labels:
-            return super().sample(n_samples, y=y, random_state=random_state)
-        check_is_fitted(self)
-        if y is not None:
-            raise ValueError("y must be None: GaussianMixture is not a conditional model.")
-        gen = self._generator(random_state)
-        X, labels = self._sample_with_labels(check_n_samples(n_samples), gen)
-        return self._to_numpy_samples(X), labels.cpu().numpy()
-
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        return self._sample_with_labels(n_samples, gen)[0]
+        return self._sample_with_labels(n_samples, y, gen)[0]
 
-    def _sample_with_labels(self, n_samples: int, gen):
+    def _sample_with_labels(self, n_samples: int, y, gen):
         params = self._params()
         means, cov = params["means"], params["covariances"]
         K, d = means.shape
