@@ -262,18 +262,27 @@ def _fit_and_record(model, dataset, run: Path, record: dict, warm_start) -> None
 @cli.command()
 @click.argument("run")
 @click.option("-n", "--n-samples", "n", type=int, default=64, show_default=True)
-@click.option("--out", "out", required=True, help="File to write: .npy (the array) or .png.")
+@click.option(
+    "--out", "out", required=True, help="File to write: .npy (the array), .csv, .txt or .png."
+)
 @click.option("--seed", type=int, help="Seed of the draw. [default: the model's random_state]")
 def sample(run, n, out, seed) -> None:
     """Draw samples from the model saved in RUN (a run folder or a .safetensors file)."""
     out = Path(out)
-    if out.suffix.lower() not in (".npy", ".png", ".csv"):
-        raise ValueError(f"--out must end in .npy, .csv or .png, got {out.name!r}")
+    if out.suffix.lower() not in (".npy", ".png", ".csv", ".txt"):
+        raise ValueError(f"--out must end in .npy, .csv, .txt or .png, got {out.name!r}")
     model, record = _load_run(Path(run))
     samples = model.sample(n, random_state=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     is_table = hasattr(samples, "to_csv")
-    if out.suffix.lower() == ".csv":
+    is_text = isinstance(samples, list)  # sentences: lists of tokens
+    if out.suffix.lower() == ".txt" or is_text and out.suffix.lower() != ".png":
+        if not is_text:
+            raise ValueError(".txt holds sentences; write these samples as .npy, .csv or .png")
+        if out.suffix.lower() != ".txt":
+            raise ValueError(f"sentences are written as .txt (or drawn as .png), not {out.suffix}")
+        out.write_text("".join(" ".join(s) + "\n" for s in samples), encoding="utf-8")
+    elif out.suffix.lower() == ".csv":
         (samples if is_table else _frame(samples)).to_csv(out, index=False)
     elif out.suffix.lower() == ".npy":
         if is_table:
@@ -281,9 +290,10 @@ def sample(run, n, out, seed) -> None:
         np.save(out, samples, allow_pickle=False)
     else:
         image_shape = record.get("image_shape")
-        kind = record.get("data_kind", "images" if samples.ndim > 2 else "vectors")
+        default = "sentences" if is_text else "images" if samples.ndim > 2 else "vectors"
+        kind = record.get("data_kind", default)
         kind = "images" if image_shape else kind
-        reference = None if kind in ("images", "sequences") else _training_data(record)
+        reference = None if kind in ("images", "sequences", "sentences") else _training_data(record)
         title = " ".join(str(record[k]) for k in ("model", "data") if k in record)
         save_samples_png(
             samples, out, kind=kind, image_shape=image_shape, reference=reference, title=title

@@ -18,6 +18,9 @@ FIGURE_PIXELS = 600  # width and height of every saved PNG
 MAX_GRID_IMAGES = 64
 _DPI = 100
 _MAX_POINTS = 5000  # points of each cloud drawn in a scatter
+_KINDS = ("vectors", "images", "counts", "sequences", "table", "sentences")
+_SENTENCES_SHOWN = 16
+_SENTENCE_CHARS = 70  # a longer sentence is cut with an ellipsis so it fits the figure
 
 
 def save_samples_png(
@@ -44,13 +47,14 @@ def save_samples_png(
       against time, one line each.
     - Tables (a DataFrame): the frequency of each state of each column, in the samples and
       in `reference`, side by side.
+    - Sentences (a list of token lists): the first few sentences as text.
 
     Parameters
     ----------
     samples : array-like of shape (n_samples, n_features) or (n_samples, [c,] h, w)
     path : str or path-like
         The PNG to write; missing folders are created.
-    kind : {"vectors", "images", "counts", "sequences", "table"}
+    kind : {"vectors", "images", "counts", "sequences", "table", "sentences"}
     image_shape : tuple of int or None, default=None
         The (c, h, w) or (h, w) shape of one image, for images flattened to vectors.
     reference : array-like of shape (n_ref, n_features) or None, default=None
@@ -68,8 +72,8 @@ def save_samples_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if kind not in ("vectors", "images", "counts", "sequences", "table"):
-        raise ValueError(f"kind must be vectors, images, counts, sequences or table, got {kind!r}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     if len(samples) == 0:
         raise ValueError("samples must hold at least one sample")
     size = FIGURE_PIXELS / _DPI
@@ -77,6 +81,8 @@ def save_samples_png(
     FigureCanvasAgg(fig)
     if kind == "table":
         _draw_table_frequencies(fig, samples, reference)
+    elif kind == "sentences":
+        _draw_sentences(fig, samples)
     elif kind == "sequences":
         _draw_sequences(fig.add_subplot(), np.asarray(samples, dtype=np.float64))
     elif kind == "images" or image_shape is not None:
@@ -94,7 +100,19 @@ def save_samples_png(
     return path
 
 
-# --- sequences and tables
+# --- sequences, tables and sentences
+
+
+def _draw_sentences(fig, sentences) -> None:
+    """The first sentences as lines of text, cut to fit the figure's width."""
+    lines = []
+    for tokens in list(sentences)[:_SENTENCES_SHOWN]:
+        text = " ".join(map(str, tokens))
+        if len(text) > _SENTENCE_CHARS:
+            text = text[: _SENTENCE_CHARS - 1] + "…"
+        lines.append(text)
+    for i, line in enumerate(lines):
+        fig.text(0.03, 0.9 - i * 0.8 / _SENTENCES_SHOWN, line, fontsize=8, family="monospace")
 
 
 def _draw_sequences(ax, samples: np.ndarray, n_shown: int = 5) -> None:

@@ -44,6 +44,7 @@ LEADERBOARD_COLUMNS = (
     "family",
     "dataset",
     "log_likelihood",
+    "log_likelihood_per_token",
     "likelihood_kind",
     "mmd",
     "sliced_wasserstein",
@@ -58,7 +59,9 @@ _KIND_NOTE = (
     "log_likelihood is the mean held-out log-density in nats per sample (higher is better). "
     "Its kind matters: *exact* values compare with each other, a *lower bound* (ELBO) "
     "understates the true value and an *estimate* (AIS, importance sampling, ODE) is noisy, so "
-    "numbers of different kinds are not comparable. *none*: the model has no likelihood; "
+    "numbers of different kinds are not comparable. log_likelihood_per_token divides the held-out "
+    "total by its tokens: the steps of sequences, the words of sentences and of count "
+    "documents. *none*: the model has no likelihood; "
     "compare it by sample quality. mmd and sliced_wasserstein: lower is better. memorization: "
     "share of samples nearer a training point than training points typically are to each "
     "other; about 0.5 for fresh samples, 1 for copies of the training data."
@@ -94,6 +97,8 @@ def fit_model(model, dataset: gdata.Dataset) -> float:
                 "no labels"
             )
         args = (dataset.X_train, dataset.y_train)
+    elif dataset.kind == "sentences" and dataset.trees_train is not None:
+        args = (dataset.trees_train,)  # a treebank: fit by maximum likelihood on its trees
     else:
         args = (dataset.X_train,)
     start = time.perf_counter()
@@ -137,21 +142,38 @@ def evaluate_model(
     -------
     results : dict
         "log_likelihood" (mean nats per sample, None without a likelihood),
-        "likelihood_kind", "likelihood_note" (why there is none, else None), "mmd",
+        "log_likelihood_per_token" (nats per step, word or counted word; None for other
+        data), "likelihood_kind", "likelihood_note" (why there is none, else None), "mmd",
         "sliced_wasserstein" and "memorization" (None when not `trained_on`).
     samples : ndarray
     """
     results = {} if results is None else results
     results["likelihood_kind"] = model.likelihood_kind
+    results["log_likelihood_per_token"] = None
     try:
-        results["log_likelihood"] = model.score(dataset.X_test, **_lengths(dataset, "test"))
+        log_prob = model.log_prob(dataset.X_test, **_lengths(dataset, "test"))
+        results["log_likelihood"] = float(np.mean(log_prob))
         results["likelihood_note"] = None
+        n_tokens = _n_tokens(dataset)
+        if n_tokens:
+            results["log_likelihood_per_token"] = float(np.sum(log_prob)) / n_tokens
     except LikelihoodUnavailable as err:
         results["log_likelihood"], results["likelihood_kind"] = None, None
         results["likelihood_note"] = str(err)
     samples = _draw_samples(model, dataset, random_state)
     results.update(_quality(samples, dataset, trained_on, random_state))
     return results, samples
+
+
+def _n_tokens(dataset: gdata.Dataset) -> int | None:
+    """Tokens of the test part: steps of sequences, words of sentences or of count documents."""
+    if dataset.kind == "sequences":
+        return len(dataset.X_test)
+    if dataset.kind == "sentences":
+        return sum(len(s) for s in dataset.X_test)
+    if dataset.kind == "counts":
+        return int(round(float(dataset.X_test.sum())))
+    return None
 
 
 def _draw_samples(model, dataset: gdata.Dataset, random_state: int):
@@ -168,11 +190,14 @@ def _draw_samples(model, dataset: gdata.Dataset, random_state: int):
 def _quality(samples, dataset: gdata.Dataset, trained_on: bool, random_state: int) -> dict:
     """MMD, sliced Wasserstein and memorization of samples against the held-out part.
 
-    Sequences are compared step by step (the marginal of one step), tables as one-hot rows;
-    memorization is left out for both, where repeats of training items are expected.
+    Sequences are compared step by step (the marginal of one step), tables as one-hot rows,
+    sentences as word frequencies plus length; memorization is left out for these, where
+    repeats of training items are expected.
     """
     X_test, X_train = dataset.X_test, dataset.X_train if trained_on else None
-    if dataset.kind == "sequences":
+    if dataset.kind == "sentences":
+        (samples, X_test), X_train = _bag_of_words(samples, X_test), None
+    elif dataset.kind == "sequences":
         samples, X_train = samples.reshape(-1, samples.shape[-1]), None
     elif dataset.kind == "table":
         (samples, X_test), X_train = _one_hot(samples, X_test), None
@@ -182,6 +207,20 @@ def _quality(samples, dataset: gdata.Dataset, trained_on: bool, random_state: in
         "sliced_wasserstein": quality["sliced_wasserstein"],
         "memorization": quality.get("memorization"),
     }
+
+
+def _bag_of_words(*corpora) -> list[np.ndarray]:
+    """Each sentence as its word frequencies over the words of all corpora, and its length."""
+    vocabulary = {w: i for i, w in enumerate(sorted({w for c in corpora for s in c for w in s}))}
+    out = []
+    for corpus in corpora:
+        X = np.zeros((len(corpus), len(vocabulary) + 1))
+        for row, sentence in enumerate(corpus):
+            for word in sentence:
+                X[row, vocabulary[word]] += 1.0 / len(sentence)
+            X[row, -1] = len(sentence)
+        out.append(X)
+    return out
 
 
 def _one_hot(*tables) -> list[np.ndarray]:
@@ -213,8 +252,9 @@ def run_zoo(
     `genzoo.metrics.sample_quality`. A model that raises is recorded with its error and the
     zoo goes on. Library warnings (such as ConvergenceWarning) are silenced here.
 
-    Writes into `out`: ``<model>.png`` (a picture of its samples) per model and
-    ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.json``.
+    Writes into `out`: ``<model>.png`` (a picture of its samples) per model,
+    ``<model>_topics.png`` for topic models of pictures, and ``leaderboard.md``,
+    ``leaderboard.csv`` and ``leaderboard.json``.
 
     Parameters
     ----------
@@ -271,9 +311,18 @@ def _run_one(entry, quick: bool, out: Path, random_state: int, cache: dict) -> d
             out / f"{entry.name}.png",
             kind=dataset.kind,
             image_shape=image_shape,
-            reference=dataset.X_train if dataset.kind != "sequences" else None,
+            reference=dataset.X_train if dataset.kind not in ("sequences", "sentences") else None,
             title=f"{entry.name} on {entry.default_dataset}",
         )
+        if image_shape is not None and hasattr(model, "topic_word_"):
+            # Topics of a corpus of pictures (the bars) are pictures too.
+            save_samples_png(
+                model.topic_word_ / model.topic_word_.max(axis=1, keepdims=True),
+                out / f"{entry.name}_topics.png",
+                kind="images",
+                image_shape=image_shape,
+                title=f"{entry.name} topics on {entry.default_dataset}",
+            )
         row["status"] = "ok"
     except Exception as err:  # a failing model is recorded, and the zoo goes on
         row["status"] = _one_line_error(err)

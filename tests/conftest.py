@@ -42,7 +42,12 @@ class Fixture:
         return getattr(self.data, f"lengths_{part}")
 
     def fit_args(self, part: str = "train", X=None) -> tuple[tuple, dict]:
-        """Arguments of fit (and log_prob) for a part of the data, or for a replacement X."""
+        """Arguments of fit (and log_prob) for a part of the data, or for a replacement X.
+
+        Sentences with known trees are fitted on the trees (maximum likelihood).
+        """
+        if X is None and self.kind == "sentences" and self.data.trees_train is not None:
+            X = getattr(self.data, f"trees_{part}")
         X = self.X(part) if X is None else X
         kwargs = {}
         if self.kind == "sequences":
@@ -81,6 +86,11 @@ class Fixture:
         """Samples have the training data's shape (per item), a numeric dtype and are finite."""
         if self.kind == "table":
             assert list(samples.columns) == list(self.X().columns) and len(samples) == n
+            return
+        if self.kind == "sentences":
+            assert isinstance(samples, list) and len(samples) == n
+            assert all(isinstance(s, list) and s for s in samples)
+            assert all(isinstance(t, str) for s in samples for t in s)
             return
         assert isinstance(samples, np.ndarray) and samples.dtype.kind in "fiu"
         if self.kind == "sequences":

@@ -25,10 +25,13 @@ from genzoo.data.toy import TOY_DATASETS
 
 __all__ = ["Dataset", "DatasetNotFound", "list_datasets", "load"]
 
-_KINDS = ("vectors", "images", "counts", "sequences", "table")
+_KINDS = ("vectors", "images", "counts", "sequences", "table", "sentences")
 # Built-in data sets of the other kinds, drawn by generators in their own modules.
 _SEQUENCE_SETS = ("casino",)
 _TABLE_SETS = ("asia", "sprinkler", "animals")
+_COUNT_SETS = ("bars",)
+_SENTENCE_SETS = ("treebank",)
+_BARS_DOC_LENGTH = 100  # words per document, as in Griffiths and Steyvers (2004)
 _SEQUENCE_TRAIN_SIZE = 50
 _SEQUENCE_LENGTH = 200
 _TOY_TRAIN_SIZE = 2000
@@ -46,12 +49,13 @@ class Dataset:
     ----------
     name : str
         The built-in name, or the file or folder name for a path.
-    kind : {"vectors", "images", "counts", "sequences", "table"}
+    kind : {"vectors", "images", "counts", "sequences", "table", "sentences"}
         "vectors" for X of shape (n_samples, n_features), "images" for (n_samples, c, h, w),
         "counts" for vectors of non-negative integer counts (float64), "sequences" for the
-        steps of all sequences stacked, (n_steps, n_features), with `lengths_*`, and "table"
-        for a pandas DataFrame of discrete (categorical) columns.
-    X_train, X_test : ndarray, float64 (a DataFrame for tables)
+        steps of all sequences stacked, (n_steps, n_features), with `lengths_*`, "table"
+        for a pandas DataFrame of discrete (categorical) columns, and "sentences" for a list
+        of token lists, optionally with their parse trees in `trees_*`.
+    X_train, X_test : ndarray, float64 (a DataFrame for tables, a list for sentences)
         The samples of each part.
     y_train, y_test : ndarray of shape (n_samples,), int64, or None
         Class labels, as indices into `classes` when that is given.
@@ -59,6 +63,10 @@ class Dataset:
         Class names, so that ``classes[y[i]]`` names sample i's class.
     lengths_train, lengths_test : ndarray of int64 or None
         For sequences: the length of each sequence, in order; they sum to len(X_*).
+    trees_train, trees_test : list of str or None
+        For sentences: each sentence's parse tree as a bracketed string, when known.
+    display_shape : tuple (c, h, w) or None
+        For vectors or counts that are pictures (the bars corpus): how to draw one sample.
 
     Examples
     --------
@@ -77,10 +85,16 @@ class Dataset:
     classes: tuple[str, ...] | None = None
     lengths_train: np.ndarray | None = None
     lengths_test: np.ndarray | None = None
+    trees_train: list[str] | None = None
+    trees_test: list[str] | None = None
+    display_shape: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
+        if self.kind == "sentences":
+            self._check_sentences()
+            return
         ndim = 4 if self.kind == "images" else 2
         for part in ("train", "test"):
             X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
@@ -100,22 +114,36 @@ class Dataset:
                 f"and {self.X_test.shape[1:]}"
             )
 
+    def _check_sentences(self) -> None:
+        for part in ("train", "test"):
+            X, trees = getattr(self, f"X_{part}"), getattr(self, f"trees_{part}")
+            if not isinstance(X, list) or not all(
+                isinstance(s, list) and all(isinstance(t, str) for t in s) for s in X
+            ):
+                raise ValueError(f"X_{part} of sentences must be a list of lists of str")
+            if trees is not None and len(trees) != len(X):
+                raise ValueError(f"trees_{part} has {len(trees)} trees for {len(X)} sentences")
+
     @property
     def n_features(self) -> int:
         """Number of values per sample (c * h * w for images)."""
+        if self.kind == "sentences":
+            raise ValueError(f"sentences data {self.name!r} has no fixed number of features")
         return math.prod(self.X_train.shape[1:])
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
-        """The (c, h, w) shape of one image, or None for vectors."""
-        return tuple(self.X_train.shape[1:]) if self.kind == "images" else None
+        """The (c, h, w) shape of one image (or of a picture-like vector), else None."""
+        if self.kind == "images":
+            return tuple(self.X_train.shape[1:])
+        return self.display_shape
 
     def as_vectors(self) -> Dataset:
         """Return the same data with each image flattened to a row of c * h * w values.
 
-        Counts become plain vectors; sequences and tables have no vector form.
+        Counts become plain vectors; sequences, tables and sentences have no vector form.
         """
-        if self.kind in ("sequences", "table"):
+        if self.kind in ("sequences", "table", "sentences"):
             raise ValueError(f"{self.kind} data {self.name!r} has no vector form")
         if self.kind == "vectors":
             return self
@@ -128,9 +156,14 @@ class Dataset:
 
     def __repr__(self) -> str:
         n_classes = None if self.classes is None else len(self.classes)
+        train, test = (
+            (len(self.X_train), len(self.X_test))
+            if self.kind == "sentences"
+            else (self.X_train.shape, self.X_test.shape)
+        )
         return (
-            f"Dataset(name={self.name!r}, kind={self.kind!r}, X_train={self.X_train.shape}, "
-            f"X_test={self.X_test.shape}, labels={self.y_train is not None}, "
+            f"Dataset(name={self.name!r}, kind={self.kind!r}, X_train={train}, "
+            f"X_test={test}, labels={self.y_train is not None}, "
             f"n_classes={n_classes})"
         )
 
@@ -139,7 +172,7 @@ def list_datasets() -> list[str]:
     """Return the names of the built-in data sets, sorted."""
     return sorted(
         [*TOY_DATASETS, "digits", "digits_counts", "digits_binary", "mnist"]
-        + [*_SEQUENCE_SETS, *_TABLE_SETS]
+        + [*_SEQUENCE_SETS, *_TABLE_SETS, *_COUNT_SETS, *_SENTENCE_SETS]
     )
 
 
@@ -274,6 +307,34 @@ def _load_table(name: str, n_samples: int | None, random_state: int) -> Dataset:
     return Dataset(name, "table", X_train, X_test)
 
 
+def _load_bars(n_samples: int | None, random_state: int) -> Dataset:
+    from genzoo.data.bars import make_bars
+
+    n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
+    X_train, _ = make_bars(n, doc_length=_BARS_DOC_LENGTH, random_state=random_state)
+    X_test, _ = make_bars(
+        max(n // 4, 1), doc_length=_BARS_DOC_LENGTH, random_state=random_state + 1
+    )
+    return Dataset("bars", "counts", X_train, X_test, display_shape=(1, 5, 5))
+
+
+def _load_treebank(n_samples: int | None, random_state: int) -> Dataset:
+    from genzoo.data.treebank import make_treebank
+    from genzoo.grammar.trees import tree_to_tokens
+
+    n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
+    trees_train = make_treebank(n, random_state=random_state)
+    trees_test = make_treebank(max(n // 4, 1), random_state=random_state + 1)
+    return Dataset(
+        "treebank",
+        "sentences",
+        [tree_to_tokens(t) for t in trees_train],
+        [tree_to_tokens(t) for t in trees_test],
+        trees_train=trees_train,
+        trees_test=trees_test,
+    )
+
+
 def _mnist_folder() -> Path:
     env = os.environ.get(_MNIST_ENV)
     if env:
@@ -378,6 +439,10 @@ def load(
     - "casino" draws `n_samples` sequences (default 50) of 200 rolls from the dishonest-casino
       HMM, and an independent test set of a quarter as many; "asia", "sprinkler" and
       "animals" draw `n_samples` rows (default 2000) from those Bayesian networks, as tables.
+    - "bars" draws `n_samples` documents (default 2000) of 100 words from the Griffiths and
+      Steyvers bars topics (kind "counts", drawn as 5x5 pictures); "treebank" samples
+      `n_samples` trees (default 2000) from the built-in English PCFG (kind "sentences",
+      with the trees). Both have an independent test set a quarter the size.
     - "mnist" reads the IDX files in ``$GENZOO_MNIST_DIR``, else ``../shared/data/mnist``
       from the working directory or the repository. With both train and t10k files it uses
       the official split; with one part only, it splits that part as for a path.
@@ -416,6 +481,10 @@ def load(
         return _load_sequences(name_or_path, n_samples, random_state)
     if name_or_path in _TABLE_SETS:
         return _load_table(name_or_path, n_samples, random_state)
+    if name_or_path == "bars":
+        return _load_bars(n_samples, random_state)
+    if name_or_path == "treebank":
+        return _load_treebank(n_samples, random_state)
     if name_or_path == "mnist":
         data = _load_mnist_folder(_mnist_folder(), "mnist", test_size, random_state)
     else:

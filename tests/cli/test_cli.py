@@ -239,7 +239,7 @@ def test_evaluate_on_other_data_reports_no_memorization(trained_run, tmp_path):
         (["train", "gmm", "--set", "n_components=0", "--out", "{tmp}/r"], "n_components"),
         (["train", "gmm", "--set", "n_components", "--out", "{tmp}/r"], "KEY=VALUE"),
         (["sample", "{tmp}/missing", "--out", "{tmp}/s.npy"], "missing"),
-        (["sample", "{tmp}", "--out", "{tmp}/s.txt"], ".npy, .csv or .png"),
+        (["sample", "{tmp}", "--out", "{tmp}/s.bmp"], ".npy, .csv, .txt or .png"),
         (["evaluate", "{tmp}/missing", "--data", "moons"], "missing"),
         (["zoo", "--models", "gmm,no_such_model", "--out", "{tmp}/zoo"], "unknown model"),
     ],

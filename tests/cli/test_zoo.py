@@ -64,7 +64,7 @@ def test_zoo_command_writes_the_leaderboard_files(tmp_path):
         assert math.isfinite(row[key])
     markdown = (out / "leaderboard.md").read_text()
     assert markdown.splitlines()[0] == "| " + " | ".join(LEADERBOARD_COLUMNS) + " |"
-    assert f"| {row['log_likelihood']:.4g} | exact |" in markdown
+    assert f"| {row['log_likelihood']:.4g} | — | exact |" in markdown
     with Image.open(out / "gmm.png") as image:
         assert image.size == (600, 600)
 

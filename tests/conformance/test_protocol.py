@@ -70,6 +70,8 @@ def _assert_same_state(before: dict, after: dict):
 def _same_samples(a, b) -> bool:
     if hasattr(a, "equals"):
         return a.equals(b)
+    if isinstance(a, list):  # sentences
+        return a == b
     return np.array_equal(a, b)
 
 
@@ -224,6 +226,13 @@ def test_unfitted_model_raises_not_fitted(fitted):
 def _bad_inputs(fixture: Fixture) -> dict:
     """Corrupted training inputs of the fixture's kind, with the message each must raise."""
     X = fixture.X()
+    if fixture.kind == "sentences":
+        return {
+            "empty": ([], "empty"),
+            "text": ("not data", "X"),
+            "strings": ([["a", 3]], "str"),
+            "malformed": (["(S (NP the"], "bracket|malformed|tree"),
+        }
     if fixture.kind == "table":
         missing = X.copy()
         missing.iloc[3, 0] = None
@@ -248,7 +257,7 @@ def _bad_inputs(fixture: Fixture) -> dict:
     return cases
 
 
-BAD_CASES = ["NaN", "inf", "empty", "strings", "text", "negative", "missing"]
+BAD_CASES = ["NaN", "inf", "empty", "strings", "text", "negative", "missing", "malformed"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -271,6 +280,8 @@ def test_bad_fit_input_raises_value_error_and_keeps_the_fit(fitted, case):
 
 def _wrong_features(fixture: Fixture):
     X = fixture.X("test")
+    if fixture.kind == "sentences":
+        return [*X[:2], ["no_such_word_zz"]], "unknown word|no_such_word_zz"
     if fixture.kind == "table":
         return X.rename(columns={X.columns[0]: "no_such_column"}), "column"
     flat = X.reshape(len(X), -1)
@@ -284,7 +295,7 @@ def test_bad_log_prob_input(fitted):
     wrong, message = _wrong_features(fixture)
     with pytest.raises(ValueError, match=message):
         fixture.log_prob(model, X=wrong)
-    if fixture.kind != "table":
+    if fixture.kind not in ("table", "sentences"):
         nan = fixture.X("test").copy()
         nan.flat[0] = np.nan
         with pytest.raises(ValueError, match="NaN"):
