@@ -18,6 +18,7 @@ __all__ = [
     "Interval",
     "Options",
     "check_array",
+    "check_finite",
     "check_labels",
     "check_n_samples",
     "make_generator",
@@ -138,10 +139,13 @@ def check_array(
     ndim: int | tuple[int, ...] | None = 2,
     min_samples: int = 1,
     dtype=np.float64,
+    finite: bool = True,
 ) -> np.ndarray:
     """Return X as a finite float array, or raise ValueError naming `name` and the problem.
 
     Accepts numpy arrays, torch tensors, and anything numpy can read (nested lists).
+    `finite=False` leaves the NaN and infinity check to the caller (`check_finite`), for
+    callers that can spot non-finite input more cheaply in their own result.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -166,6 +170,11 @@ def check_array(
             f"at least {max(min_samples, 1)} needed."
         )
     array = array.astype(dtype, copy=False)
+    return check_finite(array, name) if finite else array
+
+
+def check_finite(array: np.ndarray, name: str = "X") -> np.ndarray:
+    """Return `array`, or raise ValueError if it holds NaN or infinity."""
     # The sum is finite for finite data (bar overflow), which is cheaper than a full check.
     if not np.isfinite(array.sum()) and not np.isfinite(array).all():
         problem = "NaN" if np.isnan(array).any() else "infinity"

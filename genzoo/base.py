@@ -218,10 +218,13 @@ class GenerativeModel(BaseEstimator, abc.ABC):
                 raise ValueError(f"{name!r} is not a fitted attribute name")
             setattr(self, name, value)
 
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """Check X for this model's data kind; at fit (`reset`) it fixes the feature count."""
+    def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
+        """Check X for this model's data kind; at fit (`reset`) it fixes the feature count.
+
+        `finite=False` skips the NaN and infinity check, for a caller that makes it itself.
+        """
         ndim = (2, 3, 4) if self.data_kind == "images" else 2
-        X = check_array(X, name="X", ndim=ndim)
+        X = check_array(X, name="X", ndim=ndim, finite=finite)
         if self.data_kind == "images" and X.ndim == 3:
             X = X[:, None]  # (n, h, w) is one channel
         shape = tuple(X.shape[1:])

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import (
     Interval,
+    check_finite,
     check_labels,
     validate_params,
 )
@@ -82,10 +83,10 @@ class _BaseNaiveBayes(GenerativeModel):
 
     # --- input
 
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+    def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
         if scipy.sparse.issparse(X):
             X = X.toarray()  # counts from a vectoriser; the arithmetic here is dense
-        return self._check_values(super()._check_X(X, reset=reset))
+        return self._check_values(super()._check_X(X, reset=reset, finite=finite))
 
     def _tensor(self, array) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array), dtype=self._dtype(), device=self._device())
@@ -140,8 +141,14 @@ class _BaseNaiveBayes(GenerativeModel):
 
     def _checked_joint(self, X) -> torch.Tensor:
         check_is_fitted(self)
+        # NaN or infinity in X makes its rows of the joint non-finite, so the full check of X
+        # runs only then: on large inputs it would cost as much as the prediction.
+        X = self._check_X(X, reset=False, finite=False)
         with torch.no_grad():
-            return self._joint(self._to_tensor(self._check_X(X, reset=False)))
+            joint = self._joint(self._to_tensor(X))
+        if not torch.isfinite(joint).all():
+            check_finite(X, "X")
+        return joint
 
     def predict_joint_log_proba(self, X) -> np.ndarray:
         """Return log p(x, y=k) for each row of X and each class in `classes_`, (n, K)."""
@@ -158,7 +165,7 @@ class _BaseNaiveBayes(GenerativeModel):
 
     def predict(self, X) -> np.ndarray:
         """Return the most probable class of each row of X, (n,)."""
-        return self.classes_[self._checked_joint(X).max(1).indices.cpu().numpy()]
+        return self.classes_[self._checked_joint(X).argmax(1).cpu().numpy()]
 
     # --- sampling
 

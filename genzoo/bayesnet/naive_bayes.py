@@ -11,9 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genzoo._validation import (
-    Interval,
-)
+from genzoo._validation import Interval, check_finite
 from genzoo.bayesnet._naive_bayes_base import (
     _COMMON_CONSTRAINTS,
     _DISCRETE_CONSTRAINTS,
@@ -339,7 +337,8 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
 
     def _check_values(self, X):
         if self.binarize is not None:
-            return (X > self.binarize).astype(np.float64)
+            # Binarising would hide NaN and infinity from the later check on the result.
+            return (check_finite(X, "X") > self.binarize).astype(np.float64)
         if ((X != 0) & (X != 1)).any():
             raise ValueError("X must hold only 0 and 1 when binarize is None.")
         return X

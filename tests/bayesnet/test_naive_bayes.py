@@ -393,6 +393,20 @@ def test_bad_input_after_fitting():
         MultinomialNaiveBayes().fit(X, np.full(len(X), "ant"))
 
 
+@pytest.mark.parametrize("kind", ["gaussian", "counts", "binary"])
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_predictions_refuse_non_finite_input(kind, value, message):
+    # predict checks finiteness after the product, so this checks that no bad row slips by.
+    X, y, _ = _random(kind)
+    model = {"gaussian": GaussianNaiveBayes, "counts": MultinomialNaiveBayes,
+             "binary": lambda: BernoulliNaiveBayes(binarize=0.5)}[kind]().fit(X, y)  # fmt: skip
+    bad = X[:5].copy()
+    bad[3, 1] = value
+    for method in (model.predict, model.predict_proba, model.predict_log_proba):
+        with pytest.raises(ValueError, match=message):
+            method(bad)
+
+
 def test_partial_fit_needs_classes_and_keeps_them():
     X, y, _ = _random("binary")
     with pytest.raises(ValueError, match="classes must be passed"):
