@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
 import torch
+from _timing import timed  # benchmarks/ is on the path when run as a script
 from sklearn import naive_bayes as sk
 
 from genzoo.bayesnet.naive_bayes import (
@@ -56,24 +56,15 @@ MODELS = {
 }
 
 
-def best_time(call, repeats: int):
-    best, out = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = call()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def compare(kind: str, repeats: int) -> dict:
     ours_cls, theirs_cls = MODELS[kind]
     X, y = make_data(kind)
     X_sk = X.astype(np.int64) if kind == "categories" else X
     ours_cls(device="cpu").fit(X[:1000], y[:1000]).predict(X[:1000])  # warm-up
-    t_fit, ours = best_time(lambda: ours_cls(device="cpu").fit(X, y), repeats)
-    t_fit_sk, theirs = best_time(lambda: theirs_cls().fit(X_sk, y), repeats)
-    t_pred, pred = best_time(lambda: ours.predict(X), repeats)
-    t_pred_sk, pred_sk = best_time(lambda: theirs.predict(X_sk), repeats)
+    t_fit, ours = timed(lambda: ours_cls(device="cpu").fit(X, y), repeats)
+    t_fit_sk, theirs = timed(lambda: theirs_cls().fit(X_sk, y), repeats)
+    t_pred, pred = timed(lambda: ours.predict(X), repeats)
+    t_pred_sk, pred_sk = timed(lambda: theirs.predict(X_sk), repeats)
     proba_diff = np.abs(ours.predict_proba(X) - theirs.predict_proba(X_sk)).max()
     return {
         "model": ours_cls.__name__,

@@ -141,12 +141,12 @@ class _BaseNaiveBayes(GenerativeModel):
 
     def _checked_joint(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        # NaN or infinity in X makes its rows of the joint non-finite, so the full check of X
-        # runs only then: on large inputs it would cost as much as the prediction.
+        # NaN or infinity in X makes the joint, and so its sum, non-finite: the check of X
+        # runs only then, since on large inputs it costs a fair share of the prediction.
         X = self._check_X(X, reset=False, finite=False)
         with torch.no_grad():
             joint = self._joint(self._to_tensor(X))
-        if not torch.isfinite(joint).all():
+        if not torch.isfinite(joint.sum()):
             check_finite(X, "X")
         return joint
 

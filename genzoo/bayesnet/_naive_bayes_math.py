@@ -256,12 +256,8 @@ def sample_multinomial(lengths: torch.Tensor, probs: torch.Tensor, gen) -> torch
 
 
 def linear_joint(X: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """X @ weight.T + bias, (n, K), in row batches that stay in cache (faster than one call)."""
-    out = X.new_empty(len(X), len(weight))
-    rows = 2**15
-    for X_batch, out_batch in zip(torch.split(X, rows), torch.split(out, rows), strict=True):
-        torch.addmm(bias, X_batch, weight.T, out=out_batch)
-    return out
+    """X @ weight.T + bias, (n, K)."""
+    return torch.addmm(bias, X, weight.T)
 
 
 def bernoulli_joint(
