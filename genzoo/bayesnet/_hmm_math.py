@@ -5,7 +5,8 @@ sequences sorted by decreasing length, padded to the longest. `active[t]` is the
 sequences still running at step t, so the recursions work on the first `active[t]` rows only
 and never compute padding. Each recursion loops over time in
 Python and is vectorised over sequences and states, with one (B, K) @ (K, K) matrix product per
-step (Rabiner 1989).
+step (Rabiner 1989). Viterbi decoding alone runs on numpy arrays: it is only ever inference,
+and its steps are so small that the cost of each call dominates.
 
 Forward-backward keeps every magnitude in log space and only shifted exponentials in linear
 space: log b_t = c_t + log b'_t with c_t the row maximum, and log alpha_t = m_t + log alpha'_t
@@ -266,45 +267,68 @@ def posteriors_log(log_alpha, log_beta, log_b, log_lik, transmat, padded):
 # --- decoding
 
 
-def viterbi(log_b, log_start, log_trans, active: list[int]):
+def viterbi(log_b: np.ndarray, log_start: np.ndarray, log_trans: np.ndarray, active: list[int]):
     """Most probable state paths (T, B) and their joint log-probabilities (B,) (max-plus).
 
-    The forward pass keeps only the maxima, batch-minor (K, B), where the broadcast sum and the
-    reduction over the previous state are contiguous; backtracking recomputes the one argmax
-    each sequence needs per step from the same sums.
+    On numpy arrays: the recursion is T steps of a few operations on (K, K, B) arrays, where
+    numpy's fixed cost per call is a fraction of torch's. Ties go to the lowest state.
+    """
+    deltas = _max_product(log_b, log_start, log_trans, active)
+    return deltas[-1].max(0), _backtrack(deltas, log_trans, active)
+
+
+def _max_product(log_b, log_start, log_trans, active: list[int]) -> np.ndarray:
+    """Best log-probability of a path ending in each state at each step, (T, K, B).
+
+    Batch-minor, so that the broadcast sum and the reduction over the previous state run over
+    contiguous rows. A finished sequence keeps its last scores.
     """
     T, B, K = log_b.shape
-    log_bT = log_b.permute(0, 2, 1).contiguous()  # (T, K, B)
-    deltas = torch.empty_like(log_bT)
-    torch.add(log_start[:, None], log_bT[0], out=deltas[0])
-    scores = torch.empty(K, K, B, dtype=log_b.dtype, device=log_b.device)  # (from, to, B)
-    trans = log_trans[:, :, None]
-    D, LB, P = deltas.unbind(0), log_bT.unbind(0), deltas[:, :, None, :].unbind(0)
+    log_bT = np.ascontiguousarray(log_b.transpose(0, 2, 1))  # (T, K, B)
+    deltas = np.empty_like(log_bT)
+    np.add(log_start[:, None], log_bT[0], out=deltas[0])
+    # (from, to, B): adding a full array costs less than broadcasting over B at every step
+    trans = np.ascontiguousarray(np.broadcast_to(log_trans[:, :, None], (K, K, B)))
+    scores = np.empty_like(trans)
+    D, LB, P = list(deltas), list(log_bT), list(deltas[:, :, None, :])  # views, made once
     for t in range(1, T):
-        n = active[t]
-        if n == B:
-            torch.add(P[t - 1], trans, out=scores)
-            torch.amax(scores, 0, out=D[t])
-            D[t].add_(LB[t])
-        else:  # a finished sequence keeps its scores
-            D[t][:, n:] = D[t - 1][:, n:]
-            cur = D[t][:, :n]
-            torch.add(P[t - 1][..., :n], trans, out=scores[..., :n])
-            torch.amax(scores[..., :n], 0, out=cur)
-            cur.add_(LB[t][:, :n])
-    score, following = D[T - 1].max(0)
-    states = [following]
-    to_from = log_trans.T.contiguous()  # [j, i]
-    D = deltas.transpose(1, 2).contiguous().unbind(0)  # (B, K): argmax over contiguous K
+        n, cur = active[t], D[t]
+        if n == B:  # the common case, without the cost of slicing
+            np.add(P[t - 1], trans, out=scores)
+            np.maximum.reduce(scores, 0, out=cur)
+            cur += LB[t]
+        else:
+            cur[:, n:] = D[t - 1][:, n:]
+            np.add(P[t - 1][..., :n], trans[..., :n], out=scores[..., :n])
+            np.maximum.reduce(scores[..., :n], 0, out=cur[:, :n])
+            cur[:, :n] += LB[t][:, :n]
+    return deltas
+
+
+def _backtrack(deltas, log_trans, active: list[int]) -> np.ndarray:
+    """States (T, B) of the best paths, from the last step back.
+
+    Recomputes the one argmax each sequence needs per step from the sums the forward pass
+    maximised (storing all K argmaxes per step costs more), so the first maximum wins.
+    """
+    T, K, B = deltas.shape
+    states = np.empty((T, B), dtype=np.int64)
+    states[T - 1] = following = deltas[T - 1].argmax(0)
+    to_from = np.ascontiguousarray(log_trans.T)  # [j, i]
+    D, S = list(np.ascontiguousarray(deltas.transpose(0, 2, 1))), list(states)  # (B, K) each
     for t in range(T - 1, 0, -1):
         n = active[t]
         if n == B:
-            following = (D[t - 1] + to_from.index_select(0, following)).argmax(1)
-        else:
-            head = (D[t - 1][:n] + to_from.index_select(0, following[:n])).argmax(1)
-            following = torch.cat([head, following[n:]])
-        states.append(following)
-    return score, torch.stack(states[::-1])
+            sums = to_from[following]
+            sums += D[t - 1]
+            sums.argmax(1, out=S[t - 1])
+        else:  # a finished sequence keeps its state
+            sums = to_from[following[:n]]
+            sums += D[t - 1][:n]
+            sums.argmax(1, out=S[t - 1][:n])
+            S[t - 1][n:] = following[n:]
+        following = S[t - 1]
+    return states
 
 
 # --- sufficient statistics and M-step

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -22,18 +21,17 @@ from sklearn.utils.validation import check_is_fitted
 from genzoo._validation import (
     Interval,
     Options,
-    check_array,
     check_n_samples,
     make_generator,
     validate_params,
 )
 from genzoo.base import GenerativeModel
+from genzoo.bayesnet._hmm_init import check_lengths, check_symbols, initial_params
 from genzoo.bayesnet._hmm_math import (
     SequenceBatch,
     categorical_log_prob,
     categorical_m_step,
     categorical_sums,
-    chain_sums,
     forward,
     forward_backward,
     forward_log,
@@ -47,18 +45,11 @@ from genzoo.bayesnet._hmm_math import (
     transition_m_step,
     transition_sums,
     viterbi,
-    window_histograms,
 )
-from genzoo.mixture._gaussian import kmeans_plusplus, lloyd, nearest
 from genzoo.registry import register
-from genzoo.training.em import all_reduce_sum, broadcast, is_distributed, run_em
+from genzoo.training.em import all_reduce_sum, is_distributed, run_em
 
 __all__ = ["HiddenMarkovModel"]
-
-# k-means seeds from at most this many steps.
-_SEED_ROWS = 50_000
-# Categorical k-means clusters histograms of the symbols within this many steps of each step.
-_WINDOW = 5
 
 
 def _all_reduce_max(value: int, device) -> int:
@@ -67,44 +58,6 @@ def _all_reduce_max(value: int, device) -> int:
     t = torch.tensor([value], dtype=torch.int64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return int(t)
-
-
-def _check_lengths(lengths, n_steps: int) -> np.ndarray:
-    """lengths as an int64 array of positive ints summing to n_steps (None: one sequence)."""
-    if lengths is None:
-        return np.array([n_steps], dtype=np.int64)
-    if isinstance(lengths, torch.Tensor):
-        lengths = lengths.detach().cpu().numpy()
-    array = np.asarray(lengths)
-    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"lengths must be a non-empty 1-D array of ints; got {np.shape(lengths)} "
-            f"of dtype {array.dtype}."
-        )
-    if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array % 1 == 0).all()):
-        raise ValueError("lengths must hold whole numbers; got non-integer values.")
-    array = array.astype(np.int64)
-    if (array < 1).any():
-        raise ValueError(f"lengths must be positive; got {int(array.min())}.")
-    if array.sum() != n_steps:
-        raise ValueError(
-            f"lengths sum to {int(array.sum())}, but X has {n_steps} steps; they must be equal."
-        )
-    return array
-
-
-def _check_symbols(X: np.ndarray, n_symbols: int | None) -> None:
-    if X.shape[1] != 1:
-        raise ValueError(
-            f"X must have one column of symbols for emission='categorical'; got {X.shape[1]}."
-        )
-    if (X < 0).any() or (X % 1 != 0).any():
-        raise ValueError("X must hold non-negative integer symbols for emission='categorical'.")
-    if n_symbols is not None and X.max() >= n_symbols:
-        raise ValueError(
-            f"X has symbol {int(X.max())}, out of range for n_symbols={n_symbols} "
-            f"(symbols are 0..{n_symbols - 1})."
-        )
 
 
 # --- the model
@@ -282,9 +235,9 @@ emissionprob_init : array-like or None
     def _check_sequences(self, X, lengths, *, reset: bool):
         """X as a checked float array and lengths as int64; symbols checked if categorical."""
         X = self._check_X(X, reset=reset)
-        lengths = _check_lengths(lengths, X.shape[0])
+        lengths = check_lengths(lengths, X.shape[0])
         if self._categorical:
-            _check_symbols(X, self.n_symbols if reset else self.emissionprob_.shape[1])
+            check_symbols(X, self.n_symbols if reset else self.emissionprob_.shape[1])
         return X, lengths
 
     def _data(self, X: np.ndarray) -> torch.Tensor:
@@ -426,132 +379,7 @@ emissionprob_init : array-like or None
 
     def _init_params(self, batches, gen, d: int, n_symbols, shift) -> dict:
         """Initial parameters: computed by `init_params`, then replaced by those given."""
-        given = self._given_arrays(d, n_symbols, shift)
-        needed = ["startprob", "transmat"] + (
-            ["emissionprob"] if self._categorical else ["weights", "means", "covars"]
-        )
-        if all(given.get(k) is not None for k in needed):
-            return {k: given[k] for k in needed} | ({} if shift is None else {"shift": shift})
-        stats = self._initial_stats(batches, gen, n_symbols)
-        K, M = self.n_components, self._n_mix()
-        uniform = self._to_tensor(np.full(K, 1.0 / K))
-        old = {"startprob": uniform, "transmat": uniform.expand(K, K)}
-        params = transition_m_step(stats, old, 1.0, 1.0)
-        if self._categorical:
-            old["emissionprob"] = self._to_tensor(np.full((K, n_symbols), 1.0 / n_symbols))
-            params.update(categorical_m_step(stats, old))
-        else:
-            ones = torch.ones_like(stats["sxx"])
-            old |= {"weights": torch.ones_like(stats["nk"]) / M, "covars": ones, "shift": shift,
-                    "means": torch.zeros_like(stats["sx"]) + shift}  # fmt: skip
-            params.update(gaussian_m_step(stats, old, self.min_covar, self.covariance_type))
-        return params | {k: v for k, v in given.items() if v is not None}
-
-    def _initial_stats(self, batches, gen, n_symbols) -> dict:
-        """Summed statistics of the initial labels, plus one pseudo-count of everything."""
-        labeller = self._kmeans_labeller(batches, gen, n_symbols)
-        stats = None
-        for batch in batches:
-            gamma, resp = labeller(batch)
-            part = {**chain_sums(gamma), **self._emission_sums(batch, gamma, resp, n_symbols)}
-            stats = part if stats is None else {k: stats[k] + part[k] for k in stats}
-        stats = all_reduce_sum(stats)
-        # A pseudo-count keeps every start, transition and symbol possible, and gives an empty
-        # state (or mixture part) the data's mean and covariance.
-        pseudo = {"start": 1.0, "trans": 1.0, "counts": 1.0}
-        if not self._categorical:
-            moments = all_reduce_sum(self._moments(batches))
-            n = moments["nk"]
-            pseudo |= {"nk": 1.0, "sx": moments["sx"] / n, "sxx": moments["sxx"] / n[..., None]}
-        return {k: v + pseudo[k] for k, v in stats.items()}
-
-    def _moments(self, batches) -> dict:
-        """Sums of the (shifted) rows of all steps and of their squares, as one state's."""
-        total = None
-        for batch in batches:
-            rows = batch.data[batch.mask]
-            part = gaussian_sums(rows, rows.new_ones(len(rows), 1, 1), self.covariance_type)
-            total = part if total is None else {k: total[k] + part[k] for k in total}
-        return {"nk": total["nk"][0], "sx": total["sx"][0], "sxx": total["sxx"][0]}
-
-    def _kmeans_labeller(self, batches, gen, n_symbols):
-        """A function from a batch to initial state weights (T, B, K) and mixture resp."""
-        K, M = self.n_components, self._n_mix()
-
-        def features(batch):
-            if self._categorical:
-                hist = window_histograms(batch.data, batch.mask, n_symbols, _WINDOW)
-                return hist.to(self._dtype())[batch.mask]
-            return batch.data[batch.mask]
-
-        def onehot(labels, n, batch):
-            out = torch.zeros(*batch.mask.shape, n, dtype=self._dtype(), device=self._device())
-            out[batch.mask] = torch.nn.functional.one_hot(labels, n).to(out.dtype)
-            return out
-
-        if self.init_params == "random":
-
-            def labeller(batch):
-                gamma = torch.rand(*batch.mask.shape, K, generator=gen, dtype=self._dtype(),
-                                   device=self._device())  # fmt: skip
-                gamma = gamma / gamma.sum(-1, keepdim=True) * batch.mask[..., None]
-                resp = torch.rand(gamma.numel() // K, K, M, generator=gen, dtype=gamma.dtype,
-                                  device=gamma.device)  # fmt: skip
-                return gamma, None if M == 1 else resp / resp.sum(-1, keepdim=True)
-
-            return labeller
-        rows = [SimpleNamespace(Xc=features(b)) for b in batches]
-        centres = _kmeans(rows, K, gen)
-        parts = [self._part_centres(rows, centres, k, gen) for k in range(K)] if M > 1 else None
-
-        def labeller(batch):
-            X = features(batch)
-            labels = nearest(X, centres)
-            gamma = onehot(labels, K, batch)
-            if parts is None:
-                return gamma, None
-            part = torch.zeros_like(labels)
-            for k in range(K):
-                chosen = labels == k
-                part[chosen] = nearest(X[chosen], parts[k])
-            resp = torch.zeros(*batch.mask.shape, M, dtype=gamma.dtype, device=gamma.device)
-            resp[batch.mask] = torch.nn.functional.one_hot(part, M).to(resp.dtype)
-            return gamma, resp.reshape(-1, 1, M).expand(-1, K, M)
-
-        return labeller
-
-    def _part_centres(self, rows, centres, k: int, gen):
-        """k-means centres of the mixture parts of state k, from the rows nearest its centre."""
-        own = [SimpleNamespace(Xc=r.Xc[nearest(r.Xc, centres) == k]) for r in rows]
-        return _kmeans(own, self._n_mix(), gen, fallback=centres[k])
-
-    def _given_arrays(self, d: int, n_symbols, shift) -> dict:
-        """The user's *_init arrays, checked, as parameter tensors (None where not given)."""
-        K, M = self.n_components, self._n_mix()
-        cov = self.covariance_type
-        shapes = {"startprob": (K,), "transmat": (K, K)}
-        if self._categorical:
-            shapes["emissionprob"] = (K, n_symbols)
-        else:
-            mixed = self.emission == "gmm"
-            shapes["means"] = (K, M, d) if mixed else (K, d)
-            shapes["covars"] = ((K, M) if mixed else (K,)) + ((d,) if cov == "diag" else (d, d))
-            if mixed:
-                shapes["weights"] = (K, M)
-        out = {}
-        for key in ("startprob", "transmat", "emissionprob", "means", "covars", "weights"):
-            name, value = f"{key}_init", getattr(self, f"{key}_init")
-            if value is None:
-                continue
-            if key not in shapes:
-                raise ValueError(f"{name} does not apply to emission={self.emission!r}.")
-            out[key] = self._to_tensor(_check_init(name, value, key, shapes[key], cov))
-        if not self._categorical:
-            for key in ("means", "covars"):
-                if key in out and self.emission != "gmm":
-                    out[key] = out[key][:, None]  # (K, 1, ...): one mixture part per state
-            out.setdefault("weights", self._to_tensor(np.ones((K, 1))) if M == 1 else None)
-        return out
+        return initial_params(self, batches, gen, d, n_symbols, shift)
 
     # --- fitted parameters as tensors and back
 
@@ -596,7 +424,7 @@ emissionprob_init : array-like or None
 
     def _log_prob(self, X: torch.Tensor, lengths=None) -> torch.Tensor:
         """Exact log p(sequence) by the forward algorithm, (n_sequences,); X as `_data` gives."""
-        lengths = _check_lengths(lengths, X.shape[0])
+        lengths = check_lengths(lengths, X.shape[0])
         params = self._params()
         out = torch.empty(len(lengths), dtype=self._dtype(), device=self._device())
         log_start = torch.log(params["startprob"])
@@ -645,12 +473,13 @@ emissionprob_init : array-like or None
         params, batches, lengths = self._inference(X, lengths)
         log_probs = np.empty(len(lengths))
         states = np.empty(int(lengths.sum()), dtype=np.int64)
-        log_start, log_trans = torch.log(params["startprob"]), torch.log(params["transmat"])
+        log_start = torch.log(params["startprob"]).cpu().numpy()
+        log_trans = torch.log(params["transmat"]).cpu().numpy()
         for batch in batches:
-            score, path = viterbi(self._log_b(params, batch), log_start, log_trans, batch.active)
-            mask = batch.mask.cpu().numpy()
-            log_probs[batch.index] = score.cpu().numpy()
-            states[batch.rows[mask]] = path.cpu().numpy()[mask]
+            log_b = self._log_b(params, batch).cpu().numpy()
+            log_probs[batch.index], path = viterbi(log_b, log_start, log_trans, batch.active)
+            real = batch.rows >= 0
+            states[batch.rows[real]] = path[real]
         return log_probs, states
 
     def predict(self, X, lengths=None) -> np.ndarray:
@@ -697,46 +526,3 @@ emissionprob_init : array-like or None
         else:
             X = sample_gaussian(flat, params, self.covariance_type, gen=gen)
         return X.reshape(n, length, -1), states
-
-
-# --- helpers of initialisation
-
-
-def _kmeans(rows: list, n_clusters: int, gen, fallback=None) -> torch.Tensor:
-    """k-means centres of the rows of every process: k-means++ seeds on rank 0, then Lloyd."""
-    local = torch.cat([r.Xc for r in rows])
-    n = all_reduce_sum({"n": local.new_full((1,), len(local))})["n"]
-    if float(n) < n_clusters and fallback is not None:
-        return fallback.expand(n_clusters, -1).clone()
-    if len(local) > _SEED_ROWS:
-        local = local[torch.randperm(len(local), generator=gen, device=local.device)[:_SEED_ROWS]]
-    if len(local) >= n_clusters:
-        centres = kmeans_plusplus(local, n_clusters, gen)
-    else:  # only where another process holds the rows: rank 0 broadcasts its centres
-        centres = local.new_zeros(n_clusters, local.shape[1])
-    centres = broadcast({"centres": centres.contiguous()})["centres"]
-    return lloyd(rows, centres)
-
-
-def _check_init(name: str, value, key: str, shape: tuple, covariance_type: str) -> np.ndarray:
-    """One *_init array checked for shape and values."""
-    array = check_array(value, name=name, ndim=None, min_samples=0)
-    if key == "covars" and covariance_type == "diag" and array.shape == shape + shape[-1:]:
-        diagonal = np.diagonal(array, axis1=-2, axis2=-1)
-        if not np.allclose(array, diagonal[..., None] * np.eye(shape[-1])):
-            raise ValueError(f"{name} must be diagonal for covariance_type='diag'.")
-        array = diagonal.copy()
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
-    if key in ("startprob", "transmat", "emissionprob", "weights"):
-        if (array < 0).any() or not np.allclose(array.sum(-1), 1.0, atol=1e-6):
-            raise ValueError(f"{name} must be non-negative and each row must sum to 1.")
-    elif key == "covars":
-        positive = (
-            (array > 0).all()
-            if covariance_type == "diag"
-            else all(np.linalg.eigvalsh(c).min() > 0 for c in array.reshape(-1, *shape[-2:]))
-        )
-        if not positive:
-            raise ValueError(f"{name} must be positive (definite) covariances.")
-    return array

@@ -146,6 +146,28 @@ def test_scaled_and_log_space_recursions_agree_on_padded_batches():
     assert float(xi.sum()) == pytest.approx(float((lengths - 1).sum()))
 
 
+def test_viterbi_on_padded_batches_equals_brute_force_and_breaks_ties_low():
+    rng = np.random.default_rng(2)
+    T, B, K = 6, 4, 3
+    lengths = np.array([6, 4, 4, 1])
+    padded = np.arange(T)[:, None] >= lengths
+    log_b = np.where(padded[..., None], -np.inf, rng.normal(size=(T, B, K)) * 2)
+    log_start, log_trans = np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), K))
+    log_trans[0, 1] = -np.inf  # a forbidden transition
+    active = (~padded).sum(1).tolist()
+    scores, states = hmm_math.viterbi(log_b, log_start, log_trans, active)
+    for b, n in enumerate(lengths):
+        paths = np.array(list(itertools.product(range(K), repeat=n)))
+        total = log_start[paths[:, 0]] + log_b[np.arange(n), b, paths].sum(1)
+        total += log_trans[paths[:, :-1], paths[:, 1:]].sum(1)
+        np.testing.assert_array_equal(states[:n, b], paths[np.argmax(total)])
+        assert scores[b] == pytest.approx(total.max(), rel=1e-12)
+    # every path equally likely: each step takes the lowest state, as argmax does
+    flat = np.zeros((T, B, K))
+    _, states = hmm_math.viterbi(flat, np.full(K, -np.log(K)), np.full((K, K), -np.log(K)), [B] * T)
+    np.testing.assert_array_equal(states, 0)
+
+
 # --- hmmlearn from the same parameters
 
 
