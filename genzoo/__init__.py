@@ -16,6 +16,7 @@ from genzoo.bayesnet import (
     MultinomialNaiveBayes,
 )
 from genzoo.classify import GenerativeClassifier
+from genzoo.grammar import PCFG
 from genzoo.io import load, save
 from genzoo.mixture import GaussianMixture
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
@@ -31,6 +32,7 @@ __all__ = [
     "GenerativeModel",
     "HiddenMarkovModel",
     "LikelihoodUnavailable",
+    "PCFG",
     "UnknownModelError",
     "__version__",
     "data",

@@ -7,6 +7,7 @@ import json
 import math
 from types import MappingProxyType
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -100,3 +101,28 @@ def test_unknown_model_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(genzoo.UnknownModelError, match="unknown model"):
         run_zoo(["gmm", "no_such_model"], quick=True, out=tmp_path / "zoo", progress=False)
     assert not (tmp_path / "zoo").exists()
+
+
+def test_per_token_likelihood_of_sequences_and_sentences(tmp_path):
+    rows = run_zoo(["hmm", "pcfg"], quick=True, out=tmp_path, progress=False)
+    for row in rows:
+        assert row["status"] == "ok", row
+        assert (tmp_path / f"{row['model']}.png").is_file()
+    hmm, pcfg = sorted(rows, key=lambda r: r["model"])
+    casino = genzoo.data.load("casino", n_samples=2000, random_state=0)
+    steps_per_sequence = len(casino.X_test) / len(casino.lengths_test)
+    assert hmm["log_likelihood_per_token"] == pytest.approx(
+        hmm["log_likelihood"] / steps_per_sequence, rel=1e-12
+    )
+    treebank = genzoo.data.load("treebank", n_samples=2000, random_state=0)
+    words_per_sentence = sum(map(len, treebank.X_test)) / len(treebank.X_test)
+    assert pcfg["log_likelihood_per_token"] == pytest.approx(
+        pcfg["log_likelihood"] / words_per_sentence, rel=1e-12
+    )
+    # a grammar fitted on its own treebank: a few nats per word, far above uniform guessing
+    assert (
+        -np.log(len({w for s in treebank.X_train for w in s}))
+        < pcfg["log_likelihood_per_token"]
+        < 0
+    )
+    assert abs(pcfg["mmd"]) < 0.05  # unbiased MMD: near 0, either sign, for a good fit

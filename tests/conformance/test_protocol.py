@@ -119,7 +119,7 @@ def test_log_prob_shape_finite_and_score_is_its_mean(fitted):
     assert log_prob.shape == (fixture.n_items("test"),)
     assert log_prob.dtype == np.float64
     assert np.isfinite(log_prob).all()
-    args, kwargs = fixture.fit_args("test")
+    args, kwargs = fixture.fit_args("test", X=fixture.X("test"))
     score_args = args[:1] if entry.conditional else args
     assert model.score(*score_args, **kwargs) == pytest.approx(log_prob.mean(), rel=1e-12)
 
@@ -140,7 +140,7 @@ def test_public_methods_leave_the_model_unchanged(fitted):
     model.sample(5)
     if entry.likelihood_kind is not None:
         fixture.log_prob(model)
-        args, kwargs = fixture.fit_args("test")
+        args, kwargs = fixture.fit_args("test", X=fixture.X("test"))
         model.score(*args, **kwargs)
     _assert_same_state(before, _snapshot(model))
 

@@ -1,0 +1,5 @@
+"""Grammars: probabilistic context-free grammars over sentences."""
+
+from genzoo.grammar.pcfg import PCFG
+
+__all__ = ["PCFG"]
