@@ -18,7 +18,7 @@ from genzoo.bayesnet import (
 from genzoo.classify import GenerativeClassifier
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
-from genzoo.mixture import GaussianMixture
+from genzoo.mixture import GaussianMixture, LatentDirichletAllocation
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "GenerativeClassifier",
     "GenerativeModel",
     "HiddenMarkovModel",
+    "LatentDirichletAllocation",
     "LikelihoodUnavailable",
     "PCFG",
     "UnknownModelError",

@@ -4,6 +4,7 @@
 functions are the pieces it is built from.
 """
 
+from genzoo.data.bars import bars_topics, make_bars
 from genzoo.data.dataset import Dataset, DatasetNotFound, list_datasets, load
 from genzoo.data.digits import load_digits
 from genzoo.data.loaders import (
@@ -14,6 +15,7 @@ from genzoo.data.loaders import (
     load_npy,
     load_npz,
 )
+from genzoo.data.text import STOP_WORDS, load_text_folder, tokenize
 from genzoo.data.toy import (
     TOY_DATASETS,
     make_checkerboard,
@@ -25,7 +27,9 @@ from genzoo.data.toy import (
 )
 
 __all__ = [
+    "STOP_WORDS",
     "TOY_DATASETS",
+    "bars_topics",
     "Dataset",
     "DatasetNotFound",
     "list_datasets",
@@ -37,10 +41,13 @@ __all__ = [
     "load_mnist",
     "load_npy",
     "load_npz",
+    "load_text_folder",
+    "make_bars",
     "make_checkerboard",
     "make_circles",
     "make_eight_gaussians",
     "make_moons",
     "make_pinwheel",
     "make_swiss_roll",
+    "tokenize",
 ]

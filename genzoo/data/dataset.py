@@ -21,6 +21,7 @@ from genzoo.data.loaders import (
     load_npy,
     load_npz,
 )
+from genzoo.data.text import load_text_folder
 from genzoo.data.toy import TOY_DATASETS
 
 __all__ = ["Dataset", "DatasetNotFound", "list_datasets", "load"]
@@ -67,6 +68,8 @@ class Dataset:
         For sentences: each sentence's parse tree as a bracketed string, when known.
     display_shape : tuple (c, h, w) or None
         For vectors or counts that are pictures (the bars corpus): how to draw one sample.
+    vocabulary : tuple of str or None
+        For counts of words (a folder of text files): the word of each column.
 
     Examples
     --------
@@ -88,6 +91,7 @@ class Dataset:
     trees_train: list[str] | None = None
     trees_test: list[str] | None = None
     display_shape: tuple[int, int, int] | None = None
+    vocabulary: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -407,6 +411,13 @@ def _load_path(path: Path, test_size: float, random_state: int) -> Dataset:
     name = Path(path.resolve().name.removesuffix(".gz")).stem
     if path.is_dir() and (_has_mnist(path, "train") or _has_mnist(path, "t10k")):
         return _load_mnist_folder(path, name, test_size, random_state)
+    if path.is_dir() and any(path.glob("*.txt")):
+        X, vocabulary, _ = load_text_folder(path)
+        # Dense, as every consumer of a Dataset expects; load_text_folder itself gives the
+        # sparse counts that LatentDirichletAllocation takes for corpora too big for this.
+        X = X.toarray()
+        X_train, X_test, _, _ = _random_split(X, None, test_size, random_state, str(path))
+        return Dataset(name, "counts", X_train, X_test, vocabulary=tuple(vocabulary))
     if path.is_dir():
         X, y, class_list = load_image_folder(path)
         classes = tuple(class_list) or None
@@ -447,9 +458,11 @@ def load(
       from the working directory or the repository. With both train and t10k files it uses
       the official split; with one part only, it splits that part as for a path.
     - A path may be a ``.npy``, ``.npz`` or ``.csv`` file, an IDX file (``.idx``, ``*-ubyte``,
-      optionally gzipped), a folder of images (class subfolders give labels) or a folder of
-      MNIST IDX files. It is shuffled with seed `random_state` and its first
-      ``ceil(test_size * n)`` samples become the test set. A CSV column headed y, label,
+      optionally gzipped), a folder of images (class subfolders give labels), a folder of
+      MNIST IDX files, or a folder of ``.txt`` files (one document each, read by
+      `load_text_folder` into word counts, kind "counts", with the `vocabulary`). It is
+      shuffled with seed `random_state` and its first ``ceil(test_size * n)`` samples become
+      the test set. A CSV column headed y, label,
       labels, target, targets or class holds the labels; 3-D arrays are one-channel images,
       and 8-bit images are divided by 255.
 

@@ -1,5 +1,6 @@
-"""Sample-quality metrics for generated samples: MMD, sliced Wasserstein and memorization."""
+"""Metrics for generated samples (MMD, sliced Wasserstein, memorization) and for topics."""
 
+from genzoo.metrics.coherence import topic_coherence
 from genzoo.metrics.sample_quality import (
     memorization_ratio,
     mmd,
@@ -7,4 +8,4 @@ from genzoo.metrics.sample_quality import (
     sliced_wasserstein,
 )
 
-__all__ = ["memorization_ratio", "mmd", "sample_quality", "sliced_wasserstein"]
+__all__ = ["memorization_ratio", "mmd", "sample_quality", "sliced_wasserstein", "topic_coherence"]

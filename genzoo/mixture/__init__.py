@@ -1,5 +1,6 @@
 """Mixture models."""
 
 from genzoo.mixture.gmm import GaussianMixture
+from genzoo.mixture.lda import LatentDirichletAllocation
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "LatentDirichletAllocation"]

@@ -343,3 +343,29 @@ def test_dataset_is_frozen_and_checked():
         Dataset("x", "vectors", np.zeros((2, 2)), np.zeros((3, 2)), None, np.zeros(2))
     with pytest.raises(ValueError, match="differ in sample shape"):
         Dataset("x", "vectors", np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_text_folder_becomes_word_counts(tmp_path):
+    texts = ["Cats chase mice.", "Dogs chase cats!", "Mice sleep.", "The cat and the dog."]
+    for i, text in enumerate(texts):
+        (tmp_path / f"doc{i}.txt").write_text(text)
+    data = load(tmp_path, test_size=0.25, random_state=0)
+    assert data.kind == "counts" and data.X_train.shape[0] == 3 and data.X_test.shape[0] == 1
+    assert data.vocabulary == ("cat", "cats", "chase", "dog", "dogs", "mice", "sleep")
+    total = data.X_train.sum() + data.X_test.sum()
+    assert total == 10  # "the" and "and" are stop words
+    assert data.as_vectors().kind == "vectors"
+
+
+def test_bars_and_treebank_built_ins():
+    bars = load("bars", n_samples=40, random_state=0)
+    assert bars.kind == "counts" and bars.X_train.shape == (40, 25) and len(bars.X_test) == 10
+    assert (bars.X_train.sum(1) == 100).all() and bars.image_shape == (1, 5, 5)
+    treebank = load("treebank", n_samples=20, random_state=0)
+    assert treebank.kind == "sentences" and len(treebank.X_train) == 20
+    assert len(treebank.trees_test) == len(treebank.X_test) == 5
+    for sentence, tree in zip(treebank.X_train, treebank.trees_train, strict=True):
+        leaves = [part.strip(")") for part in tree.split() if not part.startswith("(")]
+        assert sentence == leaves and sentence
+    with pytest.raises(ValueError, match="sentences"):
+        dataclasses.replace(treebank, X_train=[["ok"], "not a list"])
