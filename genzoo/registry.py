@@ -56,7 +56,10 @@ class ModelEntry:
 
     @property
     def conditional(self) -> bool:
-        return self.cls.conditional
+        conditional = self.cls.conditional
+        if isinstance(conditional, property):  # a constructor option: the fixture's setting
+            return bool(self.cls(**self.test_params).conditional)
+        return conditional
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
