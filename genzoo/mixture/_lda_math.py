@@ -22,9 +22,9 @@ from torch import Tensor
 
 from genzoo.training.em import all_reduce_sum
 
-# Elements (documents x padded length x topics) of one E-step chunk: small enough for the
-# fixed point of its documents to run in cache on a CPU, which is much faster than one batch.
-CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**24}
+# Elements (documents x padded length x topics) of one E-step chunk, whose topics the E-step
+# gathers at once; the fixed point then works on blocks of it that fit in cache.
+CHUNK_ELEMENTS = {"cpu": 2**23, "cuda": 2**24}
 
 
 # --- documents
@@ -136,6 +136,10 @@ class Padded:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def subset(self, mask: Tensor) -> Padded:
+        """The documents where `mask` (n,) is true."""
+        return Padded(self.rows[mask], self.word[mask], self.count[mask], self.n_words)
+
     @cached_property
     def by_word(self) -> tuple[Tensor, Tensor, Tensor]:
         """Padded entries sorted by word: (order, each word's start (V + 2,), their rows)."""
@@ -187,195 +191,12 @@ def check_counts(X, name: str = "X") -> scipy.sparse.csr_matrix:
     return X
 
 
-# --- Dirichlet expectations and the E-step
+# --- Dirichlet expectations
 
 
 def dirichlet_expectation(param: Tensor) -> Tensor:
     """E[log p] under Dirichlet(param) for each row of param."""
     return torch.special.digamma(param) - torch.special.digamma(param.sum(-1, keepdim=True))
-
-
-@dataclass(frozen=True, eq=False)
-class Topics:
-    """The topics as the E-step reads them, from lambda (K, V).
-
-    `beta` (V + 1, K) is exp(E[log beta]).T scaled per word so its largest topic is 1, with a
-    zero row for padding; `log_scale` (V + 1,) the log of each word's scale (0 for padding).
-    The scale cancels in the fixed point and is added back to log phinorm, so rare words whose
-    exp(E[log beta]) would underflow keep an exact bound.
-    """
-
-    beta: Tensor
-    log_scale: Tensor
-
-    @classmethod
-    def from_lambda(cls, lambda_: Tensor) -> Topics:
-        elog_beta = dirichlet_expectation(lambda_)  # (K, V)
-        log_scale = elog_beta.max(0).values
-        beta = torch.exp(elog_beta - log_scale).T
-        pad = beta.new_zeros(1, beta.shape[1])
-        return cls(torch.cat([beta, pad]), torch.cat([log_scale, log_scale.new_zeros(1)]))
-
-
-def fit_doc_topics(
-    count: Tensor,
-    beta_d: Tensor,
-    alpha: Tensor,
-    gamma: Tensor,
-    *,
-    max_iter: int,
-    tol: float,
-) -> Tensor:
-    """Iterate each document's variational Dirichlet `gamma` (n, K) to its fixed point.
-
-    gamma_d <- alpha + exp(E[log theta_d]) * sum_w n_dw beta_w / phinorm_dw (Blei et al.
-    2003, eqs. 6-7, with phi summed out), from the given start, until the mean absolute change
-    of a document's gamma is below `tol` (it then stays put) or `max_iter` iterations, as
-    scikit-learn's E-step. `count` (n, L) holds padded counts and `beta_d` (n, L, K) the
-    scaled topics of their words. Once a quarter of the documents are done, the others are
-    packed into a smaller batch, so the cost follows each document's own iterations.
-    """
-    eps = torch.finfo(gamma.dtype).eps
-    out = gamma.clone()
-    rows = torch.arange(len(gamma), device=gamma.device)  # batch row -> row of out
-    done = torch.zeros(len(gamma), dtype=torch.bool, device=gamma.device)
-    exp_theta = torch.exp(dirichlet_expectation(gamma))
-    for _ in range(max_iter):
-        phinorm = (beta_d * exp_theta[:, None, :]).sum(2) + eps  # (n, L)
-        new = alpha + exp_theta * (beta_d * (count / phinorm)[:, :, None]).sum(1)
-        change = (new - gamma).abs().mean(1)
-        gamma = torch.where(done[:, None], gamma, new)
-        done = done | (change < tol)
-        n_done = int(done.sum())
-        if 4 * n_done >= len(done):
-            out[rows[done]] = gamma[done]
-            if n_done == len(done):
-                return out
-            keep = ~done
-            count, beta_d, rows, gamma, done = (
-                count[keep],
-                beta_d[keep],
-                rows[keep],
-                gamma[keep],
-                done[keep],
-            )
-        exp_theta = torch.exp(dirichlet_expectation(gamma))
-    out[rows] = gamma
-    return out
-
-
-def doc_log_likelihood(
-    chunk: Padded, beta_d: Tensor, topics: Topics, gamma: Tensor, alpha: Tensor
-) -> tuple[Tensor, Tensor]:
-    """Each document's evidence lower bound given q(beta), (n,), and n_dw / phinorm_dw (n, L).
-
-    ELBO_d = sum_w n_dw log sum_k exp(E[log theta_dk] + E[log beta_kw])
-             + E[log p(theta_d | alpha)] - E[log q(theta_d | gamma_d)],
-    the per-document part of scikit-learn's `_approx_bound` (phi at its optimum).
-    """
-    eps = torch.finfo(gamma.dtype).eps
-    elog_theta = dirichlet_expectation(gamma)
-    phinorm = (beta_d * torch.exp(elog_theta)[:, None, :]).sum(2) + eps  # (n, L)
-    words = (chunk.count * (torch.log(phinorm) + topics.log_scale[chunk.word])).sum(1)
-    theta_kl = (
-        ((alpha - gamma) * elog_theta).sum(1)
-        + (torch.lgamma(gamma) - torch.lgamma(alpha)).sum(1)
-        + torch.lgamma(alpha.sum())
-        - torch.lgamma(gamma.sum(1))
-    )
-    return words + theta_kl, chunk.count / phinorm
-
-
-def e_step(
-    chunk: Padded,
-    topics: Topics,
-    alpha: Tensor,
-    previous: Tensor | None,
-    *,
-    max_iter: int,
-    tol: float,
-) -> tuple[dict[str, Tensor], Tensor]:
-    """Sufficient statistics of one chunk of documents, and its fitted gamma (n, K).
-
-    Each document's gamma starts from 1, as in scikit-learn. Given `previous` (the last
-    pass's gamma), a document whose previous gamma bounds it better than that fresh result
-    iterates from its previous gamma instead: batch variational Bayes is then a coordinate
-    ascent whose bound never decreases, while the fresh start lets the other documents leave
-    the basin of an early, poor assignment to topics (always continuing from the last gamma
-    gets stuck there on sparse documents).
-
-    The statistics are sums over documents: "topic_word" (K, V) the expected topic-word counts
-    sum_d n_dw phi_dwk, "log_theta" (K,) sum_d E[log theta_d], "bound" the summed ELBO_d,
-    "n_docs" and "n_tokens".
-    """
-    beta_d = topics.beta[chunk.word]  # (n, L, K)
-    gamma = torch.ones(len(chunk), beta_d.shape[2], dtype=beta_d.dtype, device=beta_d.device)
-    gamma = fit_doc_topics(chunk.count, beta_d, alpha, gamma, max_iter=max_iter, tol=tol)
-    bound, ratio = doc_log_likelihood(chunk, beta_d, topics, gamma, alpha)
-    if previous is not None:
-        warm = doc_log_likelihood(chunk, beta_d, topics, previous, alpha)[0] > bound  # (n,)
-        if bool(warm.any()):
-            gamma = gamma.clone()
-            gamma[warm] = fit_doc_topics(
-                chunk.count[warm], beta_d[warm], alpha, previous[warm], max_iter=max_iter, tol=tol
-            )
-            bound, ratio = doc_log_likelihood(chunk, beta_d, topics, gamma, alpha)
-    elog_theta = dirichlet_expectation(gamma)
-    # n_dw phi_dwk = n_dw exp(E log theta_dk) beta_kw / phinorm_dw; the word's scale cancels
-    topic_word = chunk.word_topic_sums(ratio, torch.exp(elog_theta)) * topics.beta[:-1]
-    stats = {
-        "topic_word": topic_word.T,  # (K, V)
-        "log_theta": elog_theta.sum(0),
-        "bound": bound.sum(),
-        "n_docs": gamma.new_tensor(float(len(chunk))),
-        "n_tokens": chunk.count.sum(),
-    }
-    return stats, gamma
-
-
-def fit_documents(
-    docs: Documents, lambda_: Tensor, alpha: Tensor, *, max_iter: int, tol: float
-) -> tuple[Tensor, Tensor]:
-    """Each document's gamma (n, K), from 1 as scikit-learn's transform, and its ELBO without
-    the multinomial coefficient (n,), in the order of the rows."""
-    topics = Topics.from_lambda(lambda_)
-    gamma = lambda_.new_ones(len(docs), lambda_.shape[0])
-    bound = lambda_.new_zeros(len(docs))
-    for chunk in docs.chunks(lambda_.shape[0]):
-        beta_d = topics.beta[chunk.word]  # (n, L, K)
-        fitted = fit_doc_topics(
-            chunk.count, beta_d, alpha, gamma[chunk.rows], max_iter=max_iter, tol=tol
-        )
-        gamma[chunk.rows] = fitted
-        bound[chunk.rows] = doc_log_likelihood(chunk, beta_d, topics, fitted, alpha)[0]
-    return gamma, bound
-
-
-def sum_chunks(
-    chunks: list[Padded],
-    lambda_: Tensor,
-    alpha: Tensor,
-    gammas: list[Tensor | None],
-    *,
-    max_iter: int,
-    tol: float,
-) -> tuple[dict[str, Tensor], list[Tensor]]:
-    """E-step statistics summed over chunks and processes, and each chunk's new gamma.
-
-    `gammas` holds each chunk's previous gamma, or None (see `e_step`).
-    """
-    topics = Topics.from_lambda(lambda_)
-    totals, new_gammas = None, []
-    for chunk, gamma in zip(chunks, gammas, strict=True):
-        stats, gamma = e_step(chunk, topics, alpha, gamma, max_iter=max_iter, tol=tol)
-        totals = stats if totals is None else {k: totals[k] + stats[k] for k in totals}
-        new_gammas.append(gamma)
-    if totals is None:  # a process whose shard holds no document still joins the all-reduce
-        K, V = lambda_.shape
-        zero = lambda_.new_zeros(())
-        totals = {"topic_word": lambda_.new_zeros(K, V), "log_theta": lambda_.new_zeros(K),
-                  "bound": zero, "n_docs": zero, "n_tokens": zero}  # fmt: skip
-    return all_reduce_sum(totals), new_gammas
 
 
 def topic_bound(lambda_: Tensor, eta: float) -> Tensor:

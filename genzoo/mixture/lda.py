@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_n_samples, validate_params
 from genzoo.base import GenerativeModel
+from genzoo.mixture._lda_estep import fit_documents, sum_chunks
 from genzoo.mixture._lda_math import (
     Documents,
     Padded,
@@ -22,12 +23,10 @@ from genzoo.mixture._lda_math import (
     check_counts,
     count_assignments,
     dirichlet_expectation,
-    fit_documents,
     gibbs_priors,
     gibbs_sweep,
     log_multinomial_coefficient,
     sample_documents,
-    sum_chunks,
     topic_bound,
     variational_priors,
 )

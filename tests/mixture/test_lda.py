@@ -17,11 +17,11 @@ from sklearn.decomposition import LatentDirichletAllocation as SklearnLDA
 import genzoo
 from genzoo.data.bars import make_bars
 from genzoo.mixture import LatentDirichletAllocation
+from genzoo.mixture._lda_estep import sum_chunks
 from genzoo.mixture._lda_math import (
     Documents,
     asymmetric_dirichlet_mle,
     inverse_digamma,
-    sum_chunks,
     symmetric_dirichlet_mle,
 )
 
