@@ -6,6 +6,7 @@
 
 from genzoo import data, metrics
 from genzoo._version import __version__
+from genzoo.autoencoder import VAE
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
 from genzoo.bayesnet import (
     BayesianNetwork,
@@ -35,6 +36,7 @@ __all__ = [
     "LikelihoodUnavailable",
     "PCFG",
     "UnknownModelError",
+    "VAE",
     "__version__",
     "data",
     "get_entry",

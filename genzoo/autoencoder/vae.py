@@ -1,0 +1,577 @@
+"""Variational autoencoder (Kingma and Welling, 2014), optionally conditioned on a label."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from genzoo._validation import Interval, Options
+from genzoo.autoencoder._vae_nets import (
+    build_networks,
+    decoder_mean,
+    importance_log_weights,
+    kl_to_standard_normal,
+    log_likelihood,
+    row_noise,
+)
+from genzoo.base import GenerativeModel
+from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from genzoo.registry import register
+from genzoo.training import TrainConfig, Trainer
+
+__all__ = ["VAE"]
+
+# Most elements (rows x importance samples x dimensions) decoded at once in log_prob and elbo.
+_CHUNK_ELEMENTS = 2**21
+_NETWORK_STATES = ("encoder_state_", "decoder_state_")
+_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_", "class_log_prior_")
+
+
+@register(
+    "vae",
+    family="autoencoder",
+    data_kind="images",
+    default_dataset="digits",
+    fixture_dataset="digits",
+    fixture_size=200,
+    test_params={
+        "latent_dim": 4, "hidden": (32,), "channels": (8, 16), "n_importance": 8,
+        "batch_size": 64, "max_steps": 30, "verbose": 0, "random_state": 0,
+    },
+    quick_params={"latent_dim": 8, "max_steps": 1500, "verbose": 0, "random_state": 0},
+    zoo_params={"latent_dim": 16, "max_steps": 6000, "random_state": 0},
+)  # fmt: skip
+class VAE(GenerativeModel):
+    """Variational autoencoder on vectors or images, optionally conditioned on a class label.
+
+    The encoder q(z | x) is a diagonal Gaussian and the prior p(z) is N(0, I). Training
+    maximises the ELBO, E_q[log p(x | z)] - beta * KL(q(z | x) || p(z)), by AdamW through the
+    shared `Trainer`. `log_prob` returns the importance-weighted bound of Burda et al. (2016)
+    with `n_importance` samples, which is at least the ELBO and tightens as it grows.
+
+    Continuous data are standardised before training (per feature for vectors, one scale for
+    images) and the densities are mapped back, so `log_prob` is a density of the original data
+    in nats. Networks are MLPs on vectors and convolutional for images with sides 8 to 64
+    (`network="auto"`). Weights train in float32; the fitted model evaluates in float64.
+
+    Parameters
+    ----------
+    latent_dim : int, default=16
+        Size of the latent code z.
+    hidden : tuple of int, default=(256, 256)
+        Hidden widths of the MLP encoder (the decoder mirrors them).
+    channels : tuple of int, default=(32, 64)
+        Channels of the convolutional encoder's stride-2 stages (the decoder mirrors them).
+    likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
+        The decoder p(x | z). "gaussian": a mean per dimension from the network and a learned
+        standard deviation per dimension (per pixel), shared by all z. "bernoulli": for data
+        in [0, 1]; on binary data `log_prob` is a log-probability (a proper mass function),
+        on intensities in between it is the continuous cross-entropy, not a normalised
+        density. "auto" picks "bernoulli" when every training value is 0 or 1.
+    conditional : bool, default=False
+        Learn p(x | y): `fit(X, y)`, `sample(n, y=labels)`; the label enters both networks.
+    beta : float, default=1.0
+        Weight of the KL term in the training loss (beta-VAE, Higgins et al., 2017); 1 is the
+        ELBO. `log_prob` and `elbo` always use the true bound, whatever `beta`.
+    n_importance : int, default=64
+        Importance samples K of `log_prob` and `elbo`.
+    network : {"auto", "mlp", "conv"}, default="auto"
+        "auto" uses convolutions for images with both sides in [8, 64], else an MLP.
+    min_std : float, default=0.01
+        Floor of the Gaussian decoder's standard deviation, in units of the standardised data.
+    sample_noise : bool or "auto", default="auto"
+        Whether `sample` draws x ~ p(x | z) (Gaussian noise, or Bernoulli 0/1 draws) rather
+        than returning the decoder's mean E[x | z] (pixel probabilities for "bernoulli").
+        "auto" draws for vectors, where the decoder's noise is part of the data's spread, and
+        returns the mean for images, which is what one plots.
+    device : str, default="auto"
+    batch_size : int, default=128
+    max_steps : int, default=2000
+    learning_rate : float, default=1e-3
+    ema_decay : float or None, default=None
+        When set, the fitted weights are the exponential moving average of training's.
+    verbose : int, default=1
+        1 shows a progress bar of training.
+    checkpoint_dir, checkpoint_every : optional
+        Where and how often training writes a checkpoint; `fit` resumes from one found there.
+    random_state : int or None
+        Seeds the weights, the training batches and noise, and (unless `sample` gets its own)
+        sampling. The importance samples of `log_prob` and `elbo` for a row are drawn from a
+        hash of this seed (0 when None) and the row's values: both are deterministic
+        functions of each row, whatever the batch, and independent between distinct rows.
+
+    Attributes
+    ----------
+    encoder_state_, decoder_state_ : dict of str to Tensor
+        The networks' weights (float64); `networks()` builds the modules.
+    architecture_ : dict
+        What the networks were built from (network, likelihood, sizes, n_classes).
+    likelihood_ : str
+        "gaussian" or "bernoulli", as resolved at fit.
+    data_shift_, data_scale_ : Tensor of shape input_shape
+        The standardisation: the networks see (X - data_shift_) / data_scale_.
+    classes_ : ndarray (conditional only)
+    class_log_prior_ : Tensor (n_classes,) (conditional only), log frequencies of the labels
+    loss_curve_ : list of float, the training loss (nats per dimension) at every step
+    n_steps_ : int
+    n_features_in_ : int
+    input_shape_ : list of int, (d,) or (c, h, w)
+
+    Examples
+    --------
+    >>> from genzoo import VAE
+    >>> from genzoo.data import make_moons
+    >>> vae = VAE(latent_dim=2, max_steps=200, verbose=0, random_state=0).fit(make_moons(500))
+    >>> vae.sample(4).shape, vae.log_prob(make_moons(3)).shape
+    ((4, 2), (3,))
+    """
+
+    likelihood_kind = "lower_bound"
+    # Images (n, c, h, w) or (n, h, w), and vectors (n, d) as well: the base accepts 2-D X too.
+    data_kind = "images"
+    _parameter_constraints = {
+        "latent_dim": [Interval(int, 1, None)],
+        "hidden": ["array-like"],
+        "channels": ["array-like"],
+        "likelihood": [Options("auto", "gaussian", "bernoulli")],
+        "conditional": [bool],
+        "beta": [Interval(float, 0, None)],
+        "n_importance": [Interval(int, 1, None)],
+        "network": [Options("auto", "mlp", "conv")],
+        "min_std": [Interval(float, 0, None, closed="neither")],
+        "sample_noise": [bool, Options("auto")],
+        "device": ["device"],
+        "batch_size": [Interval(int, 1, None)],
+        "max_steps": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
+        "verbose": [Interval(int, 0, None)],
+        "checkpoint_every": [None, Interval(int, 1, None)],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        *,
+        hidden: tuple[int, ...] = (256, 256),
+        channels: tuple[int, ...] = (32, 64),
+        likelihood: str = "auto",
+        conditional: bool = False,
+        beta: float = 1.0,
+        n_importance: int = 64,
+        network: str = "auto",
+        min_std: float = 0.01,
+        sample_noise: bool | str = "auto",
+        device: str = "auto",
+        batch_size: int = 128,
+        max_steps: int = 2000,
+        learning_rate: float = 1e-3,
+        ema_decay: float | None = None,
+        verbose: int = 1,
+        checkpoint_dir=None,
+        checkpoint_every: int | None = None,
+        random_state: int | None = None,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.channels = channels
+        self.likelihood = likelihood
+        self.conditional = conditional
+        self.beta = beta
+        self.n_importance = n_importance
+        self.network = network
+        self.min_std = min_std
+        self.sample_noise = sample_noise
+        self.device = device
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.random_state = random_state
+
+    # The base declares `conditional` as a class-level constant; here it is a constructor
+    # argument. A property keeps it in the instance under its own name (for get_params and
+    # clone) and lets the registry see that it depends on the instance.
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is conditioned on labels (the constructor argument)."""
+        return self.__dict__.get("conditional", False)
+
+    @conditional.setter
+    def conditional(self, value: bool) -> None:
+        self.__dict__["conditional"] = value
+
+    # --- input
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = super()._check_X(X, reset=reset)
+        if not reset and self.likelihood_ == "bernoulli":
+            _check_unit_interval(X, "the fitted Bernoulli decoder")
+        return X
+
+    def _resolve_likelihood(self, X: np.ndarray) -> str:
+        if self.likelihood == "bernoulli":
+            _check_unit_interval(X, "likelihood='bernoulli'")
+            return "bernoulli"
+        if self.likelihood == "auto" and np.isin(X, (0.0, 1.0)).all():
+            return "bernoulli"
+        return "gaussian"
+
+    def _resolve_network(self, shape: tuple[int, ...]) -> str:
+        if len(shape) == 1:
+            if self.network == "conv":
+                raise ValueError(
+                    "network='conv' needs images (n_samples, c, h, w); "
+                    f"X has shape (n, {shape[0]})."
+                )
+            return "mlp"
+        fits = all(MIN_IMAGE_SIZE <= side <= MAX_IMAGE_SIZE for side in shape[1:])
+        if self.network == "conv" and not fits:
+            raise ValueError(
+                f"network='conv' takes images with height and width in [{MIN_IMAGE_SIZE}, "
+                f"{MAX_IMAGE_SIZE}]; X has images of shape {shape}. Use network='mlp'."
+            )
+        return "conv" if self.network == "conv" or (self.network == "auto" and fits) else "mlp"
+
+    # --- fitting
+
+    def _fit(self, X, y, gen) -> dict:
+        shape = tuple(X.shape[1:])
+        likelihood = self._resolve_likelihood(X)
+        n_classes = int(y.max()) + 1 if self.conditional else None
+        architecture = {
+            "network": self._resolve_network(shape),
+            "likelihood": likelihood,
+            "input_shape": list(shape),
+            "latent_dim": self.latent_dim,
+            "hidden": list(self.hidden),
+            "channels": list(self.channels),
+            "n_classes": n_classes,
+            "min_std": self.min_std,
+        }
+        shift, scale = _standardisation(X, likelihood)
+        init_seed, train_seed = torch.randint(2**62, (2,), generator=gen, device=gen.device)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
+            torch.manual_seed(int(init_seed))
+            encoder, decoder = build_networks(architecture)
+        data = [torch.as_tensor((X - shift) / scale, dtype=torch.float32)]
+        if self.conditional:
+            data.append(y.cpu())
+        result = Trainer(self._train_config(int(train_seed))).fit(
+            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), tuple(data)
+        )
+        if result.ema is not None:
+            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
+        device = self._device()
+        fitted = {
+            "encoder_state_": _float64_state(encoder, device),
+            "decoder_state_": _float64_state(decoder, device),
+            "architecture_": architecture,
+            "likelihood_": likelihood,
+            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
+            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
+            "loss_curve_": [float(v) for v in result.history],
+            "n_steps_": int(result.step),
+            **self._fitted_input_shape(X),
+        }
+        if self.conditional:
+            counts = torch.bincount(y, minlength=n_classes).to(device, torch.float64)
+            fitted["class_log_prior_"] = torch.log(counts / counts.sum())
+        return fitted
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(
+            device=self.device,
+            batch_size=self.batch_size,
+            max_steps=self.max_steps,
+            learning_rate=float(self.learning_rate),
+            ema_decay=self.ema_decay,
+            verbose=self.verbose,
+            checkpoint_dir=self.checkpoint_dir,
+            checkpoint_every=self.checkpoint_every,
+            random_state=seed,
+        )
+
+    def _loss_fn(self):
+        """The negative beta-ELBO per dimension of one minibatch, one z per row."""
+        beta, conditional = float(self.beta), self.conditional
+
+        def loss_fn(modules, batch, gen):
+            x = batch[0]
+            y = batch[1] if conditional else None
+            mu, log_var = modules["encoder"](x, y)
+            eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * log_var) * eps  # the reparameterisation trick
+            location, log_std = modules["decoder"](z, y)
+            reconstruction = log_likelihood(x, location, log_std).mean()
+            kl = kl_to_standard_normal(mu, log_var).mean()
+            n_dims = x[0].numel()
+            loss = (beta * kl - reconstruction) / n_dims
+            return loss, {"kl": kl.item(), "reconstruction": reconstruction.item()}
+
+        return loss_fn
+
+    # --- networks and bounds
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
+
+        The encoder maps standardised x (see `data_shift_`) to (mu, log_var); the decoder maps
+        z to (location, log_std), the location being a Gaussian mean or Bernoulli logits.
+        """
+        check_is_fitted(self)
+        encoder, decoder = self._modules()
+        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
+
+    def _modules(self, fitted: dict | None = None):
+        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
+        fitted = vars(self) if fitted is None else fitted
+        with torch.device("meta"):
+            encoder, decoder = build_networks(fitted["architecture_"])
+        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
+        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
+        return encoder.eval(), decoder.eval()
+
+    def _importance_noise(self, X: torch.Tensor) -> torch.Tensor:
+        """eps (n_importance, n, latent_dim), each row's a function of its values and the seed.
+
+        So `log_prob` is a deterministic function of each row, whatever the batch.
+        """
+        seed = 0 if self.random_state is None else self.random_state
+        eps = row_noise(X.cpu().numpy(), self.n_importance, self.latent_dim, seed)
+        return torch.as_tensor(eps, dtype=X.dtype, device=X.device)
+
+    def _log_det(self) -> torch.Tensor:
+        """log |d standardise / dx|, which maps densities of standardised data back to X."""
+        return -torch.log(self.data_scale_).sum()
+
+    def _bound(self, X: torch.Tensor, y: torch.Tensor | None, iwae: bool) -> torch.Tensor:
+        """The IWAE bound (or the K-sample ELBO) of log p(x | y) for each row, shape (n,)."""
+        encoder, decoder = self._modules()
+        Xs = (X - self.data_shift_) / self.data_scale_
+        rows = max(1, _CHUNK_ELEMENTS // (self.n_importance * self.n_features_in_))
+        out = []
+        for start in range(0, len(X), rows):
+            part = slice(start, start + rows)
+            eps = self._importance_noise(X[part])
+            log_w = importance_log_weights(
+                Xs[part], None if y is None else y[part], encoder, decoder, eps
+            )  # (K, rows)
+            if iwae:
+                out.append(torch.logsumexp(log_w, 0) - math.log(len(eps)))
+            else:
+                out.append(log_w.mean(0))
+        return torch.cat(out) + self._log_det()
+
+    def _joint_or_marginal(self, X, y, iwae: bool) -> torch.Tensor:
+        """Bound on log p(x, y) for given labels, else on log p(x); unconditional: log p(x)."""
+        if not self.conditional:
+            return self._bound(X, None, iwae)
+        if y is not None:
+            return self._bound(X, y, iwae) + self.class_log_prior_[y]
+        per_class = [
+            self._bound(X, torch.full((len(X),), k, device=X.device), iwae) + log_prior
+            for k, log_prior in enumerate(self.class_log_prior_)
+        ]
+        return torch.logsumexp(torch.stack(per_class), 0)  # (n,)
+
+    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
+        return self._joint_or_marginal(X, None, iwae=True)
+
+    def _labelled_log_prob(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._joint_or_marginal(X, y, iwae=True)
+
+    # --- public extras
+
+    def elbo(self, X, y=None) -> np.ndarray:
+        """Return the ELBO of each row of X in nats, shape (n_samples,).
+
+        It is the mean of the same `n_importance` log-weights whose log-mean-exp is `log_prob`,
+        so ``elbo(X) <= log_prob(X)`` row by row. Labels y work as in `log_prob`.
+        """
+        X, y = self._inputs(X, y)
+        with torch.no_grad():
+            return _numpy(self._joint_or_marginal(X, y, iwae=False))
+
+    def encode(self, X, y=None, *, return_log_var: bool = False):
+        """Return the latent means of q(z | x), (n_samples, latent_dim) [, their log-variances].
+
+        A conditional model needs the labels y.
+        """
+        X, y = self._inputs(X, y, need_labels=True)
+        encoder, _ = self._modules()
+        with torch.no_grad():
+            mu, log_var = encoder((X - self.data_shift_) / self.data_scale_, y)
+        return (_numpy(mu), _numpy(log_var)) if return_log_var else _numpy(mu)
+
+    def decode(self, Z, y=None) -> np.ndarray:
+        """Return E[x | z] for each latent row of Z, shaped like the training data.
+
+        A conditional model needs the labels y (one, or one per row).
+        """
+        check_is_fitted(self)
+        Z = np.asarray(Z.detach().cpu() if isinstance(Z, torch.Tensor) else Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.latent_dim or not np.isfinite(Z).all():
+            raise ValueError(
+                f"Z must be a finite array of shape (n_samples, {self.latent_dim}); "
+                f"got shape {Z.shape}."
+            )
+        y = self._required_labels(y, len(Z), broadcast=True)
+        with torch.no_grad():
+            return _numpy(self._decode_mean(self._to_tensor(Z), y))
+
+    def reconstruct(self, X, y=None) -> np.ndarray:
+        """Return decode(encode(X)): each row through its latent mean and back."""
+        return self.decode(self.encode(X, y), y)
+
+    def interpolate(self, x0, x1, n_steps: int = 10, *, y=None) -> np.ndarray:
+        """Decode `n_steps` points on the line between the latent means of x0 and x1.
+
+        x0 and x1 are single samples (shaped like one row of X). Returns (n_steps, ...), the
+        first row the reconstruction of x0, the last that of x1.
+        """
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
+            raise ValueError(f"n_steps must be an int >= 2; got {n_steps!r}.")
+        pair = [np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v)
+                for v in (x0, x1)]  # fmt: skip
+        if pair[0].shape != pair[1].shape:
+            raise ValueError(f"x0 and x1 differ in shape: {pair[0].shape} and {pair[1].shape}.")
+        labels = None if y is None else [y, y]
+        mu = self.encode(np.stack(pair), labels)  # (2, latent_dim)
+        t = np.linspace(0.0, 1.0, n_steps)[:, None]
+        return self.decode((1 - t) * mu[0] + t * mu[1], y)
+
+    def _inputs(self, X, y, *, need_labels: bool = False):
+        check_is_fitted(self)
+        X = self._to_tensor(self._check_X(X, reset=False))
+        if need_labels:
+            return X, self._required_labels(y, len(X))
+        return X, self._label_index(y, len(X))
+
+    def _required_labels(self, y, n: int, *, broadcast: bool = False):
+        if self.conditional and y is None:
+            raise ValueError("y is required: this VAE is conditional (conditional=True).")
+        return self._label_index(y, n, broadcast=broadcast)
+
+    def _decode_mean(self, Z: torch.Tensor, y) -> torch.Tensor:
+        _, decoder = self._modules()
+        location, log_std = decoder(Z, y)
+        mean = decoder_mean(location, log_std)
+        return mean * self.data_scale_ + self.data_shift_
+
+    # --- sampling
+
+    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        if not self.conditional:
+            return self._draw(n_samples, None, gen)
+        return self._sample_with_labels(n_samples, y, gen)[0]
+
+    def _sample_with_labels(self, n_samples: int, y, gen):
+        if not self.conditional:
+            return super()._sample_with_labels(n_samples, y, gen)  # raises: no labels
+        if y is None:
+            prior = torch.exp(self.class_log_prior_)
+            y = torch.multinomial(prior, n_samples, replacement=True, generator=gen)
+        return self._draw(n_samples, y, gen), y
+
+    def _draw(self, n_samples: int, y, gen) -> torch.Tensor:
+        """x ~ p(x | z, y) with z ~ N(0, I): the decoder's mean, or a draw (`sample_noise`)."""
+        device = self._device()
+        z = torch.randn(
+            n_samples, self.latent_dim, generator=gen, device=device, dtype=torch.float64
+        )
+        _, decoder = self._modules()
+        location, log_std = decoder(z, y)
+        mean = decoder_mean(location, log_std)
+        draw = self.sample_noise
+        if draw == "auto":
+            draw = len(self.input_shape_) == 1
+        if draw and log_std is not None:
+            noise = torch.randn(mean.shape, generator=gen, device=device, dtype=mean.dtype)
+            mean = mean + torch.exp(log_std) * noise
+        elif draw:
+            mean = torch.bernoulli(mean, generator=gen)
+        return mean * self.data_scale_ + self.data_shift_
+
+    # --- save and load
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Network weights as arrays named `encoder_state_.<parameter>`; the rest as usual."""
+        check_is_fitted(self)
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if name in _NETWORK_STATES:
+                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
+            elif isinstance(value, torch.Tensor):
+                arrays[name] = _numpy(value)
+            elif isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
+                arrays[name] = value
+            else:  # classes_ of strings, architecture_, lists and numbers: JSON
+                values[name] = value
+        return arrays, values
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        device = self._device()
+        fitted = dict(values)
+        for key, array in arrays.items():
+            name, _, parameter = key.partition(".")
+            if name in _NETWORK_STATES:
+                tensor = torch.tensor(array, device=device)
+                fitted.setdefault(name, {})[parameter] = tensor
+            elif name in _TENSOR_ATTRIBUTES:
+                fitted[name] = torch.tensor(array, device=device)
+            else:
+                fitted[name] = array
+        self._modules(fitted)  # raises if the weights do not fit the architecture
+        self._set_fitted(fitted)
+
+
+# --- helpers
+
+
+def _check_unit_interval(X: np.ndarray, what: str) -> None:
+    if X.min() < 0.0 or X.max() > 1.0:
+        raise ValueError(
+            f"X has values in [{X.min():.4g}, {X.max():.4g}], but {what} needs values in "
+            "[0, 1]; rescale X or use likelihood='gaussian'."
+        )
+
+
+def _standardisation(X: np.ndarray, likelihood: str) -> tuple[np.ndarray, np.ndarray]:
+    """Shift and scale of shape X.shape[1:]: per feature for vectors, one scale for images."""
+    shape = X.shape[1:]
+    if likelihood == "bernoulli":  # Bernoulli data stay in [0, 1]
+        return np.zeros(shape), np.ones(shape)
+    if X.ndim == 2:
+        shift, scale = X.mean(0), X.std(0)
+    else:
+        shift, scale = np.full(shape, X.mean()), np.full(shape, X.std())
+    return shift, np.where(scale > 1e-8, scale, 1.0)  # constant features keep their units
+
+
+def _float64_state(module: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+    return {
+        k: v.detach().to(device=device, dtype=torch.float64).clone()
+        for k, v in module.state_dict().items()
+    }
+
+
+def _copy_weights(module: torch.nn.Module) -> torch.nn.Module:
+    for p in module.parameters():
+        p.data = p.data.clone()
+    for b in module.buffers():
+        b.data = b.data.clone()
+    return module
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float64)
