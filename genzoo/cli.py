@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 from pathlib import Path
 
 import click
@@ -25,6 +26,8 @@ __all__ = ["cli", "main"]
 
 RUN_FILE = "run.json"
 EVAL_FILE = "eval.json"
+CHECKPOINT_DIR = "checkpoint"  # the trainer's checkpoint of a gradient-trained model
+CHECKPOINT_EVERY = 200  # steps between checkpoints, unless --set checkpoint_every=...
 # Errors a user can fix; anything else is a bug and keeps its traceback.
 _USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
 # What identifies a run: training again with the same values continues or skips it.
@@ -128,12 +131,14 @@ def train(model_name, data, settings, out, seed, n_samples, quiet, force) -> Non
         click.echo(f"{run}: the run is complete; nothing to do (pass --force to train again).")
         return
     model = _new_model(entry.name, sets, seed, quiet)
+    _use_run_checkpoints(model, run, sets, resume=not force and _same_run(run, identity))
     original = gdata.load(data, n_samples=n_samples, random_state=seed)
     dataset, image_shape = prepare_data(entry, original)
     warm_start = model.get_params(deep=False).get("warm_start")
     if force:
         for name in (MODEL_FILE, RUN_FILE, EVAL_FILE):
             (run / name).unlink(missing_ok=True)
+        shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
     if state == "resume":
         click.echo(f"{run}: resuming the interrupted run from its saved model.")
         model = _resumed_model(run, entry, model)
@@ -202,6 +207,31 @@ def _previous_run(run: Path, identity: dict, force: bool) -> str:
     if differ or not has_model:
         return "new"  # nothing saved to lose or to continue from
     return "done" if record.get("status") == "done" else "resume"
+
+
+def _same_run(run: Path, identity: dict) -> bool:
+    """Whether run.json in `run` describes this very run (same model, data, seed, settings)."""
+    record = _read_json(run / RUN_FILE)
+    return record is not None and all(record.get(k) == identity[k] for k in _RUN_KEYS)
+
+
+def _use_run_checkpoints(model, run: Path, sets: dict, *, resume: bool) -> None:
+    """Point a gradient-trained model's checkpoints into the run folder.
+
+    Its trainer then resumes from the last checkpoint when the same run is started again after
+    an interruption. A checkpoint left by another run (or before --force) is removed first.
+    """
+    params = model.get_params(deep=False)
+    if "checkpoint_dir" not in params or "checkpoint_dir" in sets:
+        return
+    folder = run / CHECKPOINT_DIR
+    if folder.exists() and not resume:
+        shutil.rmtree(folder)
+    elif folder.exists():
+        click.echo(f"{run}: resuming the interrupted training from its last checkpoint.")
+    model.set_params(checkpoint_dir=str(folder))
+    if "checkpoint_every" in params and "checkpoint_every" not in sets:
+        model.set_params(checkpoint_every=CHECKPOINT_EVERY)
 
 
 def _new_model(name: str, sets: dict, seed: int, quiet: bool):

@@ -128,6 +128,31 @@ def test_train_resumes_an_interrupted_run_from_its_saved_model(tmp_path):
     assert model.n_iter_ > 1
 
 
+def test_train_of_a_neural_model_resumes_from_the_run_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "vae", "--data", "digits", "--n-samples", "100", "--out", run, "--quiet"]
+    args += ["--set", "max_steps=20", "--set", "latent_dim=4", "--set", "channels=(8, 16)"]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    checkpoint = run / "checkpoint" / "checkpoint.safetensors"
+    assert checkpoint.is_file()
+    assert genzoo.load(run).checkpoint_every == 200  # the CLI's default
+    weights = genzoo.load(run).encoder_state_
+    # As if killed after the last checkpoint but before the model was saved.
+    (run / "model.safetensors").unlink()
+    record = run_record(run)
+    record["status"] = "interrupted"
+    (run / "run.json").write_text(json.dumps(record))
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    assert "resuming the interrupted training" in again.stdout
+    resumed = genzoo.load(run).encoder_state_
+    assert all(np.array_equal(weights[k], resumed[k]) for k in weights)
+    # --force starts over: the old checkpoint is removed before training.
+    forced = invoke(*args, "--force")
+    assert forced.exit_code == 0 and "resuming" not in forced.stdout
+
+
 def test_train_with_other_params_on_a_finished_run_is_refused(tmp_path):
     run = tmp_path / "run"
     train(run, "n_components=8")
