@@ -6,7 +6,7 @@
 
 from genzoo import data, metrics
 from genzoo._version import __version__
-from genzoo.autoencoder import VAE
+from genzoo.autoencoder import VAE, SparseAutoencoder
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
 from genzoo.bayesnet import (
     BayesianNetwork,
@@ -35,6 +35,7 @@ __all__ = [
     "LatentDirichletAllocation",
     "LikelihoodUnavailable",
     "PCFG",
+    "SparseAutoencoder",
     "UnknownModelError",
     "VAE",
     "__version__",

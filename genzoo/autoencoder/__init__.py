@@ -1,5 +1,6 @@
-"""Autoencoders: the variational autoencoder."""
+"""Autoencoders: variational, denoising and sparse."""
 
+from genzoo.autoencoder.sparse import SparseAutoencoder
 from genzoo.autoencoder.vae import VAE
 
-__all__ = ["VAE"]
+__all__ = ["SparseAutoencoder", "VAE"]

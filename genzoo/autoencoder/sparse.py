@@ -1,0 +1,468 @@
+"""Sparse autoencoder (Ng, CS294A notes, 2011), made generative by a density of its codes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+from torch import Tensor, nn
+
+from genzoo._validation import Interval, Options
+from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
+from genzoo.autoencoder.vae import (
+    VAE,
+    _check_unit_interval,
+    _copy_weights,
+    _float64_state,
+    _numpy,
+    _standardisation,
+)
+from genzoo.base import GenerativeModel
+from genzoo.mixture import GaussianMixture
+from genzoo.nets import MLP, ConvEncoder
+from genzoo.registry import register
+from genzoo.training import TrainConfig, Trainer
+
+__all__ = ["SparseAutoencoder"]
+
+_NETWORK_STATES = ("encoder_state_", "decoder_state_")
+_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_")
+_DENSITY_PREFIX = "code_density_"  # arrays of the fitted code density: `code_density_.<name>`
+_DENSITY_VALUES = "_code_density_values"
+# Keeps log rho_hat finite in the KL penalty when a unit is (numerically) always off or on.
+_RATE_EPS = 1e-6
+
+
+# --- sparsity penalties
+
+
+def kl_sparsity(h: Tensor, rho: float) -> Tensor:
+    """sum_j KL(rho || rho_hat_j) between Bernoulli rates, rho_hat_j the batch mean of unit j.
+
+    The sparsity penalty of Ng's notes (section 2.3); h (batch, n_hidden) in (0, 1).
+    """
+    rho_hat = h.mean(0).clamp(_RATE_EPS, 1 - _RATE_EPS)
+    kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+    return kl.sum()
+
+
+def l1_sparsity(h: Tensor) -> Tensor:
+    """sum_j mean_i |h_ij|: the L1 norm of each row's code, averaged over the batch."""
+    return h.abs().sum(1).mean()
+
+
+class CodeEncoder(nn.Module):
+    """x -> h = sigmoid(net(x)), the code activations in (0, 1), shape (batch, n_hidden)."""
+
+    def __init__(self, architecture: dict):
+        super().__init__()
+        shape, n_hidden = tuple(architecture["input_shape"]), architecture["latent_dim"]
+        self.conv = architecture["network"] == "conv"
+        if self.conv:
+            self.net = ConvEncoder(shape, n_hidden, tuple(architecture["channels"]))
+        else:
+            self.net = MLP(math.prod(shape), n_hidden, tuple(architecture["hidden"]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.net(x if self.conv else x.flatten(1)))
+
+
+def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
+    """The code encoder and the VAE's decoder, which maps the code (its `latent_dim`) to x."""
+    return CodeEncoder(architecture), Decoder(architecture)
+
+
+@register(
+    "sparse_ae",
+    family="autoencoder",
+    data_kind="images",
+    default_dataset="digits",
+    fixture_dataset="digits",
+    fixture_size=200,
+    test_params={
+        "n_hidden": 8, "hidden": (32,), "channels": (8, 16), "batch_size": 64,
+        "max_steps": 30, "verbose": 0, "random_state": 0,
+    },
+    quick_params={"n_hidden": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
+    zoo_params={"n_hidden": 64, "max_steps": 6000, "random_state": 0},
+)  # fmt: skip
+class SparseAutoencoder(GenerativeModel):
+    """Autoencoder with sparse sigmoid codes, made generative by a density fitted to its codes.
+
+    The encoder maps x to code activations h in (0, 1) (a sigmoid layer); the decoder maps h
+    back to x. Training minimises the reconstruction's negative log-likelihood (the VAE's
+    decoder p(x | h): a Gaussian with a learned standard deviation, or Bernoulli) plus
+    ``sparsity_weight`` times a sparsity penalty, by AdamW through the shared `Trainer`:
+
+    - "kl": sum_j KL(rho || rho_hat_j), rho = `target_rate` and rho_hat_j the mean activation of
+      unit j over the batch (Ng's sparse autoencoder notes), which pulls every unit's mean
+      activation towards the target rate;
+    - "l1": the mean L1 norm of the code, sum_j |h_j|, which pushes activations to 0 (it
+      ignores `target_rate`).
+
+    After training, `code_density` (a genzoo density model) is fitted to the codes of the
+    training data. `sample` draws codes from it, clips them to [0, 1] and decodes them (the
+    decoder's mean). The decoder is deterministic, so the model defines no density over x:
+    `log_prob` raises `LikelihoodUnavailable`.
+
+    Data are standardised as in the VAE (per feature for vectors, one scale for images; none
+    for the Bernoulli decoder). Weights train in float32; the fitted model evaluates in float64.
+
+    Parameters
+    ----------
+    n_hidden : int, default=64
+        Number of code units h.
+    hidden : tuple of int, default=(256,)
+        Hidden widths of the MLP encoder (the decoder mirrors them).
+    channels : tuple of int, default=(32, 64)
+        Channels of the convolutional encoder's stride-2 stages (the decoder mirrors them).
+    sparsity : {"kl", "l1"}, default="kl"
+    target_rate : float in (0, 1), default=0.05
+        The mean activation rho each code unit is pulled to ("kl").
+    sparsity_weight : float, default=10.0
+        Weight of the penalty against the reconstruction's log-likelihood (both in nats and
+        summed over dimensions and units).
+    code_density : genzoo model or None, default=None
+        Estimator of the codes' density, cloned at fit; it needs a likelihood and must not be
+        conditional. None is ``GaussianMixture(n_components=10, covariance_type="full",
+        reg_covar=1e-3)``. A clone whose `random_state` is None is seeded from this model's.
+    likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
+        The reconstruction loss, as the VAE's decoder: "bernoulli" for data in [0, 1]; "auto"
+        picks it when every training value is 0 or 1.
+    network : {"auto", "mlp", "conv"}, default="auto"
+        "auto" uses convolutions for images with both sides in [8, 64], else an MLP.
+    min_std : float, default=0.01
+        Floor of the Gaussian decoder's standard deviation, in units of the standardised data.
+    device : str, default="auto"
+    batch_size : int, default=128
+    max_steps : int, default=2000
+    learning_rate : float, default=1e-3
+    ema_decay : float or None, default=None
+        When set, the fitted weights are the exponential moving average of training's.
+    verbose : int, default=1
+        1 shows a progress bar of training.
+    checkpoint_dir, checkpoint_every : optional
+        Where and how often training writes a checkpoint; `fit` resumes from one found there.
+    random_state : int or None
+        Seeds the weights, the training batches, the code density's fit (when its own
+        `random_state` is None) and (unless `sample` gets its own) sampling.
+
+    Attributes
+    ----------
+    encoder_state_, decoder_state_ : dict of str to Tensor
+        The networks' weights (float64); `networks()` builds the modules.
+    architecture_ : dict
+        What the networks were built from (network, likelihood, sizes).
+    likelihood_ : str
+        "gaussian" or "bernoulli", as resolved at fit.
+    code_density_ : GenerativeModel
+        The fitted density of the training data's codes.
+    mean_activation_ : float
+        The mean code activation over the training data (near `target_rate` with "kl").
+    data_shift_, data_scale_ : Tensor of shape input_shape
+        The standardisation: the networks see (X - data_shift_) / data_scale_.
+    loss_curve_ : list of float, the training loss (nats per dimension) at every step
+    n_steps_ : int
+    n_features_in_ : int
+    input_shape_ : list of int, (d,) or (c, h, w)
+
+    Examples
+    --------
+    >>> from genzoo.autoencoder.sparse import SparseAutoencoder
+    >>> from genzoo.data import load_digits
+    >>> X, _ = load_digits("train")
+    >>> ae = SparseAutoencoder(16, max_steps=50, verbose=0, random_state=0).fit(X[:300])
+    >>> ae.encode(X[:2]).shape, ae.sample(3).shape
+    ((2, 16), (3, 1, 8, 8))
+    """
+
+    likelihood_kind = None
+    no_likelihood_reason = (
+        "its decoder is deterministic, so it defines no density over X (its code density "
+        "is a density over codes, not data)."
+    )
+    data_kind = "images"  # images (n, c, h, w) or (n, h, w), and vectors (n, d)
+    _parameter_constraints = {
+        "n_hidden": [Interval(int, 1, None)],
+        "hidden": ["array-like"],
+        "channels": ["array-like"],
+        "sparsity": [Options("kl", "l1")],
+        "target_rate": [Interval(float, 0, 1, closed="neither")],
+        "sparsity_weight": [Interval(float, 0, None)],
+        "likelihood": [Options("auto", "gaussian", "bernoulli")],
+        "network": [Options("auto", "mlp", "conv")],
+        "min_std": [Interval(float, 0, None, closed="neither")],
+        "device": ["device"],
+        "batch_size": [Interval(int, 1, None)],
+        "max_steps": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
+        "verbose": [Interval(int, 0, None)],
+        "checkpoint_every": [None, Interval(int, 1, None)],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_hidden: int = 64,
+        *,
+        hidden: tuple[int, ...] = (256,),
+        channels: tuple[int, ...] = (32, 64),
+        sparsity: str = "kl",
+        target_rate: float = 0.05,
+        sparsity_weight: float = 10.0,
+        code_density: GenerativeModel | None = None,
+        likelihood: str = "auto",
+        network: str = "auto",
+        min_std: float = 0.01,
+        device: str = "auto",
+        batch_size: int = 128,
+        max_steps: int = 2000,
+        learning_rate: float = 1e-3,
+        ema_decay: float | None = None,
+        verbose: int = 1,
+        checkpoint_dir=None,
+        checkpoint_every: int | None = None,
+        random_state: int | None = None,
+    ):
+        self.n_hidden = n_hidden
+        self.hidden = hidden
+        self.channels = channels
+        self.sparsity = sparsity
+        self.target_rate = target_rate
+        self.sparsity_weight = sparsity_weight
+        self.code_density = code_density
+        self.likelihood = likelihood
+        self.network = network
+        self.min_std = min_std
+        self.device = device
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.random_state = random_state
+
+    # --- input: the VAE's rules (they read only `likelihood` and `network`)
+
+    _resolve_likelihood = VAE._resolve_likelihood
+    _resolve_network = VAE._resolve_network
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = super()._check_X(X, reset=reset)
+        if not reset and self.likelihood_ == "bernoulli":
+            _check_unit_interval(X, "the fitted Bernoulli decoder")
+        return X
+
+    def _code_density_estimator(self) -> GenerativeModel:
+        """The unfitted code density: `code_density`, or the default Gaussian mixture."""
+        if self.code_density is None:
+            return GaussianMixture(n_components=10, covariance_type="full", reg_covar=1e-3)
+        model = self.code_density
+        if not isinstance(model, GenerativeModel):
+            raise ValueError(
+                f"code_density must be a genzoo model or None; got {type(model).__name__}."
+            )
+        if model.likelihood_kind is None or model.conditional:
+            what = "has no likelihood" if model.likelihood_kind is None else "is conditional"
+            raise ValueError(
+                f"code_density must be an unconditional genzoo model with a likelihood, to "
+                f"fit and sample the codes; {type(model).__name__} {what}."
+            )
+        return model
+
+    # --- fitting
+
+    def _fit(self, X, y, gen) -> dict:
+        density = clone(self._code_density_estimator())  # refuses a bad one before training
+        shape = tuple(X.shape[1:])
+        likelihood = self._resolve_likelihood(X)
+        architecture = {
+            "network": self._resolve_network(shape),
+            "likelihood": likelihood,
+            "input_shape": list(shape),
+            "latent_dim": self.n_hidden,
+            "hidden": list(self.hidden),
+            "channels": list(self.channels),
+            "n_classes": None,
+            "min_std": self.min_std,
+        }
+        shift, scale = _standardisation(X, likelihood)
+        seeds = torch.randint(2**62, (3,), generator=gen, device=gen.device)
+        init_seed, train_seed, density_seed = (int(s) for s in seeds)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
+            torch.manual_seed(init_seed)
+            encoder, decoder = build_networks(architecture)
+        data = (torch.as_tensor((X - shift) / scale, dtype=torch.float32),)
+        result = Trainer(self._train_config(train_seed)).fit(
+            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), data
+        )
+        if result.ema is not None:
+            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
+        device = self._device()
+        fitted = {
+            "encoder_state_": _float64_state(encoder, device),
+            "decoder_state_": _float64_state(decoder, device),
+            "architecture_": architecture,
+            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
+            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
+        }
+        # The codes of the training data, by the fitted float64 encoder, and their density.
+        code_encoder, _ = self._modules(fitted)
+        with torch.no_grad():
+            Xs = torch.as_tensor(X, dtype=torch.float64, device=device) - fitted["data_shift_"]
+            codes = _numpy(code_encoder(Xs / fitted["data_scale_"]))
+        if "random_state" in density.get_params() and density.random_state is None:
+            density.set_params(random_state=density_seed % 2**31)
+        density.fit(codes)
+        return {
+            **fitted,
+            "likelihood_": likelihood,
+            "code_density_": density,
+            "mean_activation_": float(codes.mean()),
+            "loss_curve_": [float(v) for v in result.history],
+            "n_steps_": int(result.step),
+            **self._fitted_input_shape(X),
+        }
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(
+            device=self.device,
+            batch_size=self.batch_size,
+            max_steps=self.max_steps,
+            learning_rate=float(self.learning_rate),
+            ema_decay=self.ema_decay,
+            verbose=self.verbose,
+            checkpoint_dir=self.checkpoint_dir,
+            checkpoint_every=self.checkpoint_every,
+            random_state=seed,
+        )
+
+    def _loss_fn(self):
+        """Reconstruction NLL plus the weighted sparsity penalty, per dimension, of a batch."""
+        weight, sparsity, rho = float(self.sparsity_weight), self.sparsity, float(self.target_rate)
+
+        def loss_fn(modules, batch, gen):
+            x = batch[0]
+            h = modules["encoder"](x)
+            location, log_std = modules["decoder"](h)
+            reconstruction = log_likelihood(x, location, log_std).mean()
+            penalty = kl_sparsity(h, rho) if sparsity == "kl" else l1_sparsity(h)
+            loss = (weight * penalty - reconstruction) / x[0].numel()
+            rate = h.mean().item()
+            return loss, {"reconstruction": reconstruction.item(), "rate": rate}
+
+        return loss_fn
+
+    # --- networks
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
+
+        The encoder maps standardised x (see `data_shift_`) to the code h in (0, 1); the
+        decoder maps h to (location, log_std), the location a Gaussian mean or Bernoulli logits.
+        """
+        check_is_fitted(self)
+        encoder, decoder = self._modules()
+        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
+
+    def _modules(self, fitted: dict | None = None):
+        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
+        fitted = vars(self) if fitted is None else fitted
+        with torch.device("meta"):
+            encoder, decoder = build_networks(fitted["architecture_"])
+        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
+        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
+        return encoder.eval(), decoder.eval()
+
+    # --- public extras
+
+    def encode(self, X) -> np.ndarray:
+        """Return the code activations h in (0, 1) of each row, (n_samples, n_hidden)."""
+        check_is_fitted(self)
+        X = self._to_tensor(self._check_X(X, reset=False))
+        encoder, _ = self._modules()
+        with torch.no_grad():
+            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+
+    def decode(self, H) -> np.ndarray:
+        """Return the decoder's mean for each code row of H, shaped like the training data."""
+        check_is_fitted(self)
+        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != self.n_hidden or not np.isfinite(H).all():
+            raise ValueError(
+                f"H must be a finite array of shape (n_samples, {self.n_hidden}); "
+                f"got shape {H.shape}."
+            )
+        with torch.no_grad():
+            return _numpy(self._decode_mean(self._to_tensor(H)))
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Return decode(encode(X)): each row through its code and back."""
+        return self.decode(self.encode(X))
+
+    def _decode_mean(self, H: torch.Tensor) -> torch.Tensor:
+        _, decoder = self._modules()
+        mean = decoder_mean(*decoder(H))
+        return mean * self.data_scale_ + self.data_shift_
+
+    # --- sampling
+
+    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        """Codes from `code_density_`, clipped to [0, 1], through the decoder's mean."""
+        seed = int(torch.randint(2**31, (1,), generator=gen, device=gen.device))
+        codes = self.code_density_.sample(n_samples, random_state=seed)
+        H = self._to_tensor(np.clip(codes, 0.0, 1.0))
+        return self._decode_mean(H)
+
+    # --- save and load
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Weights as arrays `encoder_state_.<parameter>`, the code density's `code_density_.*`.
+
+        A saved file holds a nested model's params only, so the fitted code density's own
+        state goes in under a prefix, and `_set_state` rebuilds it from a clone.
+        """
+        check_is_fitted(self)
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if name in _NETWORK_STATES:
+                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
+            elif name == "code_density_":
+                density_arrays, density_values = value._state()
+                arrays.update({f"{name}.{k}": a for k, a in density_arrays.items()})
+                values[_DENSITY_VALUES] = {"model": value, "values": density_values}
+            elif isinstance(value, torch.Tensor):
+                arrays[name] = _numpy(value)
+            else:  # architecture_, lists and numbers: JSON
+                values[name] = value
+        return arrays, values
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        device = self._device()
+        fitted = dict(values)
+        density_spec = fitted.pop(_DENSITY_VALUES)
+        density_arrays = {}
+        for key, array in arrays.items():
+            name, _, parameter = key.partition(".")
+            if name in _NETWORK_STATES:
+                tensor = torch.tensor(array, device=device)
+                fitted.setdefault(name, {})[parameter] = tensor
+            elif name == _DENSITY_PREFIX:
+                density_arrays[parameter] = array
+            elif name in _TENSOR_ATTRIBUTES:
+                fitted[name] = torch.tensor(array, device=device)
+            else:
+                fitted[name] = array
+        density = density_spec["model"]  # an unfitted instance with the saved params
+        density._set_state(density_arrays, dict(density_spec["values"]))
+        fitted["code_density_"] = density
+        self._modules(fitted)  # raises if the weights do not fit the architecture
+        self._set_fitted(fitted)
