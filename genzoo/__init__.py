@@ -6,7 +6,7 @@
 
 from genzoo import data, metrics
 from genzoo._version import __version__
-from genzoo.autoencoder import VAE, SparseAutoencoder
+from genzoo.autoencoder import VAE, DenoisingAutoencoder, SparseAutoencoder
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
 from genzoo.bayesnet import (
     BayesianNetwork,
@@ -26,6 +26,7 @@ __all__ = [
     "BayesianNetwork",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
+    "DenoisingAutoencoder",
     "GaussianNaiveBayes",
     "MultinomialNaiveBayes",
     "GaussianMixture",

@@ -171,7 +171,7 @@ class SparseAutoencoder(GenerativeModel):
 
     Examples
     --------
-    >>> from genzoo.autoencoder.sparse import SparseAutoencoder
+    >>> from genzoo import SparseAutoencoder
     >>> from genzoo.data import load_digits
     >>> X, _ = load_digits("train")
     >>> ae = SparseAutoencoder(16, max_steps=50, verbose=0, random_state=0).fit(X[:300])

@@ -1,0 +1,491 @@
+"""Denoising autoencoder (Vincent et al., 2008), sampled by the generalised-DAE Markov chain."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from torch import Tensor, nn
+
+from genzoo._validation import Interval, Options
+from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
+from genzoo.autoencoder.vae import (
+    VAE,
+    _check_unit_interval,
+    _copy_weights,
+    _float64_state,
+    _numpy,
+    _standardisation,
+)
+from genzoo.base import GenerativeModel
+from genzoo.nets import MLP, ConvEncoder
+from genzoo.registry import register
+from genzoo.training import TrainConfig, Trainer
+
+__all__ = ["DenoisingAutoencoder"]
+
+_NETWORK_STATES = ("encoder_state_", "decoder_state_")
+_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_")
+# Floor of the reconstruction distribution's standard deviation, in standardised units.
+_MIN_STD = 0.01
+
+
+# --- corruption C(x~ | x), on standardised data
+
+
+def gaussian_corruption(x: Tensor, noise_level: float, gen: torch.Generator) -> Tensor:
+    """x~ = x + noise_level * eps, eps ~ N(0, I) (additive isotropic Gaussian noise)."""
+    eps = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+    return x + noise_level * eps
+
+
+def mask_corruption(x: Tensor, noise_level: float, gen: torch.Generator) -> Tensor:
+    """Masking noise (Vincent et al., 2008): each value is set to 0 with probability noise_level.
+
+    On standardised data 0 is the feature's (or the image's) mean; on Bernoulli data, 0.
+    """
+    keep = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) >= noise_level
+    return x * keep
+
+
+CORRUPTIONS = {"gaussian": gaussian_corruption, "mask": mask_corruption}
+
+
+# --- the generalised denoising autoencoder's Markov chain
+
+
+def draw_reconstruction(location: Tensor, log_std: Tensor | None, gen: torch.Generator) -> Tensor:
+    """x ~ P(x | x~): a Gaussian draw with the decoder's std, or Bernoulli 0/1 draws."""
+    if log_std is not None:
+        eps = torch.randn(location.shape, generator=gen, device=location.device,
+                          dtype=location.dtype)  # fmt: skip
+        return location + torch.exp(log_std) * eps
+    return torch.bernoulli(torch.sigmoid(location), generator=gen)
+
+
+@torch.no_grad()
+def gdae_chain(
+    corrupt: Callable[[Tensor, torch.Generator], Tensor],
+    reconstruct: Callable[[Tensor, torch.Generator], tuple[Tensor, Tensor]],
+    x: Tensor,
+    *,
+    n_burn_in: int,
+    thinning: int,
+    n_keep: int,
+    gen: torch.Generator,
+    callback: Callable[[int, Tensor], None] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Run the generalised-denoising-autoencoder chain (Bengio, Yao, Alain and Vincent, 2013).
+
+    Each step alternates (section 3 of the paper)
+        1. x~_t ~ C(x~ | x_t), the training corruption;
+        2. x_{t+1} ~ P_theta(x | x~_t), the learned reconstruction distribution;
+    whose stationary distribution estimates the data distribution when P_theta is a consistent
+    estimator of the true P(x | x~). `x` (n_chains, ...) is the start state, one row a chain.
+
+    `reconstruct(x~, gen)` returns (a draw x_{t+1}, its distribution's mean). After
+    `n_burn_in` steps, the state is kept every `thinning` steps, `n_keep` times per chain.
+    Returns the kept draws and means, each (n_keep, n_chains, ...).
+    """
+    draws, means = [], []
+    for step in range(1, n_burn_in + thinning * (n_keep - 1) + 2):
+        x, mean = reconstruct(corrupt(x, gen), gen)
+        if callback is not None:
+            callback(step, x)
+        if step > n_burn_in and (step - n_burn_in - 1) % thinning == 0:
+            draws.append(x)
+            means.append(mean)
+    return torch.stack(draws), torch.stack(means)
+
+
+class CodeEncoder(nn.Module):
+    """x~ -> h = net(x~), the deterministic (linear-output) code, shape (batch, latent_dim)."""
+
+    def __init__(self, architecture: dict):
+        super().__init__()
+        shape, latent = tuple(architecture["input_shape"]), architecture["latent_dim"]
+        self.conv = architecture["network"] == "conv"
+        if self.conv:
+            self.net = ConvEncoder(shape, latent, tuple(architecture["channels"]))
+        else:
+            self.net = MLP(math.prod(shape), latent, tuple(architecture["hidden"]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x if self.conv else x.flatten(1))
+
+
+def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
+    """The code encoder and the VAE's decoder P(x | h): Gaussian (mean, std) or Bernoulli."""
+    return CodeEncoder(architecture), Decoder(architecture)
+
+
+@register(
+    "dae",
+    family="autoencoder",
+    data_kind="images",
+    default_dataset="digits",
+    fixture_dataset="digits",
+    fixture_size=200,
+    test_params={
+        "latent_dim": 4, "hidden": (32,), "channels": (8, 16), "n_burn_in": 3, "thinning": 1,
+        "n_chains": 16, "batch_size": 64, "max_steps": 30, "verbose": 0, "random_state": 0,
+    },
+    quick_params={"latent_dim": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
+    zoo_params={"latent_dim": 64, "max_steps": 6000, "random_state": 0},
+)  # fmt: skip
+class DenoisingAutoencoder(GenerativeModel):
+    """Denoising autoencoder whose samples come from the generalised-DAE Markov chain.
+
+    Training corrupts each standardised row, x~ ~ C(x~ | x), and maximises the log-likelihood
+    of the clean row under the reconstruction distribution P_theta(x | x~) = p(x | h = f(x~)),
+    by AdamW through the shared `Trainer`. f is the encoder (an MLP, or convolutions on images)
+    and p(x | h) is the VAE's decoder: a Gaussian whose mean and standard deviation (floored at
+    0.01 standardised units) both depend on h, or Bernoulli.
+
+    `sample` runs `n_chains` parallel chains of Bengio, Yao, Alain and Vincent (2013),
+    alternating x~ ~ C(x~ | x) and x ~ P_theta(x | x~) (see `gdae_chain`). The chains start
+    from noise with the training data's first two moments: N(0, I) on standardised data (the
+    data's per-feature mean and spread; one mean and scale for images), or Bernoulli(0.5)
+    pixels for the Bernoulli decoder; no training rows are stored. After `n_burn_in` steps,
+    each chain gives a sample every `thinning` steps until `n_samples` are drawn.
+
+    The chain's stationary distribution is only implicit, so the model has no likelihood:
+    `log_prob` raises `LikelihoodUnavailable`.
+
+    Parameters
+    ----------
+    latent_dim : int, default=64
+        Size of the code h.
+    hidden : tuple of int, default=(256, 256)
+        Hidden widths of the MLP encoder (the decoder mirrors them).
+    channels : tuple of int, default=(32, 64)
+        Channels of the convolutional encoder's stride-2 stages (the decoder mirrors them).
+    corruption : {"gaussian", "mask"}, default="gaussian"
+        C(x~ | x): "gaussian" adds N(0, noise_level^2) noise to each standardised value;
+        "mask" sets each value to 0 (the mean, or black for Bernoulli data) with probability
+        `noise_level`.
+    noise_level : float, default=0.5
+        The Gaussian noise's standard deviation in standardised units, or the masking
+        probability (then below 1).
+    likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
+        The reconstruction distribution P(x | x~); "bernoulli" needs data in [0, 1]. "auto"
+        picks "bernoulli" when every training value is 0 or 1.
+    network : {"auto", "mlp", "conv"}, default="auto"
+        "auto" uses convolutions for images with both sides in [8, 64], else an MLP.
+    n_burn_in : int, default=100
+        Chain steps discarded before the first kept sample.
+    thinning : int, default=10
+        Chain steps between two kept samples of one chain.
+    n_chains : int, default=100
+        Parallel chains (at most `n_samples` run); more chains, fewer samples each.
+    sample_noise : bool or "auto", default="auto"
+        Whether `sample` returns the chain's states, draws from P(x | x~), rather than the
+        means E[x | x~] of the steps that drew them (the chain runs on draws either way).
+        "auto" returns draws for vectors and means for images, which is what one plots.
+    device : str, default="auto"
+    batch_size : int, default=128
+    max_steps : int, default=2000
+    learning_rate : float, default=1e-3
+    ema_decay : float or None, default=None
+        When set, the fitted weights are the exponential moving average of training's.
+    verbose : int, default=1
+        1 shows a progress bar of training.
+    checkpoint_dir, checkpoint_every : optional
+        Where and how often training writes a checkpoint; `fit` resumes from one found there.
+    random_state : int or None
+        Seeds the weights, the training batches and corruption, and (unless `sample` gets its
+        own) the chains.
+
+    Attributes
+    ----------
+    encoder_state_, decoder_state_ : dict of str to Tensor
+        The networks' weights (float64); `networks()` builds the modules.
+    architecture_ : dict
+    likelihood_ : str, "gaussian" or "bernoulli", as resolved at fit
+    data_shift_, data_scale_ : Tensor of shape input_shape
+        The standardisation: the networks see (X - data_shift_) / data_scale_.
+    loss_curve_ : list of float, the training loss (nats per dimension) at every step
+    n_steps_ : int
+    n_features_in_ : int
+    input_shape_ : list of int, (d,) or (c, h, w)
+
+    Examples
+    --------
+    >>> from genzoo import DenoisingAutoencoder
+    >>> from genzoo.data import make_moons
+    >>> dae = DenoisingAutoencoder(8, hidden=(32,), max_steps=50, n_burn_in=5, verbose=0,
+    ...                            random_state=0).fit(make_moons(300))
+    >>> dae.sample(4).shape, dae.reconstruct(make_moons(3)).shape
+    ((4, 2), (3, 2))
+    """
+
+    likelihood_kind = None
+    no_likelihood_reason = (
+        "its samples come from a Markov chain whose stationary distribution is only implicit "
+        "in the learned reconstruction distribution P(x | x~)."
+    )
+    data_kind = "images"
+    _parameter_constraints = {
+        "latent_dim": [Interval(int, 1, None)],
+        "hidden": ["array-like"],
+        "channels": ["array-like"],
+        "corruption": [Options(*CORRUPTIONS)],
+        "noise_level": [Interval(float, 0, None, closed="neither")],
+        "likelihood": [Options("auto", "gaussian", "bernoulli")],
+        "network": [Options("auto", "mlp", "conv")],
+        "n_burn_in": [Interval(int, 0, None)],
+        "thinning": [Interval(int, 1, None)],
+        "n_chains": [Interval(int, 1, None)],
+        "sample_noise": [bool, Options("auto")],
+        "device": ["device"],
+        "batch_size": [Interval(int, 1, None)],
+        "max_steps": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
+        "verbose": [Interval(int, 0, None)],
+        "checkpoint_every": [None, Interval(int, 1, None)],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        *,
+        hidden: tuple[int, ...] = (256, 256),
+        channels: tuple[int, ...] = (32, 64),
+        corruption: str = "gaussian",
+        noise_level: float = 0.5,
+        likelihood: str = "auto",
+        network: str = "auto",
+        n_burn_in: int = 100,
+        thinning: int = 10,
+        n_chains: int = 100,
+        sample_noise: bool | str = "auto",
+        device: str = "auto",
+        batch_size: int = 128,
+        max_steps: int = 2000,
+        learning_rate: float = 1e-3,
+        ema_decay: float | None = None,
+        verbose: int = 1,
+        checkpoint_dir=None,
+        checkpoint_every: int | None = None,
+        random_state: int | None = None,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.channels = channels
+        self.corruption = corruption
+        self.noise_level = noise_level
+        self.likelihood = likelihood
+        self.network = network
+        self.n_burn_in = n_burn_in
+        self.thinning = thinning
+        self.n_chains = n_chains
+        self.sample_noise = sample_noise
+        self.device = device
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.random_state = random_state
+
+    # --- input: the VAE's rules for the likelihood and the network
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = super()._check_X(X, reset=reset)
+        if not reset and self.likelihood_ == "bernoulli":
+            _check_unit_interval(X, "the fitted Bernoulli decoder")
+        return X
+
+    _resolve_likelihood = VAE._resolve_likelihood
+    _resolve_network = VAE._resolve_network
+
+    # --- fitting
+
+    def _fit(self, X, y, gen) -> dict:
+        if self.corruption == "mask" and self.noise_level >= 1:
+            raise ValueError(
+                f"noise_level is a masking probability with corruption='mask', so below 1; "
+                f"got {self.noise_level}."
+            )
+        shape = tuple(X.shape[1:])
+        likelihood = self._resolve_likelihood(X)
+        architecture = {
+            "network": self._resolve_network(shape),
+            "likelihood": likelihood,
+            "input_shape": list(shape),
+            "latent_dim": self.latent_dim,
+            "hidden": list(self.hidden),
+            "channels": list(self.channels),
+            "n_classes": None,
+            "min_std": _MIN_STD,
+        }
+        shift, scale = _standardisation(X, likelihood)
+        init_seed, train_seed = torch.randint(2**62, (2,), generator=gen, device=gen.device)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
+            torch.manual_seed(int(init_seed))
+            encoder, decoder = build_networks(architecture)
+        data = (torch.as_tensor((X - shift) / scale, dtype=torch.float32),)
+        result = Trainer(self._train_config(int(train_seed))).fit(
+            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), data
+        )
+        if result.ema is not None:
+            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
+        device = self._device()
+        return {
+            "encoder_state_": _float64_state(encoder, device),
+            "decoder_state_": _float64_state(decoder, device),
+            "architecture_": architecture,
+            "likelihood_": likelihood,
+            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
+            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
+            "loss_curve_": [float(v) for v in result.history],
+            "n_steps_": int(result.step),
+            **self._fitted_input_shape(X),
+        }
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(
+            device=self.device,
+            batch_size=self.batch_size,
+            max_steps=self.max_steps,
+            learning_rate=float(self.learning_rate),
+            ema_decay=self.ema_decay,
+            verbose=self.verbose,
+            checkpoint_dir=self.checkpoint_dir,
+            checkpoint_every=self.checkpoint_every,
+            random_state=seed,
+        )
+
+    def _loss_fn(self):
+        """-log P(x | x~) per dimension of one minibatch, one corruption x~ per row."""
+        corrupt, level = CORRUPTIONS[self.corruption], float(self.noise_level)
+
+        def loss_fn(modules, batch, gen):
+            x = batch[0]
+            location, log_std = modules["decoder"](modules["encoder"](corrupt(x, level, gen)))
+            loss = -log_likelihood(x, location, log_std).mean() / x[0].numel()
+            return loss, {}
+
+        return loss_fn
+
+    # --- networks
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
+
+        The encoder maps standardised x (see `data_shift_`) to the code h; the decoder maps h
+        to (location, log_std), the location a Gaussian mean or Bernoulli logits.
+        """
+        check_is_fitted(self)
+        encoder, decoder = self._modules()
+        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
+
+    def _modules(self, fitted: dict | None = None):
+        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
+        fitted = vars(self) if fitted is None else fitted
+        with torch.device("meta"):
+            encoder, decoder = build_networks(fitted["architecture_"])
+        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
+        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
+        return encoder.eval(), decoder.eval()
+
+    # --- public extras
+
+    def encode(self, X) -> np.ndarray:
+        """Return the code h = f(x) of each clean row, (n_samples, latent_dim)."""
+        check_is_fitted(self)
+        X = self._to_tensor(self._check_X(X, reset=False))
+        encoder, _ = self._modules()
+        with torch.no_grad():
+            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+
+    def decode(self, H) -> np.ndarray:
+        """Return E[x | h] for each code row of H, shaped like the training data."""
+        check_is_fitted(self)
+        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != self.latent_dim or not np.isfinite(H).all():
+            raise ValueError(
+                f"H must be a finite array of shape (n_samples, {self.latent_dim}); "
+                f"got shape {H.shape}."
+            )
+        _, decoder = self._modules()
+        with torch.no_grad():
+            mean = decoder_mean(*decoder(self._to_tensor(H)))
+            return _numpy(mean * self.data_scale_ + self.data_shift_)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Return decode(encode(X)): the mean reconstruction of each clean (uncorrupted) row."""
+        return self.decode(self.encode(X))
+
+    # --- sampling
+
+    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        """The kept states (or their means) of the chains, in standardisation's units undone."""
+        device = self._device()
+        n_chains = min(self.n_chains, n_samples)
+        shape = (n_chains, *self.input_shape_)
+        if self.likelihood_ == "bernoulli":
+            start = torch.full(shape, 0.5, dtype=torch.float64, device=device)
+            start = torch.bernoulli(start, generator=gen)
+        else:
+            start = torch.randn(shape, generator=gen, dtype=torch.float64, device=device)
+        encoder, decoder = self._modules()
+        corrupt, level = CORRUPTIONS[self.corruption], float(self.noise_level)
+
+        def reconstruct(x_tilde, g):
+            location, log_std = decoder(encoder(x_tilde))
+            return draw_reconstruction(location, log_std, g), decoder_mean(location, log_std)
+
+        draws, means = gdae_chain(
+            lambda x, g: corrupt(x, level, g),
+            reconstruct,
+            start,
+            n_burn_in=self.n_burn_in,
+            thinning=self.thinning,
+            n_keep=-(-n_samples // n_chains),
+            gen=gen,
+        )  # (n_keep, n_chains, ...)
+        draw = self.sample_noise
+        if draw == "auto":
+            draw = len(self.input_shape_) == 1
+        out = (draws if draw else means).flatten(0, 1)[:n_samples]
+        return out * self.data_scale_ + self.data_shift_
+
+    # --- save and load
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Network weights as arrays named `encoder_state_.<parameter>`; the rest as usual."""
+        check_is_fitted(self)
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if name in _NETWORK_STATES:
+                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
+            elif isinstance(value, torch.Tensor):
+                arrays[name] = _numpy(value)
+            else:  # architecture_, lists and numbers: JSON
+                values[name] = value
+        return arrays, values
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        device = self._device()
+        fitted = dict(values)
+        for key, array in arrays.items():
+            name, _, parameter = key.partition(".")
+            if name in _NETWORK_STATES:
+                tensor = torch.tensor(array, device=device)
+                fitted.setdefault(name, {})[parameter] = tensor
+            elif name in _TENSOR_ATTRIBUTES:
+                fitted[name] = torch.tensor(array, device=device)
+            else:
+                fitted[name] = array
+        self._modules(fitted)  # raises if the weights do not fit the architecture
+        self._set_fitted(fitted)
