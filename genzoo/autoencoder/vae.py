@@ -76,6 +76,11 @@ class VAE(GenerativeModel):
     beta : float, default=1.0
         Weight of the KL term in the training loss (beta-VAE, Higgins et al., 2017); 1 is the
         ELBO. `log_prob` and `elbo` always use the true bound, whatever `beta`.
+    kl_warmup_steps : int, default=0
+        Raise the KL weight linearly from 0 to `beta` over this many first steps (KL
+        annealing, Bowman et al., 2016), so the decoder learns to use the code before the KL
+        term pulls the posterior to the prior; on 2-D data it avoids a code that describes
+        one coordinate only.
     n_importance : int, default=64
         Importance samples K of `log_prob` and `elbo`.
     network : {"auto", "mlp", "conv"}, default="auto"
@@ -139,6 +144,7 @@ class VAE(GenerativeModel):
         "likelihood": [Options("auto", "gaussian", "bernoulli")],
         "conditional": [bool],
         "beta": [Interval(float, 0, None)],
+        "kl_warmup_steps": [Interval(int, 0, None)],
         "n_importance": [Interval(int, 1, None)],
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
@@ -162,6 +168,7 @@ class VAE(GenerativeModel):
         likelihood: str = "auto",
         conditional: bool = False,
         beta: float = 1.0,
+        kl_warmup_steps: int = 0,
         n_importance: int = 64,
         network: str = "auto",
         min_std: float = 0.01,
@@ -182,6 +189,7 @@ class VAE(GenerativeModel):
         self.likelihood = likelihood
         self.conditional = conditional
         self.beta = beta
+        self.kl_warmup_steps = kl_warmup_steps
         self.n_importance = n_importance
         self.network = network
         self.min_std = min_std
@@ -301,9 +309,9 @@ class VAE(GenerativeModel):
 
     def _loss_fn(self):
         """The negative beta-ELBO per dimension of one minibatch, one z per row."""
-        beta, conditional = float(self.beta), self.conditional
+        beta, conditional, warmup = float(self.beta), self.conditional, self.kl_warmup_steps
 
-        def loss_fn(modules, batch, gen):
+        def loss_fn(modules, batch, gen, step=0):
             x = batch[0]
             y = batch[1] if conditional else None
             mu, log_var = modules["encoder"](x, y)
@@ -313,7 +321,8 @@ class VAE(GenerativeModel):
             reconstruction = log_likelihood(x, location, log_std).mean()
             kl = kl_to_standard_normal(mu, log_var).mean()
             n_dims = x[0].numel()
-            loss = (beta * kl - reconstruction) / n_dims
+            weight = beta * min(1.0, step / warmup) if warmup else beta
+            loss = (weight * kl - reconstruction) / n_dims
             return loss, {"kl": kl.item(), "reconstruction": reconstruction.item()}
 
         return loss_fn

@@ -31,6 +31,7 @@ multi-machine run `checkpoint_dir` must be on a shared filesystem.
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ from genzoo.training._checkpoint import (
     read_checkpoint_state,
     save_checkpoint,
 )
+from genzoo.training._schedules import ema_decay_at, learning_rate_factor, update_ema
 from genzoo.training.em import is_distributed
 
 __all__ = [
@@ -73,6 +75,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _takes_step(loss_fn) -> bool:
+    """Whether `loss_fn` has a parameter named `step` (see `Trainer.fit`)."""
+    try:
+        return "step" in inspect.signature(loss_fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return False
+
 
 LossFn = Callable[
     [dict[str, nn.Module], tuple[torch.Tensor, ...], torch.Generator],
@@ -194,46 +205,6 @@ class TrainResult:
     ema: dict[str, nn.Module] | None
     interrupted: bool = False
     metrics: dict[str, list[float]] = field(default_factory=dict)
-
-
-# --- schedules and the moving average
-
-
-def learning_rate_factor(
-    step: int, *, max_steps: int, warmup_steps: int = 0, schedule: str = "cosine"
-) -> float:
-    """Return the multiplier of the peak learning rate for update `step` (counted from 0).
-
-    Warm-up is linear, (step + 1) / warmup_steps, so the first update already moves; then
-    "cosine" decays as (1 + cos(pi * p)) / 2 with p = (step - warmup) / (max_steps - warmup),
-    reaching zero at `max_steps` (Loshchilov & Hutter, 2017, without restarts).
-    """
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def ema_decay_at(step: int, decay: float) -> float:
-    """Return the EMA decay used after update `step` (from 0): min(decay, (1+step)/(10+step)).
-
-    The warm-up keeps the early average from clinging to the random initial weights.
-    """
-    return min(decay, (1 + step) / (10 + step))
-
-
-@torch.no_grad()
-def update_ema(ema: nn.Module, module: nn.Module, decay: float) -> None:
-    """Move `ema`'s weights toward `module`'s: ema = decay * ema + (1 - decay) * weights.
-
-    Buffers (batch-norm statistics) are copied, not averaged.
-    """
-    for average, weight in zip(ema.parameters(), module.parameters(), strict=True):
-        average.lerp_(weight.detach(), 1.0 - decay)
-    for average, buffer in zip(ema.buffers(), module.buffers(), strict=True):
-        average.copy_(buffer)
 
 
 # --- data and modules
@@ -387,7 +358,9 @@ class Trainer:
         `loss_fn(modules, batch, gen)` gets the modules (wrapped in DistributedDataParallel
         when several processes run), a tuple with a minibatch of each tensor of `data` on the
         training device, and a seeded generator for the loss's own noise; it returns the
-        scalar loss, or (loss, dict of float metrics). With `resume` and a checkpoint in
+        scalar loss, or (loss, dict of float metrics). A `loss_fn` with a keyword parameter
+        `step` also gets the index of the step (0 at the start, the same after a resume), for
+        losses that change during training such as a KL warm-up. With `resume` and a checkpoint in
         `checkpoint_dir`, training continues from it (doing nothing if it is complete).
         Modules keep their train/eval mode.
         """
@@ -526,7 +499,8 @@ class Trainer:
                 with torch.cuda.device(device):
                     torch.cuda.manual_seed(seed)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self._bf16(device)):
-                out = loss_fn(modules, batch, gen)
+                step = {"step": run.step} if _takes_step(loss_fn) else {}
+                out = loss_fn(modules, batch, gen, **step)
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise ValueError(

@@ -414,3 +414,26 @@ def test_two_gloo_processes_equal_one_process_with_double_batch(tmp_path):
             np.testing.assert_allclose(result[key], value.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(result["ema"], ema, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(result["history"], single.history, rtol=1e-5, atol=1e-6)
+
+
+def test_a_loss_with_a_step_parameter_gets_the_step_also_after_a_resume(tmp_path):
+    X = torch.randn(32, 3)
+    seen = []
+
+    def loss_fn(modules, batch, gen, step=None):
+        seen.append(step)
+        return modules["net"](batch[0]).square().mean()
+
+    def run(max_steps):
+        config = TrainConfig(
+            device="cpu", batch_size=8, max_steps=max_steps, verbose=0, random_state=0,
+            checkpoint_dir=tmp_path, checkpoint_every=1,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        return Trainer(config).fit({"net": nn.Linear(3, 1)}, loss_fn, (X,))
+
+    run(3)
+    assert seen == [0, 1, 2]
+    seen.clear()
+    run(5)  # resumes from the checkpoint at step 3
+    assert seen == [3, 4]
