@@ -11,24 +11,20 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from genzoo._validation import Interval, Options
-from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
-from genzoo.autoencoder.vae import (
-    VAE,
+from genzoo.autoencoder._base import (
+    NeuralAutoencoder,
     _check_unit_interval,
-    _copy_weights,
     _float64_state,
     _numpy,
     _standardisation,
 )
-from genzoo.base import GenerativeModel
+from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
 from genzoo.nets import MLP, ConvEncoder
 from genzoo.registry import register
-from genzoo.training import TrainConfig, Trainer
+from genzoo.training import Trainer
 
 __all__ = ["DenoisingAutoencoder"]
 
-_NETWORK_STATES = ("encoder_state_", "decoder_state_")
-_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_")
 # Floor of the reconstruction distribution's standard deviation, in standardised units.
 _MIN_STD = 0.01
 
@@ -136,7 +132,7 @@ def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     quick_params={"latent_dim": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"latent_dim": 64, "max_steps": 6000, "random_state": 0},
 )  # fmt: skip
-class DenoisingAutoencoder(GenerativeModel):
+class DenoisingAutoencoder(NeuralAutoencoder):
     """Denoising autoencoder whose samples come from the generalised-DAE Markov chain.
 
     Training corrupts each standardised row, x~ ~ C(x~ | x), and maximises the log-likelihood
@@ -222,6 +218,8 @@ class DenoisingAutoencoder(GenerativeModel):
     ((4, 2), (3, 2))
     """
 
+    _build_networks = staticmethod(build_networks)
+
     likelihood_kind = None
     no_likelihood_reason = (
         "its samples come from a Markov chain whose stationary distribution is only implicit "
@@ -303,9 +301,6 @@ class DenoisingAutoencoder(GenerativeModel):
             _check_unit_interval(X, "the fitted Bernoulli decoder")
         return X
 
-    _resolve_likelihood = VAE._resolve_likelihood
-    _resolve_network = VAE._resolve_network
-
     # --- fitting
 
     def _fit(self, X, y, gen) -> dict:
@@ -350,19 +345,6 @@ class DenoisingAutoencoder(GenerativeModel):
             **self._fitted_input_shape(X),
         }
 
-    def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            device=self.device,
-            batch_size=self.batch_size,
-            max_steps=self.max_steps,
-            learning_rate=float(self.learning_rate),
-            ema_decay=self.ema_decay,
-            verbose=self.verbose,
-            checkpoint_dir=self.checkpoint_dir,
-            checkpoint_every=self.checkpoint_every,
-            random_state=seed,
-        )
-
     def _loss_fn(self):
         """-log P(x | x~) per dimension of one minibatch, one corruption x~ per row."""
         corrupt, level = CORRUPTIONS[self.corruption], float(self.noise_level)
@@ -376,25 +358,6 @@ class DenoisingAutoencoder(GenerativeModel):
         return loss_fn
 
     # --- networks
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
-
-        The encoder maps standardised x (see `data_shift_`) to the code h; the decoder maps h
-        to (location, log_std), the location a Gaussian mean or Bernoulli logits.
-        """
-        check_is_fitted(self)
-        encoder, decoder = self._modules()
-        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
-
-    def _modules(self, fitted: dict | None = None):
-        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
-        fitted = vars(self) if fitted is None else fitted
-        with torch.device("meta"):
-            encoder, decoder = build_networks(fitted["architecture_"])
-        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
-        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
-        return encoder.eval(), decoder.eval()
 
     # --- public extras
 
@@ -459,33 +422,3 @@ class DenoisingAutoencoder(GenerativeModel):
         return out * self.data_scale_ + self.data_shift_
 
     # --- save and load
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Network weights as arrays named `encoder_state_.<parameter>`; the rest as usual."""
-        check_is_fitted(self)
-        arrays, values = {}, {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if name in _NETWORK_STATES:
-                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
-            elif isinstance(value, torch.Tensor):
-                arrays[name] = _numpy(value)
-            else:  # architecture_, lists and numbers: JSON
-                values[name] = value
-        return arrays, values
-
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        device = self._device()
-        fitted = dict(values)
-        for key, array in arrays.items():
-            name, _, parameter = key.partition(".")
-            if name in _NETWORK_STATES:
-                tensor = torch.tensor(array, device=device)
-                fitted.setdefault(name, {})[parameter] = tensor
-            elif name in _TENSOR_ATTRIBUTES:
-                fitted[name] = torch.tensor(array, device=device)
-            else:
-                fitted[name] = array
-        self._modules(fitted)  # raises if the weights do not fit the architecture
-        self._set_fitted(fitted)

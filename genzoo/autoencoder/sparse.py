@@ -11,25 +11,22 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from genzoo._validation import Interval, Options
-from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
-from genzoo.autoencoder.vae import (
-    VAE,
+from genzoo.autoencoder._base import (
+    NeuralAutoencoder,
     _check_unit_interval,
-    _copy_weights,
     _float64_state,
     _numpy,
     _standardisation,
 )
+from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
 from genzoo.nets import MLP, ConvEncoder
 from genzoo.registry import register
-from genzoo.training import TrainConfig, Trainer
+from genzoo.training import Trainer
 
 __all__ = ["SparseAutoencoder"]
 
-_NETWORK_STATES = ("encoder_state_", "decoder_state_")
-_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_")
 _DENSITY_PREFIX = "code_density_"  # arrays of the fitted code density: `code_density_.<name>`
 _DENSITY_VALUES = "_code_density_values"
 # Keeps log rho_hat finite in the KL penalty when a unit is (numerically) always off or on.
@@ -89,7 +86,7 @@ def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     quick_params={"n_hidden": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"n_hidden": 64, "max_steps": 6000, "random_state": 0},
 )  # fmt: skip
-class SparseAutoencoder(GenerativeModel):
+class SparseAutoencoder(NeuralAutoencoder):
     """Autoencoder with sparse sigmoid codes, made generative by a density fitted to its codes.
 
     The encoder maps x to code activations h in (0, 1) (a sigmoid layer); the decoder maps h
@@ -179,6 +176,8 @@ class SparseAutoencoder(GenerativeModel):
     ((2, 16), (3, 1, 8, 8))
     """
 
+    _build_networks = staticmethod(build_networks)
+
     likelihood_kind = None
     no_likelihood_reason = (
         "its decoder is deterministic, so it defines no density over X (its code density "
@@ -249,9 +248,6 @@ class SparseAutoencoder(GenerativeModel):
         self.random_state = random_state
 
     # --- input: the VAE's rules (they read only `likelihood` and `network`)
-
-    _resolve_likelihood = VAE._resolve_likelihood
-    _resolve_network = VAE._resolve_network
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)
@@ -330,19 +326,6 @@ class SparseAutoencoder(GenerativeModel):
             **self._fitted_input_shape(X),
         }
 
-    def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            device=self.device,
-            batch_size=self.batch_size,
-            max_steps=self.max_steps,
-            learning_rate=float(self.learning_rate),
-            ema_decay=self.ema_decay,
-            verbose=self.verbose,
-            checkpoint_dir=self.checkpoint_dir,
-            checkpoint_every=self.checkpoint_every,
-            random_state=seed,
-        )
-
     def _loss_fn(self):
         """Reconstruction NLL plus the weighted sparsity penalty, per dimension, of a batch."""
         weight, sparsity, rho = float(self.sparsity_weight), self.sparsity, float(self.target_rate)
@@ -360,25 +343,6 @@ class SparseAutoencoder(GenerativeModel):
         return loss_fn
 
     # --- networks
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
-
-        The encoder maps standardised x (see `data_shift_`) to the code h in (0, 1); the
-        decoder maps h to (location, log_std), the location a Gaussian mean or Bernoulli logits.
-        """
-        check_is_fitted(self)
-        encoder, decoder = self._modules()
-        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
-
-    def _modules(self, fitted: dict | None = None):
-        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
-        fitted = vars(self) if fitted is None else fitted
-        with torch.device("meta"):
-            encoder, decoder = build_networks(fitted["architecture_"])
-        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
-        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
-        return encoder.eval(), decoder.eval()
 
     # --- public extras
 
@@ -423,46 +387,28 @@ class SparseAutoencoder(GenerativeModel):
     # --- save and load
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Weights as arrays `encoder_state_.<parameter>`, the code density's `code_density_.*`.
+        """The base's arrays and values, with the fitted code density's own state under
+        `code_density_.<name>`.
 
         A saved file holds a nested model's params only, so the fitted code density's own
         state goes in under a prefix, and `_set_state` rebuilds it from a clone.
         """
-        check_is_fitted(self)
-        arrays, values = {}, {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if name in _NETWORK_STATES:
-                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
-            elif name == "code_density_":
-                density_arrays, density_values = value._state()
-                arrays.update({f"{name}.{k}": a for k, a in density_arrays.items()})
-                values[_DENSITY_VALUES] = {"model": value, "values": density_values}
-            elif isinstance(value, torch.Tensor):
-                arrays[name] = _numpy(value)
-            else:  # architecture_, lists and numbers: JSON
-                values[name] = value
+        arrays, values = super()._state()
+        density = values.pop(_DENSITY_PREFIX)
+        density_arrays, density_values = density._state()
+        arrays.update({f"{_DENSITY_PREFIX}.{k}": a for k, a in density_arrays.items()})
+        values[_DENSITY_VALUES] = {"model": density, "values": density_values}
         return arrays, values
 
     def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        device = self._device()
-        fitted = dict(values)
-        density_spec = fitted.pop(_DENSITY_VALUES)
-        density_arrays = {}
-        for key, array in arrays.items():
-            name, _, parameter = key.partition(".")
-            if name in _NETWORK_STATES:
-                tensor = torch.tensor(array, device=device)
-                fitted.setdefault(name, {})[parameter] = tensor
-            elif name == _DENSITY_PREFIX:
-                density_arrays[parameter] = array
-            elif name in _TENSOR_ATTRIBUTES:
-                fitted[name] = torch.tensor(array, device=device)
-            else:
-                fitted[name] = array
+        values = dict(values)
+        density_spec = values.pop(_DENSITY_VALUES)
+        prefix = _DENSITY_PREFIX + "."
+        density_arrays = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+        arrays = {k: a for k, a in arrays.items() if not k.startswith(prefix)}
+        fitted = self._fitted_from_state(arrays, values)
         density = density_spec["model"]  # an unfitted instance with the saved params
         density._set_state(density_arrays, dict(density_spec["values"]))
-        fitted["code_density_"] = density
+        fitted[_DENSITY_PREFIX] = density
         self._modules(fitted)  # raises if the weights do not fit the architecture
         self._set_fitted(fitted)

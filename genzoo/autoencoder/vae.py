@@ -9,6 +9,13 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import Interval, Options
+from genzoo.autoencoder._base import (
+    NeuralAutoencoder,
+    _check_unit_interval,
+    _float64_state,
+    _numpy,
+    _standardisation,
+)
 from genzoo.autoencoder._vae_nets import (
     build_networks,
     decoder_mean,
@@ -17,17 +24,13 @@ from genzoo.autoencoder._vae_nets import (
     log_likelihood,
     row_noise,
 )
-from genzoo.base import GenerativeModel
-from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.registry import register
-from genzoo.training import TrainConfig, Trainer
+from genzoo.training import Trainer
 
 __all__ = ["VAE"]
 
 # Most elements (rows x importance samples x dimensions) decoded at once in log_prob and elbo.
 _CHUNK_ELEMENTS = 2**21
-_NETWORK_STATES = ("encoder_state_", "decoder_state_")
-_TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_", "class_log_prior_")
 
 
 @register(
@@ -44,7 +47,7 @@ _TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_", "class_log_prior_")
     quick_params={"latent_dim": 8, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"latent_dim": 16, "max_steps": 6000, "random_state": 0},
 )  # fmt: skip
-class VAE(GenerativeModel):
+class VAE(NeuralAutoencoder):
     """Variational autoencoder on vectors or images, optionally conditioned on a class label.
 
     The encoder q(z | x) is a diagonal Gaussian and the prior p(z) is N(0, I). Training
@@ -133,6 +136,8 @@ class VAE(GenerativeModel):
     >>> vae.sample(4).shape, vae.log_prob(make_moons(3)).shape
     ((4, 2), (3,))
     """
+
+    _build_networks = staticmethod(build_networks)
 
     likelihood_kind = "lower_bound"
     # Images (n, c, h, w) or (n, h, w), and vectors (n, d) as well: the base accepts 2-D X too.
@@ -224,30 +229,6 @@ class VAE(GenerativeModel):
             _check_unit_interval(X, "the fitted Bernoulli decoder")
         return X
 
-    def _resolve_likelihood(self, X: np.ndarray) -> str:
-        if self.likelihood == "bernoulli":
-            _check_unit_interval(X, "likelihood='bernoulli'")
-            return "bernoulli"
-        if self.likelihood == "auto" and np.isin(X, (0.0, 1.0)).all():
-            return "bernoulli"
-        return "gaussian"
-
-    def _resolve_network(self, shape: tuple[int, ...]) -> str:
-        if len(shape) == 1:
-            if self.network == "conv":
-                raise ValueError(
-                    "network='conv' needs images (n_samples, c, h, w); "
-                    f"X has shape (n, {shape[0]})."
-                )
-            return "mlp"
-        fits = all(MIN_IMAGE_SIZE <= side <= MAX_IMAGE_SIZE for side in shape[1:])
-        if self.network == "conv" and not fits:
-            raise ValueError(
-                f"network='conv' takes images with height and width in [{MIN_IMAGE_SIZE}, "
-                f"{MAX_IMAGE_SIZE}]; X has images of shape {shape}. Use network='mlp'."
-            )
-        return "conv" if self.network == "conv" or (self.network == "auto" and fits) else "mlp"
-
     # --- fitting
 
     def _fit(self, X, y, gen) -> dict:
@@ -294,19 +275,6 @@ class VAE(GenerativeModel):
             fitted["class_log_prior_"] = torch.log(counts / counts.sum())
         return fitted
 
-    def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            device=self.device,
-            batch_size=self.batch_size,
-            max_steps=self.max_steps,
-            learning_rate=float(self.learning_rate),
-            ema_decay=self.ema_decay,
-            verbose=self.verbose,
-            checkpoint_dir=self.checkpoint_dir,
-            checkpoint_every=self.checkpoint_every,
-            random_state=seed,
-        )
-
     def _loss_fn(self):
         """The negative beta-ELBO per dimension of one minibatch, one z per row."""
         beta, conditional, warmup = float(self.beta), self.conditional, self.kl_warmup_steps
@@ -328,25 +296,6 @@ class VAE(GenerativeModel):
         return loss_fn
 
     # --- networks and bounds
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        """Return fresh `encoder` and `decoder` modules holding a copy of the fitted weights.
-
-        The encoder maps standardised x (see `data_shift_`) to (mu, log_var); the decoder maps
-        z to (location, log_std), the location being a Gaussian mean or Bernoulli logits.
-        """
-        check_is_fitted(self)
-        encoder, decoder = self._modules()
-        return {"encoder": _copy_weights(encoder), "decoder": _copy_weights(decoder)}
-
-    def _modules(self, fitted: dict | None = None):
-        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
-        fitted = vars(self) if fitted is None else fitted
-        with torch.device("meta"):
-            encoder, decoder = build_networks(fitted["architecture_"])
-        encoder.load_state_dict(fitted["encoder_state_"], assign=True)
-        decoder.load_state_dict(fitted["decoder_state_"], assign=True)
-        return encoder.eval(), decoder.eval()
 
     def _importance_noise(self, X: torch.Tensor) -> torch.Tensor:
         """eps (n_importance, n, latent_dim), each row's a function of its values and the seed.
@@ -510,77 +459,3 @@ class VAE(GenerativeModel):
         return mean * self.data_scale_ + self.data_shift_
 
     # --- save and load
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Network weights as arrays named `encoder_state_.<parameter>`; the rest as usual."""
-        check_is_fitted(self)
-        arrays, values = {}, {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if name in _NETWORK_STATES:
-                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
-            elif isinstance(value, torch.Tensor):
-                arrays[name] = _numpy(value)
-            elif isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
-                arrays[name] = value
-            else:  # classes_ of strings, architecture_, lists and numbers: JSON
-                values[name] = value
-        return arrays, values
-
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        device = self._device()
-        fitted = dict(values)
-        for key, array in arrays.items():
-            name, _, parameter = key.partition(".")
-            if name in _NETWORK_STATES:
-                tensor = torch.tensor(array, device=device)
-                fitted.setdefault(name, {})[parameter] = tensor
-            elif name in _TENSOR_ATTRIBUTES:
-                fitted[name] = torch.tensor(array, device=device)
-            else:
-                fitted[name] = array
-        self._modules(fitted)  # raises if the weights do not fit the architecture
-        self._set_fitted(fitted)
-
-
-# --- helpers
-
-
-def _check_unit_interval(X: np.ndarray, what: str) -> None:
-    if X.min() < 0.0 or X.max() > 1.0:
-        raise ValueError(
-            f"X has values in [{X.min():.4g}, {X.max():.4g}], but {what} needs values in "
-            "[0, 1]; rescale X or use likelihood='gaussian'."
-        )
-
-
-def _standardisation(X: np.ndarray, likelihood: str) -> tuple[np.ndarray, np.ndarray]:
-    """Shift and scale of shape X.shape[1:]: per feature for vectors, one scale for images."""
-    shape = X.shape[1:]
-    if likelihood == "bernoulli":  # Bernoulli data stay in [0, 1]
-        return np.zeros(shape), np.ones(shape)
-    if X.ndim == 2:
-        shift, scale = X.mean(0), X.std(0)
-    else:
-        shift, scale = np.full(shape, X.mean()), np.full(shape, X.std())
-    return shift, np.where(scale > 1e-8, scale, 1.0)  # constant features keep their units
-
-
-def _float64_state(module: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
-    return {
-        k: v.detach().to(device=device, dtype=torch.float64).clone()
-        for k, v in module.state_dict().items()
-    }
-
-
-def _copy_weights(module: torch.nn.Module) -> torch.nn.Module:
-    for p in module.parameters():
-        p.data = p.data.clone()
-    for b in module.buffers():
-        b.data = b.data.clone()
-    return module
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy().astype(np.float64)

@@ -16,15 +16,6 @@ from genzoo.mixture import GaussianMixture
 FAST = {"verbose": 0, "random_state": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks run fastest on one thread, and the test machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits_kl():
     with torch.random.fork_rng():

@@ -14,15 +14,6 @@ from genzoo.metrics import mmd
 FAST = {"verbose": 0, "random_state": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks run fastest on one thread, and the test machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def moons_vae():
     with torch.random.fork_rng():
