@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from genzoo.autoencoder._vae_nets import decoder_mean
 from genzoo.base import GenerativeModel
 from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.training import TrainConfig
@@ -87,6 +88,31 @@ class NeuralAutoencoder(GenerativeModel):
         encoder.load_state_dict(fitted["encoder_state_"], assign=True)
         decoder.load_state_dict(fitted["decoder_state_"], assign=True)
         return encoder.eval(), decoder.eval()
+
+    # --- codes (the denoising and sparse autoencoders' encode and decode)
+
+    def _codes(self, X) -> np.ndarray:
+        """The encoder's output for each row of X (standardised first), (n_samples, width)."""
+        check_is_fitted(self)
+        X = self._to_tensor(self._check_X(X, reset=False))
+        encoder, _ = self._modules()
+        with torch.no_grad():
+            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+
+    def _checked_codes(self, H, width: int) -> torch.Tensor:
+        """H as a tensor of codes, or ValueError unless it is finite of shape (n, width)."""
+        check_is_fitted(self)
+        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != width or not np.isfinite(H).all():
+            raise ValueError(
+                f"H must be a finite array of shape (n_samples, {width}); got shape {H.shape}."
+            )
+        return self._to_tensor(H)
+
+    def _mean_of_codes(self, H: torch.Tensor) -> torch.Tensor:
+        """E[x | h] in the data's units for each code row of H."""
+        _, decoder = self._modules()
+        return decoder_mean(*decoder(H)) * self.data_scale_ + self.data_shift_
 
     # --- save and load
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from genzoo._validation import Interval, Options
@@ -357,31 +356,17 @@ class DenoisingAutoencoder(NeuralAutoencoder):
 
         return loss_fn
 
-    # --- networks
-
     # --- public extras
 
     def encode(self, X) -> np.ndarray:
         """Return the code h = f(x) of each clean row, (n_samples, latent_dim)."""
-        check_is_fitted(self)
-        X = self._to_tensor(self._check_X(X, reset=False))
-        encoder, _ = self._modules()
-        with torch.no_grad():
-            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+        return self._codes(X)
 
     def decode(self, H) -> np.ndarray:
         """Return E[x | h] for each code row of H, shaped like the training data."""
-        check_is_fitted(self)
-        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
-        if H.ndim != 2 or H.shape[1] != self.latent_dim or not np.isfinite(H).all():
-            raise ValueError(
-                f"H must be a finite array of shape (n_samples, {self.latent_dim}); "
-                f"got shape {H.shape}."
-            )
-        _, decoder = self._modules()
+        H = self._checked_codes(H, self.latent_dim)
         with torch.no_grad():
-            mean = decoder_mean(*decoder(self._to_tensor(H)))
-            return _numpy(mean * self.data_scale_ + self.data_shift_)
+            return _numpy(self._mean_of_codes(H))
 
     def reconstruct(self, X) -> np.ndarray:
         """Return decode(encode(X)): the mean reconstruction of each clean (uncorrupted) row."""

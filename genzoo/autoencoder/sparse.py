@@ -7,7 +7,6 @@ import math
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from genzoo._validation import Interval, Options
@@ -18,7 +17,7 @@ from genzoo.autoencoder._base import (
     _numpy,
     _standardisation,
 )
-from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
+from genzoo.autoencoder._vae_nets import Decoder, log_likelihood
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
 from genzoo.nets import MLP, ConvEncoder
@@ -342,38 +341,21 @@ class SparseAutoencoder(NeuralAutoencoder):
 
         return loss_fn
 
-    # --- networks
-
     # --- public extras
 
     def encode(self, X) -> np.ndarray:
         """Return the code activations h in (0, 1) of each row, (n_samples, n_hidden)."""
-        check_is_fitted(self)
-        X = self._to_tensor(self._check_X(X, reset=False))
-        encoder, _ = self._modules()
-        with torch.no_grad():
-            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+        return self._codes(X)
 
     def decode(self, H) -> np.ndarray:
         """Return the decoder's mean for each code row of H, shaped like the training data."""
-        check_is_fitted(self)
-        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
-        if H.ndim != 2 or H.shape[1] != self.n_hidden or not np.isfinite(H).all():
-            raise ValueError(
-                f"H must be a finite array of shape (n_samples, {self.n_hidden}); "
-                f"got shape {H.shape}."
-            )
+        H = self._checked_codes(H, self.n_hidden)
         with torch.no_grad():
-            return _numpy(self._decode_mean(self._to_tensor(H)))
+            return _numpy(self._mean_of_codes(H))
 
     def reconstruct(self, X) -> np.ndarray:
         """Return decode(encode(X)): each row through its code and back."""
         return self.decode(self.encode(X))
-
-    def _decode_mean(self, H: torch.Tensor) -> torch.Tensor:
-        _, decoder = self._modules()
-        mean = decoder_mean(*decoder(H))
-        return mean * self.data_scale_ + self.data_shift_
 
     # --- sampling
 
@@ -382,7 +364,7 @@ class SparseAutoencoder(NeuralAutoencoder):
         seed = int(torch.randint(2**31, (1,), generator=gen, device=gen.device))
         codes = self.code_density_.sample(n_samples, random_state=seed)
         H = self._to_tensor(np.clip(codes, 0.0, 1.0))
-        return self._decode_mean(H)
+        return self._mean_of_codes(H)
 
     # --- save and load
 
