@@ -29,6 +29,7 @@ from _timing import timed  # benchmarks/ is on the path when run as a script
 from nltk.grammar import PCFG as NLTKPCFG
 from nltk.parse import InsideChartParser, ViterbiParser
 
+from genzoo.data.treebank import TIE_FREE_GRAMMAR
 from genzoo.grammar import PCFG
 from genzoo.grammar.trees import tree_to_tokens
 
@@ -36,22 +37,7 @@ N_SENTENCES, MIN_WORDS, MAX_WORDS = 200, 6, 15
 # Inside probabilities are checked against enumerated parses of sentences up to this long.
 INSIDE_WORDS = 10
 
-GRAMMAR = """\
-S -> NP VP [0.9] | VP [0.1]
-NP -> NPb [0.69] | NPb PP [0.31]
-NPb -> Det Nom [0.71] | Nom [0.13] | Name [0.16]
-Nom -> Adj Nom [0.23] | N [0.77]
-VP -> V NP [0.41] | Vi [0.18] | VP PP [0.17] | V NP PP [0.14] | Vd NP 'to' NP [0.1]
-PP -> P NPb [1.0]
-Det -> 'the' [0.62] | 'a' [0.38]
-Adj -> 'big' [0.56] | 'old' [0.44]
-N -> 'dog' [0.29] | 'cat' [0.23] | 'man' [0.27] | 'telescope' [0.21]
-Name -> 'John' [0.57] | 'Mary' [0.43]
-V -> 'saw' [0.58] | 'chased' [0.42]
-Vi -> 'slept' [0.55] | 'walked' [0.45]
-Vd -> 'gave' [1.0]
-P -> 'with' [0.59] | 'in' [0.41]
-"""
+GRAMMAR = TIE_FREE_GRAMMAR
 
 
 def make_sentences(seed: int = 0) -> list[list[str]]:

@@ -13,7 +13,7 @@ import numbers
 import os
 from pathlib import Path
 
-__all__ = ["ENGLISH_GRAMMAR", "load_treebank", "make_treebank"]
+__all__ = ["ENGLISH_GRAMMAR", "TIE_FREE_GRAMMAR", "load_treebank", "make_treebank"]
 
 ENGLISH_GRAMMAR = """\
 # A small English grammar in NLTK's format: rules with their probabilities, words quoted.
@@ -29,6 +29,25 @@ Name -> 'John' [0.6] | 'Mary' [0.4]
 Pro -> 'she' [0.5] | 'it' [0.5]
 V -> 'saw' [0.35] | 'chased' [0.25] | 'walked' [0.25] | 'slept' [0.15]
 P -> 'with' [0.4] | 'in' [0.35] | 'near' [0.25]
+"""
+
+# Unambiguous about the best tree: no two trees of a sentence use the same multiset of rules, so
+# Viterbi parsers must agree tree for tree (the PCFG tests and the benchmark against NLTK).
+TIE_FREE_GRAMMAR = """\
+S -> NP VP [0.9] | VP [0.1]
+NP -> NPb [0.69] | NPb PP [0.31]
+NPb -> Det Nom [0.71] | Nom [0.13] | Name [0.16]
+Nom -> Adj Nom [0.23] | N [0.77]
+VP -> V NP [0.41] | Vi [0.18] | VP PP [0.17] | V NP PP [0.14] | Vd NP 'to' NP [0.1]
+PP -> P NPb [1.0]
+Det -> 'the' [0.62] | 'a' [0.38]
+Adj -> 'big' [0.56] | 'old' [0.44]
+N -> 'dog' [0.29] | 'cat' [0.23] | 'man' [0.27] | 'telescope' [0.21]
+Name -> 'John' [0.57] | 'Mary' [0.43]
+V -> 'saw' [0.58] | 'chased' [0.42]
+Vi -> 'slept' [0.55] | 'walked' [0.45]
+Vd -> 'gave' [1.0]
+P -> 'with' [0.59] | 'in' [0.41]
 """
 
 

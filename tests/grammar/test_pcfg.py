@@ -10,7 +10,7 @@ import pytest
 from scipy.special import logsumexp
 
 import genzoo
-from genzoo.data.treebank import ENGLISH_GRAMMAR, make_treebank
+from genzoo.data.treebank import ENGLISH_GRAMMAR, TIE_FREE_GRAMMAR, make_treebank
 from genzoo.grammar import PCFG
 from genzoo.grammar.trees import parse_tree, tree_depth, tree_productions, tree_to_tokens
 
@@ -32,22 +32,7 @@ P -> 'with' [0.7] | 'to' [0.3]
 """
 
 # Different trees of a sentence never use the same multiset of rules: best trees are unique.
-UNIQUE = """\
-S -> NP VP [0.9] | VP [0.1]
-NP -> NPb [0.69] | NPb PP [0.31]
-NPb -> Det Nom [0.71] | Nom [0.13] | Name [0.16]
-Nom -> Adj Nom [0.23] | N [0.77]
-VP -> V NP [0.41] | Vi [0.18] | VP PP [0.17] | V NP PP [0.14] | Vd NP 'to' NP [0.1]
-PP -> P NPb [1.0]
-Det -> 'the' [0.62] | 'a' [0.38]
-Adj -> 'big' [0.56] | 'old' [0.44]
-N -> 'dog' [0.29] | 'cat' [0.23] | 'man' [0.27] | 'telescope' [0.21]
-Name -> 'John' [0.57] | 'Mary' [0.43]
-V -> 'saw' [0.58] | 'chased' [0.42]
-Vi -> 'slept' [0.55] | 'walked' [0.45]
-Vd -> 'gave' [1.0]
-P -> 'with' [0.59] | 'in' [0.41]
-"""
+UNIQUE = TIE_FREE_GRAMMAR
 
 
 # --- brute force: every derivation of a sentence, by recursion over the rules
