@@ -403,7 +403,7 @@ def _frame(samples: np.ndarray):
 @click.option("--out", default="zoo_out", show_default=True, help="Folder for the results.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def zoo(quick, models, out, seed) -> None:
-    """Fit every model on its default data set and write one leaderboard."""
+    """Fit every model on its data sets and write one leaderboard."""
     names = None
     if models is not None:
         names = [name.strip() for name in models.split(",") if name.strip()]
@@ -416,7 +416,7 @@ def zoo(quick, models, out, seed) -> None:
         click.echo(f"{failed} of {len(rows)} models failed; see the status column.")
     click.echo(
         f"Wrote leaderboard.md, leaderboard.csv, leaderboard.json and a <model>.png per "
-        f"model to {out}."
+        f"model (<model>_<dataset>.png beyond its default data set) to {out}."
     )
 
 

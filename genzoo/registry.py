@@ -28,8 +28,10 @@ class ModelEntry:
     name : registry name (`"gmm"`).
     cls : the model class.
     family : the family folder (`"mixture"`).
-    data_kind : `"vectors"` or `"images"` (later: sequences, sentences, tables).
+    data_kind : `"vectors"`, `"images"` (which also takes vectors), `"counts"`, `"sequences"`,
+        `"table"` or `"sentences"`.
     default_dataset : built-in dataset the zoo and `genzoo train` use by default.
+    zoo_datasets : every data set the zoo runs the model on, the default first.
     fixture_dataset, fixture_size : small built-in data for the conformance suite.
     test_params : fast constructor arguments for the conformance suite.
     quick_params : constructor arguments for `genzoo zoo --quick`.
@@ -46,6 +48,12 @@ class ModelEntry:
     test_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     quick_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     zoo_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    zoo_datasets: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        # The default data set always leads, and each name appears once.
+        names = dict.fromkeys((self.default_dataset, *self.zoo_datasets))
+        object.__setattr__(self, "zoo_datasets", tuple(names))
 
     @property
     def likelihood_kind(self):
@@ -76,8 +84,12 @@ def register(
     test_params: dict | None = None,
     quick_params: dict | None = None,
     zoo_params: dict | None = None,
+    zoo_datasets: tuple[str, ...] = (),
 ):
-    """Class decorator that adds a model to the registry under `name`."""
+    """Class decorator that adds a model to the registry under `name`.
+
+    The zoo runs the model on `default_dataset` and on each of `zoo_datasets`.
+    """
 
     def decorator(cls):
         if name in _REGISTRY and _REGISTRY[name].cls is not cls:
@@ -94,6 +106,7 @@ def register(
             test_params=MappingProxyType(dict(test_params or {})),
             quick_params=MappingProxyType(dict(quick_params or {})),
             zoo_params=MappingProxyType(dict(zoo_params or quick_params or {})),
+            zoo_datasets=tuple(zoo_datasets),
         )
         return cls
 

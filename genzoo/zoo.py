@@ -1,4 +1,4 @@
-"""The zoo: every registered model on its default data set, compared in one leaderboard.
+"""The zoo: every registered model on its data sets, compared in one leaderboard.
 
 `run_zoo` fits each model, measures its held-out log-likelihood and the quality of its
 samples, saves a picture of the samples and writes the leaderboard as Markdown, CSV and JSON.
@@ -80,9 +80,11 @@ def prepare_data(entry, dataset: gdata.Dataset) -> tuple[gdata.Dataset, tuple[in
     image_shape = dataset.image_shape
     if entry.data_kind == "vectors" and dataset.kind in ("images", "counts"):
         return dataset.as_vectors(), image_shape
-    if entry.data_kind == "images" and dataset.kind != "images":
+    # A model of images takes rows of numbers too (a 2-D toy set), through MLPs.
+    if entry.data_kind == "images" and dataset.kind not in ("images", "vectors"):
         raise ValueError(
-            f"model {entry.name!r} takes images, but data set {dataset.name!r} holds vectors"
+            f"model {entry.name!r} takes images or vectors, but data set {dataset.name!r} "
+            f"holds {dataset.kind}"
         )
     return dataset, image_shape
 
@@ -245,15 +247,17 @@ def run_zoo(
     random_state: int = 0,
     progress: bool = True,
 ) -> list[dict]:
-    """Fit and compare every registered model (or those named) on its default data set.
+    """Fit and compare every registered model (or those named) on its data sets.
 
-    Each model is fitted on its registry entry's default data set, then scored on the held-out
+    Each model is fitted on each of its registry entry's `zoo_datasets` (its default data set
+    first; the autoencoders also run on a 2-D toy set), then scored on the held-out
     part: mean log-likelihood (with its kind) and the sample-quality metrics of
     `genzoo.metrics.sample_quality`. A model that raises is recorded with its error and the
     zoo goes on. Library warnings (such as ConvergenceWarning) are silenced here.
 
-    Writes into `out`: ``<model>.png`` (a picture of its samples) per model,
-    ``<model>_topics.png`` for topic models of pictures, and ``leaderboard.md``,
+    Writes into `out`: ``<model>.png`` (a picture of its samples on its default data set),
+    ``<model>_<dataset>.png`` for each further data set, ``<model>_topics.png`` for topic
+    models of pictures, and ``leaderboard.md``,
     ``leaderboard.csv`` and ``leaderboard.json``.
 
     Parameters
@@ -273,7 +277,8 @@ def run_zoo(
     Returns
     -------
     list of dict
-        One row per model with the keys LEADERBOARD_COLUMNS, sorted by family then model.
+        One row per model and data set with the keys LEADERBOARD_COLUMNS, sorted by family
+        then model, each model's default data set first.
     """
     entries = list_models() if models is None else [get_entry(name) for name in models]
     entries = sorted({e.name: e for e in entries}.values(), key=lambda e: (e.family, e.name))
@@ -281,24 +286,31 @@ def run_zoo(
     out.mkdir(parents=True, exist_ok=True)
     cache: dict[str, gdata.Dataset] = {}
     rows = []
-    bar = tqdm(entries, desc="zoo", unit="model", disable=not progress)
-    for entry in bar:
-        bar.set_postfix(model=entry.name)
+    runs = [(entry, name) for entry in entries for name in entry.zoo_datasets]
+    bar = tqdm(runs, desc="zoo", unit="run", disable=not progress)
+    for entry, name in bar:
+        bar.set_postfix(model=entry.name, data=name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows.append(_run_one(entry, quick, out, random_state, cache))
+            rows.append(_run_one(entry, name, quick, out, random_state, cache))
     bar.close()
     write_leaderboard(rows, out)
     return rows
 
 
-def _run_one(entry, quick: bool, out: Path, random_state: int, cache: dict) -> dict:
-    """One leaderboard row: fit, score and picture one model; errors become its status."""
+def _run_one(entry, data_name: str, quick: bool, out: Path, random_state: int, cache: dict):
+    """One leaderboard row: fit, score and picture one model on one data set.
+
+    Errors become the row's status.
+    """
     row = dict.fromkeys(LEADERBOARD_COLUMNS)
-    row.update(model=entry.name, family=entry.family, dataset=entry.default_dataset)
+    row.update(model=entry.name, family=entry.family, dataset=data_name)
     row["likelihood_kind"] = entry.likelihood_kind
+    # The default data set's picture keeps the plain name; others add the data set's.
+    stem = entry.name if data_name == entry.default_dataset else f"{entry.name}_{data_name}"
     try:
-        dataset, image_shape = prepare_data(entry, _zoo_data(entry, quick, random_state, cache))
+        data = _zoo_data(data_name, quick, random_state, cache)
+        dataset, image_shape = prepare_data(entry, data)
         model = _zoo_model(entry, quick, random_state)
         row["fit_seconds"] = fit_model(model, dataset)
         results = {}
@@ -308,31 +320,30 @@ def _run_one(entry, quick: bool, out: Path, random_state: int, cache: dict) -> d
             row.update({k: v for k, v in results.items() if k in row})
         save_samples_png(
             samples,
-            out / f"{entry.name}.png",
+            out / f"{stem}.png",
             kind=dataset.kind,
             image_shape=image_shape,
             reference=dataset.X_train if dataset.kind not in ("sequences", "sentences") else None,
-            title=f"{entry.name} on {entry.default_dataset}",
+            title=f"{entry.name} on {data_name}",
         )
         if image_shape is not None and hasattr(model, "topic_word_"):
             # Topics of a corpus of pictures (the bars) are pictures too.
             save_samples_png(
                 model.topic_word_ / model.topic_word_.max(axis=1, keepdims=True),
-                out / f"{entry.name}_topics.png",
+                out / f"{stem}_topics.png",
                 kind="images",
                 image_shape=image_shape,
-                title=f"{entry.name} topics on {entry.default_dataset}",
+                title=f"{entry.name} topics on {data_name}",
             )
         row["status"] = "ok"
     except Exception as err:  # a failing model is recorded, and the zoo goes on
         row["status"] = _one_line_error(err)
-        logger.warning("zoo: %s failed: %s", entry.name, row["status"])
-        logger.debug("zoo: %s traceback", entry.name, exc_info=True)
+        logger.warning("zoo: %s on %s failed: %s", entry.name, data_name, row["status"])
+        logger.debug("zoo: %s on %s traceback", entry.name, data_name, exc_info=True)
     return row
 
 
-def _zoo_data(entry, quick: bool, random_state: int, cache: dict) -> gdata.Dataset:
-    name = entry.default_dataset
+def _zoo_data(name: str, quick: bool, random_state: int, cache: dict) -> gdata.Dataset:
     if name not in cache:
         if quick:
             n_samples = _QUICK_TRAIN_ROWS

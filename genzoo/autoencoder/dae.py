@@ -122,6 +122,7 @@ def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     family="autoencoder",
     data_kind="images",
     default_dataset="digits",
+    zoo_datasets=("moons",),
     fixture_dataset="digits",
     fixture_size=200,
     test_params={

@@ -38,6 +38,7 @@ _CHUNK_ELEMENTS = 2**21
     family="autoencoder",
     data_kind="images",
     default_dataset="digits",
+    zoo_datasets=("moons",),
     fixture_dataset="digits",
     fixture_size=200,
     test_params={

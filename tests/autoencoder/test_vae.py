@@ -89,6 +89,24 @@ def test_conditional_samples_have_the_requested_digit(digits_cvae):
     assert accuracy >= 0.8, accuracy
 
 
+def test_conditional_vae_survives_save_and_load(digits_cvae, tmp_path):
+    import genzoo
+
+    X, y = load_digits("test")
+    digits_cvae.save(tmp_path / "cvae")
+    loaded = genzoo.load(tmp_path / "cvae")
+    assert loaded.conditional and np.array_equal(loaded.classes_, digits_cvae.classes_)
+    labels = np.repeat(np.arange(10), 3)
+    np.testing.assert_array_equal(
+        loaded.sample(len(labels), y=labels, random_state=1),
+        digits_cvae.sample(len(labels), y=labels, random_state=1),
+    )
+    np.testing.assert_allclose(
+        loaded.log_prob(X[:20], y[:20]), digits_cvae.log_prob(X[:20], y[:20])
+    )
+    np.testing.assert_array_equal(loaded.encode(X[:5], y[:5]), digits_cvae.encode(X[:5], y[:5]))
+
+
 # --- bad input
 
 

@@ -16,7 +16,7 @@ import genzoo
 from genzoo import registry
 from genzoo.cli import cli
 from genzoo.mixture import GaussianMixture
-from genzoo.zoo import LEADERBOARD_COLUMNS, run_zoo
+from genzoo.zoo import LEADERBOARD_COLUMNS, evaluate_model, fit_model, prepare_data, run_zoo
 
 
 class _BrokenMixture(GaussianMixture):
@@ -33,7 +33,7 @@ class _MixtureWithoutLikelihood(GaussianMixture):
     no_likelihood_reason = "a test model that only samples."
 
 
-def _add_entry(monkeypatch, name: str, cls: type) -> None:
+def _add_entry(monkeypatch, name: str, cls: type, zoo_datasets=()) -> None:
     entry = registry.ModelEntry(
         name=name,
         cls=cls,
@@ -42,6 +42,7 @@ def _add_entry(monkeypatch, name: str, cls: type) -> None:
         default_dataset="eight_gaussians",
         fixture_dataset="eight_gaussians",
         quick_params=MappingProxyType({"n_components": 8}),
+        zoo_datasets=zoo_datasets,
     )
     monkeypatch.setitem(registry._REGISTRY, name, entry)
 
@@ -126,3 +127,37 @@ def test_per_token_likelihood_of_sequences_and_sentences(tmp_path):
         < 0
     )
     assert abs(pcfg["mmd"]) < 0.05  # unbiased MMD: near 0, either sign, for a good fit
+
+
+def test_a_model_runs_on_each_of_its_zoo_datasets(tmp_path, monkeypatch):
+    _add_entry(monkeypatch, "two_sets_gmm", GaussianMixture, ("moons", "eight_gaussians"))
+    entry = registry.get_entry("two_sets_gmm")
+    assert entry.zoo_datasets == ("eight_gaussians", "moons")  # the default leads, once
+    rows = run_zoo(["two_sets_gmm"], quick=True, out=tmp_path, progress=False)
+    assert [(r["dataset"], r["status"]) for r in rows] == [
+        ("eight_gaussians", "ok"),
+        ("moons", "ok"),
+    ]
+    assert rows[0]["log_likelihood"] != rows[1]["log_likelihood"]
+    assert (tmp_path / "two_sets_gmm.png").is_file()
+    assert (tmp_path / "two_sets_gmm_moons.png").is_file()
+
+
+def test_the_autoencoders_also_run_on_a_2d_toy_set():
+    for name in ("vae", "dae", "sparse_ae"):
+        entry = genzoo.get_entry(name)
+        toy = [d for d in entry.zoo_datasets if d in genzoo.data.TOY_DATASETS]
+        assert entry.zoo_datasets[0] == "digits" and toy, entry
+
+
+def test_a_model_of_images_takes_a_toy_set_of_vectors_in_the_zoo(tmp_path):
+    entry = genzoo.get_entry("vae")
+    dataset, image_shape = prepare_data(entry, genzoo.data.load("moons", n_samples=300))
+    assert dataset.kind == "vectors" and image_shape is None
+    model = genzoo.make("vae", **entry.test_params)
+    assert fit_model(model, dataset) > 0
+    results, samples = evaluate_model(model, dataset)
+    assert samples.shape == (len(dataset.X_test), 2)
+    assert results["likelihood_kind"] == "lower_bound" and math.isfinite(results["log_likelihood"])
+    with pytest.raises(ValueError, match="takes images or vectors"):
+        prepare_data(entry, genzoo.data.load("casino"))
