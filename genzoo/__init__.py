@@ -19,11 +19,12 @@ from genzoo.bayesnet import (
 from genzoo.classify import GenerativeClassifier
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
-from genzoo.mixture import GaussianMixture, LatentDirichletAllocation
+from genzoo.mixture import BernoulliMixture, GaussianMixture, LatentDirichletAllocation
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
 
 __all__ = [
     "BayesianNetwork",
+    "BernoulliMixture",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
     "DenoisingAutoencoder",
