@@ -175,11 +175,14 @@ def _as_images(samples: np.ndarray, image_shape) -> np.ndarray:
 
 
 def _draw_image_grid(fig, images: np.ndarray) -> None:
-    """One mosaic of the images with a 1-pixel white border, drawn by a single imshow."""
+    """One mosaic of the images with a 1-pixel grey border, drawn by a single imshow.
+
+    Grey, not white or black, so that neither ink nor background runs into the next image.
+    """
     n, h, w, c = images.shape
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    mosaic = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c))
+    mosaic = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 0.5)
     for i, image in enumerate(images):
         top, left = 1 + (i // cols) * (h + 1), 1 + (i % cols) * (w + 1)
         mosaic[top : top + h, left : left + w] = image

@@ -72,6 +72,12 @@ def test_grid_shows_white_and_black_images(tmp_path):
     assert pixels.min() < 10 and pixels.max() > 245
 
 
+def test_grid_borders_are_grey_so_white_images_stay_apart(tmp_path):
+    pixels = _pixels(save_samples_png(np.ones((4, 1, 8, 8)), tmp_path / "w.png", kind="images"))
+    grey = np.abs(pixels.astype(float) - 128) < 20
+    assert grey.mean() > 0.02  # the borders between and around the four white images
+
+
 def test_plotting_leaves_pyplot_alone(tmp_path, rng):
     import matplotlib.pyplot as plt
 

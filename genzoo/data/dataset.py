@@ -67,7 +67,8 @@ class Dataset:
     trees_train, trees_test : list of str or None
         For sentences: each sentence's parse tree as a bracketed string, when known.
     display_shape : tuple (c, h, w) or None
-        For vectors or counts that are pictures (the bars corpus): how to draw one sample.
+        For vectors or counts that are pictures (the bars corpus, digits as pixel values):
+        how to draw one sample.
     vocabulary : tuple of str or None
         For counts of words (a folder of text files): the word of each column.
 
@@ -285,7 +286,9 @@ def _load_digit_values(name: str, n_samples: int | None) -> Dataset:
         kind, X_train, X_test = "counts", np.round(16 * X_train), np.round(16 * X_test)
     else:
         kind, X_train, X_test = "vectors", (X_train >= 0.5) * 1.0, (X_test >= 0.5) * 1.0
-    return Dataset(name, kind, X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+    return Dataset(
+        name, kind, X_train, X_test, y_train, y_test, _DIGIT_CLASSES, display_shape=(1, 8, 8)
+    )
 
 
 def _load_sequences(name: str, n_samples: int | None, random_state: int) -> Dataset:
