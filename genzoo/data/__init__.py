@@ -4,7 +4,7 @@
 functions are the pieces it is built from.
 """
 
-from genzoo.data.bars import bars_topics, make_bars
+from genzoo.data.bars import bars_topics, binary_bars_log_prob, make_bars, make_binary_bars
 from genzoo.data.dataset import Dataset, DatasetNotFound, list_datasets, load
 from genzoo.data.digits import load_digits
 from genzoo.data.loaders import (
@@ -30,6 +30,7 @@ __all__ = [
     "STOP_WORDS",
     "TOY_DATASETS",
     "bars_topics",
+    "binary_bars_log_prob",
     "Dataset",
     "DatasetNotFound",
     "list_datasets",
@@ -43,6 +44,7 @@ __all__ = [
     "load_npz",
     "load_text_folder",
     "make_bars",
+    "make_binary_bars",
     "make_checkerboard",
     "make_circles",
     "make_eight_gaussians",

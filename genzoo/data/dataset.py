@@ -176,7 +176,7 @@ class Dataset:
 def list_datasets() -> list[str]:
     """Return the names of the built-in data sets, sorted."""
     return sorted(
-        [*TOY_DATASETS, "digits", "digits_counts", "digits_binary", "mnist"]
+        [*TOY_DATASETS, "digits", "digits_counts", "digits_binary", "bars_binary", "mnist"]
         + [*_SEQUENCE_SETS, *_TABLE_SETS, *_COUNT_SETS, *_SENTENCE_SETS]
     )
 
@@ -325,6 +325,15 @@ def _load_bars(n_samples: int | None, random_state: int) -> Dataset:
     return Dataset("bars", "counts", X_train, X_test, display_shape=(1, 5, 5))
 
 
+def _load_binary_bars(n_samples: int | None, random_state: int) -> Dataset:
+    from genzoo.data.bars import make_binary_bars
+
+    n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
+    X_train, _ = make_binary_bars(n, random_state=random_state)
+    X_test, _ = make_binary_bars(max(n // 4, 1), random_state=random_state + 1)
+    return Dataset("bars_binary", "vectors", X_train, X_test, display_shape=(1, 5, 5))
+
+
 def _load_treebank(n_samples: int | None, random_state: int) -> Dataset:
     from genzoo.data.treebank import make_treebank
     from genzoo.grammar.trees import tree_to_tokens
@@ -456,7 +465,10 @@ def load(
     - "bars" draws `n_samples` documents (default 2000) of 100 words from the Griffiths and
       Steyvers bars topics (kind "counts", drawn as 5x5 pictures); "treebank" samples
       `n_samples` trees (default 2000) from the built-in English PCFG (kind "sentences",
-      with the trees). Both have an independent test set a quarter the size.
+      with the trees). "bars_binary" draws `n_samples` 5x5 binary images (default 2000)
+      whose ten bars are each on with probability 0.2 (Foldiak's bars problem; exact
+      log-likelihood by `genzoo.data.binary_bars_log_prob`). Each has an independent test set
+      a quarter the size.
     - "mnist" reads the IDX files in ``$GENZOO_MNIST_DIR``, else ``../shared/data/mnist``
       from the working directory or the repository. With both train and t10k files it uses
       the official split; with one part only, it splits that part as for a path.
@@ -499,6 +511,8 @@ def load(
         return _load_table(name_or_path, n_samples, random_state)
     if name_or_path == "bars":
         return _load_bars(n_samples, random_state)
+    if name_or_path == "bars_binary":
+        return _load_binary_bars(n_samples, random_state)
     if name_or_path == "treebank":
         return _load_treebank(n_samples, random_state)
     if name_or_path == "mnist":

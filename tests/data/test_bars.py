@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from genzoo.data.bars import bars_topics, make_bars
+from genzoo.data import load
+from genzoo.data.bars import bars_topics, binary_bars_log_prob, make_bars, make_binary_bars
 
 
 def test_topics_are_the_rows_and_columns_of_the_grid():
@@ -46,3 +47,50 @@ def test_other_sizes_and_bad_arguments():
         args = {"n_docs": 3, **kwargs}
         with pytest.raises(ValueError, match=name):
             make_bars(args.pop("n_docs"), **args)
+
+
+# --- the binary bars problem
+
+
+def test_binary_bars_are_unions_of_the_drawn_bars():
+    X, bars = make_binary_bars(500, size=4, bar_prob=0.3, random_state=0)
+    assert X.shape == (500, 16) and bars.shape == (500, 8)
+    images = X.reshape(-1, 4, 4).astype(bool)
+    rows, columns = bars[:, :4], bars[:, 4:]
+    expected = rows[:, :, None] | columns[:, None, :]
+    np.testing.assert_array_equal(images, expected)
+    assert abs(bars.mean() - 0.3) < 0.03
+    np.testing.assert_array_equal(
+        make_binary_bars(5, random_state=1)[0], make_binary_bars(5, random_state=1)[0]
+    )
+
+
+def test_binary_bars_log_prob_is_a_distribution_matching_the_draws():
+    size, p = 3, 0.25
+    # every image of a 3x3 grid: the log-probabilities sum to one
+    images = ((np.arange(2**9)[:, None] >> np.arange(9)) & 1).astype(float)
+    log_p = binary_bars_log_prob(images, size=size, bar_prob=p)
+    assert np.isclose(np.exp(log_p[np.isfinite(log_p)]).sum(), 1.0, atol=1e-12)
+    # the empty image needs every bar off; the full grid is any pattern covering it
+    assert np.isclose(log_p[0], 6 * np.log(1 - p))
+    # frequencies of drawn images agree with the exact probabilities
+    X, _ = make_binary_bars(200_000, size=size, bar_prob=p, random_state=0)
+    keys, counts = np.unique(X @ (1 << np.arange(9)), return_counts=True)
+    exact = np.exp(log_p[keys.astype(int)])
+    assert np.all(np.abs(counts / len(X) - exact) < 5 * np.sqrt(exact / len(X)) + 1e-4)
+    # an image no bars can make (a single pixel) has probability zero
+    assert binary_bars_log_prob(np.eye(9)[:1], size=size, bar_prob=p)[0] == -np.inf
+
+
+def test_binary_bars_dataset_and_bad_arguments():
+    data = load("bars_binary", n_samples=40)
+    assert (
+        data.kind == "vectors" and data.X_train.shape == (40, 25) and data.image_shape == (1, 5, 5)
+    )
+    assert np.isfinite(binary_bars_log_prob(data.X_test)).all()
+    with pytest.raises(ValueError, match="bar_prob"):
+        make_binary_bars(5, bar_prob=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        binary_bars_log_prob(np.zeros((2, 24)))
+    with pytest.raises(ValueError, match="at most 8"):
+        binary_bars_log_prob(np.zeros((2, 81)), size=9)
