@@ -16,6 +16,7 @@ from genzoo.bayesnet import (
     HiddenMarkovModel,
     MultinomialNaiveBayes,
 )
+from genzoo.boltzmann import DBM, DBN, RBM
 from genzoo.classify import GenerativeClassifier
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
@@ -27,6 +28,8 @@ __all__ = [
     "BernoulliMixture",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
+    "DBM",
+    "DBN",
     "DenoisingAutoencoder",
     "GaussianNaiveBayes",
     "MultinomialNaiveBayes",
@@ -37,6 +40,7 @@ __all__ = [
     "LatentDirichletAllocation",
     "LikelihoodUnavailable",
     "PCFG",
+    "RBM",
     "SparseAutoencoder",
     "UnknownModelError",
     "VAE",

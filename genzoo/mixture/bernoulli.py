@@ -95,6 +95,7 @@ def m_step(stats: dict, alpha: float) -> dict[str, torch.Tensor]:
     family="mixture",
     data_kind="vectors",
     default_dataset="digits_binary",
+    zoo_datasets=("bars_binary",),
     fixture_dataset="digits_binary",
     test_params={"n_components": 3, "max_iter": 20, "random_state": 0},
     quick_params={"n_components": 20, "random_state": 0},
