@@ -18,6 +18,7 @@ __all__ = [
     "Interval",
     "Options",
     "check_array",
+    "check_binary",
     "check_finite",
     "check_labels",
     "check_n_samples",
@@ -180,6 +181,23 @@ def check_finite(array: np.ndarray, name: str = "X") -> np.ndarray:
         problem = "NaN" if np.isnan(array).any() else "infinity"
         raise ValueError(f"{name} contains {problem}; every value must be finite.")
     return array
+
+
+def check_binary(X: np.ndarray, binarize: float | None, name: str = "X") -> np.ndarray:
+    """Return X as 0s and 1s: thresholded (X > binarize) when `binarize` is a number, else X
+    itself, which must then hold only 0 and 1 (ValueError naming a bad value otherwise).
+
+    X must already be checked for NaN and infinity, which thresholding would hide.
+    """
+    if binarize is not None:
+        return (X > binarize).astype(np.float64)
+    bad = (X != 0) & (X != 1)
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold only 0 and 1 when binarize is None (found {X[bad][0]!r}); "
+            "pass binarize=threshold to binarise it."
+        )
+    return X
 
 
 def check_labels(y, *, n_samples: int | None = None, classes=None, name: str = "y"):

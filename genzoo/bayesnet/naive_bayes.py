@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genzoo._validation import Interval, check_finite
+from genzoo._validation import Interval, check_binary, check_finite
 from genzoo.bayesnet._naive_bayes_base import (
     _COMMON_CONSTRAINTS,
     _DISCRETE_CONSTRAINTS,
@@ -336,12 +336,8 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
         self.dtype = dtype
 
     def _check_values(self, X):
-        if self.binarize is not None:
-            # Binarising would hide NaN and infinity from the later check on the result.
-            return (check_finite(X, "X") > self.binarize).astype(np.float64)
-        if ((X != 0) & (X != 1)).any():
-            raise ValueError("X must hold only 0 and 1 when binarize is None.")
-        return X
+        # Binarising would hide NaN and infinity from the later check on the result.
+        return check_binary(X if self.binarize is None else check_finite(X), self.binarize)
 
     def _params_from_stats(self, stats):
         count, feature_count = stats["class_count"], stats["feature_count"]

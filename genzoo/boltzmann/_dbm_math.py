@@ -15,6 +15,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genzoo.boltzmann._rbm_train import MEAN_CLIP
+
+DIVERGED = "the DBM's training diverged to NaN or infinity; lower learning_rate or momentum."
+
+# --- Bernoulli units
+
+
+def bernoulli_entropy(p: Tensor) -> Tensor:
+    """Entropy of independent Bernoullis with means p, summed over the last axis."""
+    return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p)).sum(-1)
+
+
+def base_rate_bias(data: Tensor) -> Tensor:
+    """Logits of the column means of `data`, clipped away from 0 and 1 (Hinton's guide, 8.1)."""
+    mean = data.mean(0).clamp(MEAN_CLIP, 1 - MEAN_CLIP)
+    return torch.log(mean / (1 - mean))
+
+
 # --- layer inputs and the bipartite view
 
 
@@ -101,9 +119,7 @@ def mean_field_bound(mu: list[Tensor], weights: list[Tensor], biases: list[Tenso
     out = mu[0] @ biases[0]
     for i in range(1, len(mu)):
         out = out + mu[i] @ biases[i] + ((mu[i - 1] @ weights[i - 1].T) * mu[i]).sum(1)
-        p = mu[i]
-        entropy = -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
-        out = out + entropy.sum(1)
+        out = out + bernoulli_entropy(mu[i])
     return out
 
 
@@ -159,8 +175,7 @@ def pretrain_rbm(
     """
     n, d = data.shape
     W = 0.01 * torch.randn(n_hidden, d, generator=gen, dtype=data.dtype)
-    mean = data.mean(0).clamp(1e-3, 1 - 1e-3)
-    b, c = torch.log(mean / (1 - mean)), data.new_zeros(n_hidden)
+    b, c = base_rate_bias(data), data.new_zeros(n_hidden)
     velocity = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)]
     for _ in range(n_iter):
         order = torch.randperm(n, generator=gen)
@@ -228,6 +243,4 @@ def _update(params, velocity, grads, learning_rate: float, momentum: float) -> N
         vel.mul_(momentum).add_(grad, alpha=learning_rate)
         param.add_(vel)
     if not all(torch.isfinite(param).all() for param in params):
-        raise FloatingPointError(
-            "DBM training diverged (non-finite weights); lower learning_rate or momentum."
-        )
+        raise ValueError(DIVERGED)

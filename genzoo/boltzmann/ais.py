@@ -94,18 +94,18 @@ def default_betas(n_betas: int) -> np.ndarray:
     """`n_betas` inverse temperatures from 0 to 1, denser near 1.
 
     Salakhutdinov & Murray's (2008) schedule, scaled: steps of equal size on [0, 0.5),
-    [0.5, 0.9) and [0.9, 1] in the proportions 500 : 4000 : 10000.
+    [0.5, 0.9) and [0.9, 1] in the proportions 500 : 4000 : 10000 (piecewise-linear in the
+    step index, so any length from 2 starts at 0 and ends at 1).
     """
     if isinstance(n_betas, bool) or not isinstance(n_betas, (int, np.integer)) or n_betas < 2:
         raise ValueError(f"n_betas must be an int of at least 2; got {n_betas!r}.")
-    steps = n_betas - 1
-    counts = [round(steps * s / sum(_SCHEDULE_STEPS)) for s in _SCHEDULE_STEPS[:2]]
-    counts.append(steps - sum(counts))
-    pieces = [
-        np.linspace(lo, hi, n, endpoint=False)
-        for lo, hi, n in zip(_SCHEDULE_KNOTS[:-1], _SCHEDULE_KNOTS[1:], counts, strict=True)
-    ]
-    return np.concatenate([*pieces, [1.0]])
+    # The step boundaries of the full schedule, as fractions of its length, mapped onto the
+    # n_betas - 1 steps asked for: a short schedule keeps its start at 0 and the same shape.
+    knots = np.concatenate([[0.0], np.cumsum(_SCHEDULE_STEPS) / sum(_SCHEDULE_STEPS)])
+    position = np.linspace(0.0, 1.0, n_betas)
+    betas = np.interp(position, knots, _SCHEDULE_KNOTS)
+    betas[0], betas[-1] = 0.0, 1.0
+    return _check_betas(betas)
 
 
 def _check_betas(betas) -> np.ndarray:
@@ -256,6 +256,13 @@ def ais_log_partition(
     )
 
 
+def _bernoulli(p: Tensor, gen) -> Tensor:
+    """0/1 draws with probabilities p, in p's dtype: float32 uniforms, which are about three
+    times faster than torch.bernoulli in float64 and exact enough for sampling."""
+    u = torch.rand(p.shape, generator=gen, device=p.device, dtype=torch.float32)
+    return (u < p).to(p.dtype)
+
+
 @torch.no_grad()
 def _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress) -> Tensor:
     """The AIS loop: the final log weight of each chain, (n_chains,)."""
@@ -279,12 +286,12 @@ def _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress) -> Tensor
         log_w += softplus(beta * x).sum(1) - softplus(float(betas[k - 1]) * x).sum(1)
         if k < len(betas) - 1:
             # One sweep that leaves p_beta invariant.
-            h = torch.bernoulli(torch.sigmoid(beta * x), generator=gen)
+            h = _bernoulli(torch.sigmoid(beta * x), gen)
             a = torch.addmm(b_base + beta * b_diff, h, W, alpha=beta)
             if gaussian:
                 v = torch.randn(n_chains, n_visible, generator=gen, **like).add_(a)
             else:
-                v = torch.bernoulli(torch.sigmoid(a), generator=gen)
+                v = _bernoulli(torch.sigmoid(a), gen)
         if k % _PROGRESS_EVERY == 0:
             bar.update(_PROGRESS_EVERY)
     bar.close()

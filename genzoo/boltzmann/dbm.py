@@ -13,9 +13,10 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval
+from genzoo._validation import Interval, check_binary
 from genzoo.base import GenerativeModel
 from genzoo.boltzmann._dbm_math import (
+    base_rate_bias,
     bipartite_parameters,
     gibbs_sweeps,
     mean_field,
@@ -23,6 +24,7 @@ from genzoo.boltzmann._dbm_math import (
     persistent_step,
     pretrain_rbm,
 )
+from genzoo.boltzmann._rbm_train import MEAN_CLIP
 from genzoo.boltzmann.ais import ais_log_partition, exact_log_partition
 from genzoo.registry import register
 
@@ -35,8 +37,6 @@ _EXACT_MAX_UNITS = 20
 # deterministic function of the row.
 _EVAL_MAX_ITER = 500
 _EVAL_TOL = 1e-10
-# The AIS base rates come from mean-field means clipped away from 0 and 1.
-_BASE_RATE_CLIP = 1e-3
 _CHUNK_ROWS = 4096
 
 
@@ -154,7 +154,7 @@ class DBM(GenerativeModel):
         "weight_decay": [Interval(float, 0, None)],
         "binarize": [None, Interval(float, None, None)],
         "sample_burn_in": [Interval(int, 0, None)],
-        "n_ais_chains": [Interval(int, 1, None)],
+        "n_ais_chains": [Interval(int, 2, None)],
         "n_ais_betas": [Interval(int, 2, None)],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
@@ -203,15 +203,7 @@ class DBM(GenerativeModel):
 
     def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
         X = super()._check_X(X, reset=reset, finite=finite)
-        if self.binarize is not None:
-            return (X > self.binarize).astype(np.float64)
-        binary = (X == 0) | (X == 1)
-        if not binary.all():
-            raise ValueError(
-                f"X must be binary (0 or 1) for the DBM's Bernoulli visible units; got "
-                f"{X[~binary][0]!r}. Pass binarize=threshold to binarise it."
-            )
-        return X
+        return check_binary(X, self.binarize)
 
     def _layer_sizes(self, n_features: int) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -255,11 +247,10 @@ class DBM(GenerativeModel):
                 0.01 * torch.randn(sizes[i + 1], sizes[i], generator=gen)
                 for i in range(len(sizes) - 1)
             ]
-            mean = data.mean(0).clamp(_BASE_RATE_CLIP, 1 - _BASE_RATE_CLIP)
-            biases = [torch.log(mean / (1 - mean))] + [torch.zeros(s) for s in sizes[1:]]
+            biases = [base_rate_bias(data)] + [torch.zeros(s) for s in sizes[1:]]
             return weights, biases
         top = len(sizes) - 2
-        weights, below, above = [], [], []
+        weights, visible_bias, hidden_bias = [], [], []
         layer_data = data
         for k in range(len(sizes) - 1):
             up, down = (2.0 if k < top else 1.0), (2.0 if k > 0 else 1.0)
@@ -270,14 +261,14 @@ class DBM(GenerativeModel):
                 callback=callback,
             )  # fmt: skip
             weights.append(W)
-            above.append(b)
-            below.append(c)
+            visible_bias.append(b)
+            hidden_bias.append(c)
             layer_data = torch.sigmoid(up * (layer_data @ W.T) + c)
         # A middle layer is the hidden layer of one RBM and the visible layer of the next:
         # in the DBM it gets half its (doubled) input from each, so its bias is their mean.
-        biases = [above[0]]
-        biases += [(below[k] + above[k + 1]) / 2 for k in range(len(sizes) - 2)]
-        biases.append(below[-1])
+        biases = [visible_bias[0]]
+        biases += [(hidden_bias[k] + visible_bias[k + 1]) / 2 for k in range(len(sizes) - 2)]
+        biases.append(hidden_bias[-1])
         return weights, biases
 
     def _train_jointly(self, data, weights, biases, gen, callback):
@@ -308,7 +299,7 @@ class DBM(GenerativeModel):
             return float(exact_log_partition(*args)), 0.0, "exact"
         odd_means = torch.cat(
             [m.mean(0) for m in self._mean_field(data, weights, biases)[1::2]]
-        ).clamp(_BASE_RATE_CLIP, 1 - _BASE_RATE_CLIP)
+        ).clamp(MEAN_CLIP, 1 - MEAN_CLIP)
         seed = int(torch.randint(2**62, (1,), generator=gen))
         result = ais_log_partition(
             *args,

@@ -23,8 +23,9 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, Options, make_generator, validate_params
+from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
 from genzoo.base import GenerativeModel
+from genzoo.boltzmann._dbm_math import bernoulli_entropy
 from genzoo.boltzmann._rbm_math import free_energy, hidden_mean, softplus
 from genzoo.boltzmann.rbm import RBM
 from genzoo.registry import register
@@ -32,7 +33,8 @@ from genzoo.registry import register
 __all__ = ["DBN"]
 
 _RBM_STATES = "_rbm_states"  # values of each layer's RBM; its arrays go in `rbms_.<l>.<name>`
-# Most elements (posterior samples x rows x widest layer) of one chunk of `log_prob`.
+# Most elements (posterior samples x rows x width) of the largest array of one chunk of
+# `log_prob`: the noise over all directed layers, or the widest layer's activations.
 _CHUNK_ELEMENTS = 2**22
 
 
@@ -44,24 +46,20 @@ def row_uniforms(X: np.ndarray, n_samples: int, width: int, seed: int) -> np.nda
 
     Each row seeds its own generator from a hash of (seed, its bytes), so a row gets the same
     noise in any batch (log_prob of halves equals log_prob of the whole), and distinct rows
-    get independent noise.
+    get independent noise. One generator per row costs about 10 us, little beside the draws
+    and the pass up the stack; a vectorised hash-based generator would change every draw.
     """
     out = np.empty((n_samples, len(X), width))
-    rows = np.ascontiguousarray(X, dtype=np.float64)
-    prefix = int(seed).to_bytes(8, "little", signed=True)
+    # + 0.0 turns -0.0 into 0.0, which compare equal but hash differently.
+    rows = np.ascontiguousarray(X, dtype=np.float64) + 0.0
+    # Any int seed is valid (as in make_generator): reduce it to 8 bytes.
+    prefix = (int(seed) % 2**63).to_bytes(8, "little")
     for i, row in enumerate(rows):
         digest = hashlib.blake2b(prefix + row.tobytes(), digest_size=8).digest()
         out[:, i] = np.random.default_rng(int.from_bytes(digest, "little")).random(
             (n_samples, width)
         )
     return out
-
-
-def _bernoulli_entropy(x: torch.Tensor) -> torch.Tensor:
-    """Entropy of independent Bernoullis with logits x, summed over the last axis."""
-    q = torch.sigmoid(x)
-    # -log q = softplus(-x) and -log(1 - q) = softplus(x): no log of 0.
-    return (q * softplus(-x) + (1 - q) * softplus(x)).sum(-1)
 
 
 def _bernoulli_log_prob(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -87,12 +85,13 @@ def log_weights(v, directed, top, u: torch.Tensor, estimator: str) -> torch.Tens
     for W, b, c in directed:
         width = W.shape[0]
         x = torch.addmm(c, below, W.T)  # (S n, width): logits of Q(h_l | h_(l-1))
+        q = torch.sigmoid(x)
         noise = u[:, :, offset : offset + width].reshape(S * n, width)
-        h = (noise < torch.sigmoid(x)).to(v.dtype)
+        h = (noise < q).to(v.dtype)
         a = torch.addmm(b, h, W)  # (S n, width below): logits of p(h_(l-1) | h_l)
         total += _bernoulli_log_prob(below, a)
         if estimator == "bound":
-            total += _bernoulli_entropy(x)
+            total += bernoulli_entropy(q)
         else:
             total -= _bernoulli_log_prob(h, x)
         below, offset = h, offset + width
@@ -279,15 +278,7 @@ class DBN(GenerativeModel):
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)  # NaN and infinity are refused before binarising
-        if self.binarize is not None:
-            X = (X > self.binarize).astype(np.float64)
-        elif ((X != 0) & (X != 1)).any():
-            bad = X[(X != 0) & (X != 1)][0]
-            raise ValueError(
-                f"X must hold only 0 and 1 when binarize is None (found {bad!r}); "
-                "pass binarize=threshold to binarise it."
-            )
-        return X
+        return check_binary(X, self.binarize)
 
     def _layer_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
@@ -309,15 +300,15 @@ class DBN(GenerativeModel):
         H = X
         rbms = []
         bar = tqdm(sizes, desc="DBN layers", disable=self.verbose <= 0)
-        for size, seed in zip(bar, seeds, strict=True):
-            rbm = self._layer(size, seed)
+        for depth, (size, seed) in enumerate(zip(bar, seeds, strict=True)):
+            rbm = self._layer(size, seed, top=depth == len(sizes) - 1)
             _fit_layer(rbm, H)
             rbms.append(rbm)
             # The next layer learns this one's hidden probabilities (Hinton et al., 2006).
             if len(rbms) < len(sizes):
                 H = _upward(rbm, H)
-        # The top log Z is needed by every log_prob: estimate it once, here, so that log_prob
-        # and the saved state never change.
+        # The top log Z is needed by every log_prob: the top RBM's fit estimates it once, so
+        # that log_prob and the saved state never change. The lower layers need none.
         top = rbms[-1]
         return {
             "rbms_": rbms,
@@ -327,8 +318,9 @@ class DBN(GenerativeModel):
             **self._fitted_input_shape(X),
         }
 
-    def _layer(self, n_components: int, seed: int) -> RBM:
-        """An unfitted RBM for one layer, with this model's training arguments."""
+    def _layer(self, n_components: int, seed: int, *, top: bool = True) -> RBM:
+        """An unfitted RBM for one layer, with this model's training arguments; only the top
+        one computes its log Z."""
         return RBM(
             n_components,
             learning_rate=self.learning_rate,
@@ -344,6 +336,7 @@ class DBN(GenerativeModel):
             sample_burn_in=self.sample_burn_in,
             n_ais_chains=self.n_ais_chains,
             n_ais_betas=self.n_ais_betas,
+            compute_log_partition=top,
             device=self.device,
             dtype=self.dtype,
         )
@@ -360,7 +353,7 @@ class DBN(GenerativeModel):
         S = self.n_posterior_samples
         seed = 0 if self.random_state is None else self.random_state
         widest = max(max(W.shape) for W, _, _ in params)
-        rows = max(1, _CHUNK_ELEMENTS // (S * widest))
+        rows = max(1, _CHUNK_ELEMENTS // (S * max(width, widest)))
         out = []
         for part in torch.split(X, rows):
             u = torch.as_tensor(row_uniforms(part.cpu().numpy(), S, width, seed), device=X.device)

@@ -5,133 +5,27 @@ guide), with log-likelihoods from an exact or an AIS estimate of the partition f
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, Options, make_generator, validate_params
-from genzoo.base import GenerativeModel
+from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
+from genzoo.base import GenerativeModel, LikelihoodUnavailable
 from genzoo.boltzmann._rbm_math import (
     block_gibbs,
     free_energy,
-    hidden_input,
     hidden_mean,
     log_pseudo_likelihood,
     sample_visible,
-    visible_mean,
 )
+from genzoo.boltzmann._rbm_train import initial_parameters, train_epochs
 from genzoo.boltzmann.ais import MAX_ENUMERATED_UNITS, ais_log_partition, exact_log_partition
 from genzoo.registry import register
 
 __all__ = ["RBM"]
 
-# Training pixel means are clipped to [eps, 1 - eps] before the logit of the visible biases.
-_MEAN_CLIP = 1e-3
 # Most elements (rows x features x hidden units) of one pseudo-likelihood chunk.
 _CHUNK_ELEMENTS = 2**22
-_DIVERGED = (
-    "the RBM's training diverged to NaN or infinity; lower learning_rate (Gaussian visibles "
-    "usually need 0.001 to 0.01)."
-)
-
-
-# --- training
-
-
-def _initial_parameters(X: torch.Tensor, n_components: int, visible: str, gen) -> dict:
-    """scikit-learn's start (weights N(0, 0.01^2), zero hidden biases); Bernoulli visible
-    biases at the logit of the training means (Hinton's guide, sec. 8)."""
-    n_features = X.shape[1]
-    like = dict(device=X.device, dtype=X.dtype)
-    W = 0.01 * torch.randn(n_components, n_features, generator=gen, **like)
-    if visible == "bernoulli":
-        p = X.mean(0).clamp(_MEAN_CLIP, 1 - _MEAN_CLIP)
-        b = torch.log(p) - torch.log1p(-p)
-    else:
-        b = X.mean(0)  # zero for standardised data
-    return {"W": W, "b": b, "c": torch.zeros(n_components, **like)}
-
-
-def _train_epochs(model: RBM, X: torch.Tensor, params: dict, chains, *, n_epochs: int, gen):
-    """Run `n_epochs` shuffled minibatch epochs of CD-k / PCD-k; return (params, chains).
-
-    `params` and `chains` are updated in place: the caller passes copies. The statistics use
-    mean-field hidden probabilities in both phases (Hinton's guide, sec. 3).
-    """
-    n, bs = len(X), model.batch_size
-    n_updates = n_epochs * math.ceil(n / bs)
-    velocity = [torch.zeros_like(params[p]) for p in "Wbc"] if model.momentum > 0 else None
-    bar = tqdm(range(n_epochs), desc="RBM", disable=model.verbose <= 0)
-    t = 0
-    for _ in bar:
-        X_epoch = X[torch.randperm(n, generator=gen, device=X.device)]
-        try:
-            for start in range(0, n, bs):
-                lr = model.learning_rate
-                if model.learning_rate_schedule == "linear":
-                    lr *= 1 - t / n_updates
-                chains = _step(
-                    model, X_epoch[start : start + bs], params, chains, velocity, lr, gen
-                )
-                t += 1
-        except torch.OutOfMemoryError:
-            raise
-        except RuntimeError as err:  # torch.bernoulli refuses the NaN of an overflow
-            raise ValueError(_DIVERGED) from err
-        _check_finite(params)
-        if model.verbose > 0:
-            bar.set_postfix(reconstruction_error=f"{_reconstruction_error(model, X, params):.4f}")
-    return params, chains
-
-
-def _step(model: RBM, v_pos, params: dict, chains, velocity, lr: float, gen):
-    """One CD-k / PCD-k update on the minibatch v_pos; returns the persistent chains."""
-    W, b, c = params["W"], params["b"], params["c"]
-    h_pos = torch.sigmoid(hidden_input(v_pos, W, c))
-    h = chains if model.persistent else torch.bernoulli(h_pos, generator=gen)
-    for _ in range(model.k):
-        v_neg = sample_visible(h, W, b, model.visible, gen)
-        h_neg = torch.sigmoid(hidden_input(v_neg, W, c))
-        h = torch.bernoulli(h_neg, generator=gen)
-    _update(model, params, velocity, (v_pos, h_pos, v_neg, h_neg), lr)
-    return h if model.persistent else chains
-
-
-def _check_finite(params: dict) -> None:
-    if not all(bool(torch.isfinite(p).all()) for p in params.values()):
-        raise ValueError(_DIVERGED)
-
-
-def _update(model: RBM, params: dict, velocity, stats, lr: float) -> None:
-    """One gradient step on the log-likelihood, with momentum and weight decay on W only."""
-    W, b, c = params["W"], params["b"], params["c"]
-    v_pos, h_pos, v_neg, h_neg = stats
-    scale_pos, scale_neg = 1.0 / len(v_pos), 1.0 / len(v_neg)
-    if velocity is None:  # the cheapest path: plain SGD, in place
-        if model.weight_decay > 0:
-            W.mul_(1 - lr * model.weight_decay)
-        W.addmm_(h_pos.T, v_pos, alpha=lr * scale_pos).addmm_(h_neg.T, v_neg, alpha=-lr * scale_neg)
-        b.add_(v_pos.sum(0) * scale_pos - v_neg.sum(0) * scale_neg, alpha=lr)
-        c.add_(h_pos.sum(0) * scale_pos - h_neg.sum(0) * scale_neg, alpha=lr)
-        return
-    grad_W = torch.addmm(h_pos.T @ v_pos, h_neg.T, v_neg, beta=scale_pos, alpha=-scale_neg)
-    if model.weight_decay > 0:
-        grad_W.sub_(W, alpha=model.weight_decay)
-    grad_b = v_pos.sum(0) * scale_pos - v_neg.sum(0) * scale_neg
-    grad_c = h_pos.sum(0) * scale_pos - h_neg.sum(0) * scale_neg
-    for p, vel, grad in zip((W, b, c), velocity, (grad_W, grad_b, grad_c), strict=True):
-        vel.mul_(model.momentum).add_(grad, alpha=lr)
-        p.add_(vel)
-
-
-@torch.no_grad()
-def _reconstruction_error(model: RBM, X: torch.Tensor, params: dict) -> float:
-    """Mean squared error per feature of the mean-field reconstruction E[v | p(h | x)]."""
-    h = hidden_mean(X, params["W"], params["c"])
-    return float(((visible_mean(h, params["W"], params["b"], model.visible) - X) ** 2).mean())
 
 
 # --- the model
@@ -170,10 +64,12 @@ class RBM(GenerativeModel):
     for Gaussian ones) and is otherwise an AIS estimate (Salakhutdinov & Murray, 2008), hence
     `likelihood_kind = "estimate"`.
 
-    The exact log Z is computed by `fit`. The AIS estimate is not (it would cost more than the
-    fit itself): it is computed on first use (`log_prob`, `score`, `log_partition_`) and kept.
-    Its seed, `ais_seed_`, is drawn at fit, so every call, a saved and loaded copy included,
-    gets the same number.
+    `fit` computes log Z after training: exactly in well under a second, or by AIS in a few
+    seconds (about 6 s for 256 hidden units and the default 100 chains and 10,000
+    temperatures), often longer than the training itself. The AIS seed, `ais_seed_`, is drawn
+    at fit, so the estimate can be reproduced. ``compute_log_partition=False`` skips it, for an
+    RBM used as a feature extractor (`transform`) or timed against scikit-learn's, which
+    computes none; `estimate_log_partition()` computes it later.
 
     Parameters
     ----------
@@ -218,6 +114,8 @@ class RBM(GenerativeModel):
         AIS chains and inverse temperatures, when log Z is estimated.
     exact_max_hidden : int, default=20
         Largest layer (at most 25) whose configurations are enumerated for an exact log Z.
+    compute_log_partition : bool, default=True
+        Compute log Z at the end of `fit` (needed by `log_prob` and `score`).
     device : str, default="auto"
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and sampling (float32 trains about 1.5 times faster on a CPU);
@@ -235,11 +133,12 @@ class RBM(GenerativeModel):
         Visible biases of the base-rate model that AIS and fresh samples start from.
     mean_, scale_ : ndarray of shape (n_features,) or None
         Per-feature standardisation (Gaussian visibles only).
-    log_partition_ : float
-        log Z of the model (of the standardised data for Gaussian visibles).
-    log_partition_stderr_ : float
+    log_partition_ : float or None
+        log Z of the model (of the standardised data for Gaussian visibles); None when not
+        computed (see `compute_log_partition`).
+    log_partition_stderr_ : float or None
         Its standard error (0 when exact).
-    log_partition_method_ : {"exact", "ais"}
+    log_partition_method_ : {"exact", "ais"} or None
     ais_seed_ : int
     n_iter_ : int
         Epochs run, `partial_fit` calls included.
@@ -276,6 +175,7 @@ class RBM(GenerativeModel):
         "n_ais_chains": [Interval(int, 2, None)],
         "n_ais_betas": [Interval(int, 2, None)],
         "exact_max_hidden": [Interval(int, 0, MAX_ENUMERATED_UNITS)],
+        "compute_log_partition": [bool],
         "device": ["device"],
         "dtype": ["dtype"],
     }
@@ -302,6 +202,7 @@ class RBM(GenerativeModel):
         n_ais_chains: int = 100,
         n_ais_betas: int = 10_000,
         exact_max_hidden: int = 20,
+        compute_log_partition: bool = True,
         device: str = "auto",
         dtype: str = "float32",
     ):
@@ -324,6 +225,7 @@ class RBM(GenerativeModel):
         self.n_ais_chains = n_ais_chains
         self.n_ais_betas = n_ais_betas
         self.exact_max_hidden = exact_max_hidden
+        self.compute_log_partition = compute_log_partition
         self.device = device
         self.dtype = dtype
 
@@ -331,17 +233,10 @@ class RBM(GenerativeModel):
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)  # NaN and infinity are refused before binarising
-        if self.visible == "gaussian":
-            if self.binarize is not None:
-                raise ValueError("binarize applies to visible='bernoulli' only; set it to None.")
-        elif self.binarize is not None:
-            X = (X > self.binarize).astype(np.float64)
-        elif ((X != 0) & (X != 1)).any():
-            bad = X[(X != 0) & (X != 1)][0]
-            raise ValueError(
-                f"X must hold only 0 and 1 for visible='bernoulli' when binarize is None "
-                f"(found {bad!r}); pass binarize=threshold to binarise it."
-            )
+        if self.visible == "bernoulli":
+            return check_binary(X, self.binarize)
+        if self.binarize is not None:
+            raise ValueError("binarize applies to visible='bernoulli' only; set it to None.")
         return X
 
     def _to_tensor(self, X) -> torch.Tensor:
@@ -372,16 +267,20 @@ class RBM(GenerativeModel):
 
     def _fit(self, X, y, gen) -> dict:
         start = self._start(X, gen)
-        params, chains = _train_epochs(
-            self, start["X"], start["params"], start["chains"], n_epochs=self.n_iter, gen=gen
-        )
-        return self._fitted(params, chains, start, self.n_iter, X)
+        params, chains = train_epochs(
+            self, start["X"], start["params"], start["chains"], n_epochs=self.n_iter, gen=gen,
+            decay=self.learning_rate_schedule == "linear",
+        )  # fmt: skip
+        fitted = self._fitted(params, chains, start, self.n_iter, X)
+        if self.compute_log_partition:
+            fitted.update(self._log_partition(fitted))
+        return fitted
 
     def _start(self, X: np.ndarray, gen) -> dict:
         """The initial state of a fit on X: parameters, chains, standardisation, AIS seed."""
         standardisation = self._standardisation(X)
         Xt = self._training_tensor(X, standardisation)
-        params = _initial_parameters(Xt, self.n_components, self.visible, gen)
+        params = initial_parameters(Xt, self.n_components, self.visible, gen)
         n_chains = self.batch_size if self.n_chains is None else self.n_chains
         return {
             "X": Xt,
@@ -396,8 +295,10 @@ class RBM(GenerativeModel):
         """Run one epoch of minibatch updates on X, starting from the current fit if any.
 
         The first call initialises the model (and, for Gaussian visibles, the standardisation)
-        from X. Momentum restarts at every call and the learning rate is not decayed. As
-        `fit`, it is atomic and returns self.
+        from X. Momentum restarts at every call and the learning rate is not decayed. log Z
+        is recomputed only when it is exact (cheap); an AIS estimate is dropped, as it no
+        longer fits the weights: call `estimate_log_partition` before `log_prob`. As `fit`, it
+        is atomic and returns self.
         """
         validate_params(self, self._parameter_constraints)
         fitted = hasattr(self, "components_")
@@ -421,10 +322,13 @@ class RBM(GenerativeModel):
             }
         else:
             start = self._start(X, gen)
-        params, chains = _train_epochs(
-            self, start["X"], start["params"], start["chains"], n_epochs=1, gen=gen
+        params, chains = train_epochs(
+            self, start["X"], start["params"], start["chains"], n_epochs=1, gen=gen, decay=False
         )
-        self._set_fitted(self._fitted(params, chains, start, epochs + 1, X))
+        fitted = self._fitted(params, chains, start, epochs + 1, X)
+        if self.compute_log_partition and self._enumerable(X.shape[1]):
+            fitted.update(self._log_partition(fitted))
+        self._set_fitted(fitted)
         return self
 
     def _standardisation(self, X: np.ndarray):
@@ -440,12 +344,12 @@ class RBM(GenerativeModel):
         return torch.tensor(X, dtype=self._dtype(), device=self._device())
 
     def _fitted(self, params, chains, start: dict, epochs: int, X) -> dict:
-        """The fitted attributes, with the exact log Z when it is cheap enough."""
+        """The fitted attributes, log Z not yet computed."""
 
         def numpy(t):
             return np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, np.float64)
 
-        fitted = {
+        return {
             "components_": numpy(params["W"]),
             "intercept_hidden_": numpy(params["c"]),
             "intercept_visible_": numpy(params["b"]),
@@ -455,67 +359,69 @@ class RBM(GenerativeModel):
             "scale_": start["standardisation"][1],
             "ais_seed_": start["ais_seed"],
             "n_iter_": epochs,
+            "log_partition_": None,
+            "log_partition_stderr_": None,
+            "log_partition_method_": None,
             **self._fitted_input_shape(X),
         }
-        n_enumerated = self.n_components
-        if self.visible == "bernoulli":
-            n_enumerated = min(n_enumerated, X.shape[1])
-        log_partition = None
-        if n_enumerated <= self.exact_max_hidden:
-            log_z = exact_log_partition(
-                fitted["components_"], fitted["intercept_visible_"],
-                fitted["intercept_hidden_"], visible=self.visible,
-            )  # fmt: skip
-            log_partition = (log_z, 0.0, "exact")
-        return {**fitted, "_log_partition": log_partition}
 
     # --- the partition function
 
-    def _log_partition_estimate(self) -> tuple[float, float, str]:
-        """(log Z, its standard error, method); the AIS run happens once, on first use."""
+    def _enumerable(self, n_features: int) -> bool:
+        """Whether log Z is enumerated exactly (one layer small enough) rather than by AIS."""
+        n_enumerated = self.n_components
+        if self.visible == "bernoulli":
+            n_enumerated = min(n_enumerated, n_features)
+        return n_enumerated <= self.exact_max_hidden
+
+    def _log_partition(self, fitted: dict) -> dict:
+        """log Z of the weights in `fitted`: exact when enumerable, else AIS (seed ais_seed_)."""
+        W, b, c = fitted["components_"], fitted["intercept_visible_"], fitted["intercept_hidden_"]
+        if self._enumerable(W.shape[1]):
+            log_z = exact_log_partition(W, b, c, visible=self.visible)
+            return {
+                "log_partition_": log_z,
+                "log_partition_stderr_": 0.0,
+                "log_partition_method_": "exact",
+            }
+        # The fitted weights are numpy arrays, so AIS runs on the CPU: a model gives the same
+        # estimate whatever its device.
+        result = ais_log_partition(
+            W, b, c,
+            visible=self.visible,
+            base_visible_bias=fitted["base_visible_bias_"],
+            n_chains=self.n_ais_chains,
+            n_betas=self.n_ais_betas,
+            random_state=fitted["ais_seed_"],
+            progress=self.verbose > 0,
+        )  # fmt: skip
+        return {
+            "log_partition_": result.log_z,
+            "log_partition_stderr_": result.stderr,
+            "log_partition_method_": "ais",
+        }
+
+    def estimate_log_partition(self) -> RBM:
+        """Compute log Z of the fitted weights (exact or AIS, as `fit` does) and keep it.
+
+        For a model fitted with ``compute_log_partition=False``, or after `partial_fit` dropped
+        an AIS estimate, or to re-run AIS after changing `n_ais_chains` or `n_ais_betas`.
+        Returns self.
+        """
         check_is_fitted(self)
-        if self._log_partition is None:
-            W, b, c = self._params()
-            result = ais_log_partition(
-                W, b, c,
-                visible=self.visible,
-                base_visible_bias=self.base_visible_bias_,
-                n_chains=self.n_ais_chains,
-                n_betas=self.n_ais_betas,
-                random_state=self.ais_seed_,
-                progress=self.verbose > 0,
-            )  # fmt: skip
-            self._log_partition = (result.log_z, result.stderr, "ais")
-        return tuple(self._log_partition)
-
-    @property
-    def log_partition_(self) -> float:
-        return self._log_partition_estimate()[0]
-
-    @property
-    def log_partition_stderr_(self) -> float:
-        return self._log_partition_estimate()[1]
-
-    @property
-    def log_partition_method_(self) -> str:
-        return self._log_partition_estimate()[2]
-
-    def _state(self):
-        arrays, values = super()._state()
-        if self._log_partition is not None:  # an AIS estimate is worth keeping
-            values["_log_partition"] = tuple(self._log_partition)
-        return arrays, values
-
-    def _set_state(self, arrays, values) -> None:
-        values = {"_log_partition": None, **values}
-        if values["_log_partition"] is not None:
-            values["_log_partition"] = tuple(values["_log_partition"])
-        super()._set_state(arrays, values)
+        validate_params(self, self._parameter_constraints)
+        self._set_fitted(self._log_partition(vars(self)))
+        return self
 
     # --- protocol hooks
 
     def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        log_z = self._log_partition_estimate()[0]
+        log_z = self.log_partition_
+        if log_z is None:
+            raise LikelihoodUnavailable(
+                "log Z of this RBM has not been computed (compute_log_partition=False, or "
+                "partial_fit changed the weights); call estimate_log_partition() first."
+            )
         X = self._standardise(X)
         out = -free_energy(X, *self._params(), self.visible) - log_z
         if self.visible == "gaussian":

@@ -16,7 +16,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from genzoo._validation import Interval, Options
+from genzoo._validation import Interval, Options, check_binary
 from genzoo.base import GenerativeModel
 from genzoo.mixture._gaussian import kmeans_plusplus, lloyd, nearest, shifted_batch
 from genzoo.registry import register
@@ -211,15 +211,8 @@ class BernoulliMixture(GenerativeModel):
     # --- input
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = super()._check_X(X, reset=reset)  # NaN and infinity are refused before binarising
-        if self.binarize is not None:
-            X = (X > self.binarize).astype(np.float64)
-        elif ((X != 0) & (X != 1)).any():
-            bad = X[(X != 0) & (X != 1)][0]
-            raise ValueError(
-                f"X must hold only 0 and 1 when binarize is None (found {bad!r}); "
-                "pass binarize=threshold to binarise it."
-            )
+        # NaN and infinity are refused before binarising
+        X = check_binary(super()._check_X(X, reset=reset), self.binarize)
         if reset and X.shape[0] < self.n_components:
             raise ValueError(
                 f"X has {X.shape[0]} samples, fewer than n_components={self.n_components}."

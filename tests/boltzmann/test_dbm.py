@@ -15,20 +15,12 @@ from genzoo.boltzmann._dbm_math import (
     gibbs_sweeps,
     mean_field,
     mean_field_bound,
+    persistent_step,
     pretrain_rbm,
 )
 from genzoo.boltzmann.ais import ais_log_partition
 from genzoo.boltzmann.dbm import DBM
 from genzoo.data import load
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # --- brute force, independent of the code under test
 
@@ -210,6 +202,76 @@ def test_fitted_model_uses_ais_when_enumeration_is_too_big(monkeypatch):
     assert abs(model.log_z_ - exact) < 0.1  # measured: 3e-5 (stderr 4e-5)
 
 
+# --- joint training
+
+
+def _exact_statistics(weights, biases):
+    """E_p[x_l x_(l-1)^T] for each weight and E_p[x_l] for each bias, by enumeration."""
+    joint = _joint_log_unnormalised(weights, biases)
+    p = np.exp(joint - logsumexp(joint))
+    layers = [_states(len(b)) for b in biases]
+    axes = range(len(biases))
+    pairs = []
+    for i in range(1, len(biases)):
+        pair = p.sum(axis=tuple(a for a in axes if a not in (i - 1, i)))  # (x_(i-1), x_i)
+        pairs.append(layers[i].T @ pair.T @ layers[i - 1])
+    means = [layers[i].T @ p.sum(axis=tuple(a for a in axes if a != i)) for i in axes]
+    return pairs, means
+
+
+def _mean_field_statistics(V, weights, biases):
+    """Data statistics from the mean-field fixed point of a two-hidden-layer DBM."""
+    (W1, W2), (_, b1, b2) = weights, biases
+    mu1, mu2 = np.full((len(V), len(b1)), 0.5), np.full((len(V), len(b2)), 0.5)
+    for _ in range(2000):
+        mu1 = 1 / (1 + np.exp(-(b1 + V @ W1.T + mu2 @ W2)))
+        mu2 = 1 / (1 + np.exp(-(b2 + mu1 @ W2.T)))
+    mu = [V, mu1, mu2]
+    pairs = [mu[i].T @ mu[i - 1] / len(V) for i in (1, 2)]
+    return pairs, [m.mean(0) for m in mu]
+
+
+def test_persistent_step_follows_the_exact_gradient():
+    sizes = [4, 3, 2]  # distinct widths: a wrong layer pairing fails on shapes or values
+    weights, biases = _random_dbm(sizes, scale=1.0, seed=6)
+    V = _states(4)[[0, 1, 3, 7, 15, 15]]  # far from the model's distribution
+    n_chains = 40_000
+    gen = torch.Generator().manual_seed(0)
+    chains = [
+        torch.bernoulli(torch.full((n_chains, s), 0.5, dtype=torch.float64), generator=gen)
+        for s in sizes
+    ]
+    chains = gibbs_sweeps(chains, _torch(weights), _torch(biases), n_steps=200, gen=gen)
+
+    def step(V):
+        """The change of every parameter in one plain step (rate 1, no momentum or decay)."""
+        W, b = [t.clone() for t in _torch(weights)], [t.clone() for t in _torch(biases)]
+        velocity = [torch.zeros_like(t) for t in [*W, *b]]
+        persistent_step(
+            torch.as_tensor(V), chains, W, b, velocity, learning_rate=1.0, momentum=0.0,
+            weight_decay=0.0, n_mean_field=1000, n_gibbs_steps=1, gen=gen,
+        )  # fmt: skip
+        return [new.numpy() - old for new, old in zip([*W, *b], [*weights, *biases], strict=True)]
+
+    state = gen.get_state()
+    delta = step(V)
+    data = sum(_mean_field_statistics(V, weights, biases), [])
+    model = sum(_exact_statistics(weights, biases), [])
+    assert max(np.abs(d - m).max() for d, m in zip(data, model, strict=True)) > 0.3
+    # The model term averages n_chains equilibrium chains of values in [0, 1]: its standard
+    # error is at most 1 / (2 sqrt(n_chains)) = 0.0025, and 5 of them bound every entry.
+    for d, m, got in zip(data, model, delta, strict=True):
+        np.testing.assert_allclose(got, d - m, atol=5 * 0.5 / np.sqrt(n_chains), rtol=0)
+    # The same chains and draws with other data: the model term cancels, and the change in
+    # the update is exactly the change in the mean-field data statistics.
+    other = _states(4)[[2, 4, 8, 8, 12]]
+    gen.set_state(state)
+    other_delta = step(other)
+    other_data = sum(_mean_field_statistics(other, weights, biases), [])
+    for got, other_got, d, other_d in zip(delta, other_delta, data, other_data, strict=True):
+        np.testing.assert_allclose(got - other_got, d - other_d, atol=1e-10, rtol=0)
+
+
 # --- learning
 
 
@@ -239,9 +301,9 @@ def test_one_hidden_layer_is_refused():
 
 def test_non_binary_data_is_refused_unless_binarized(tiny):
     X = _patterns(30, seed=2) * 0.8
-    with pytest.raises(ValueError, match="binary.*binarize"):
+    with pytest.raises(ValueError, match="only 0 and 1.*binarize"):
         DBM((4, 3), n_iter=1, pretrain_iter=0).fit(X)
-    with pytest.raises(ValueError, match="binary"):
+    with pytest.raises(ValueError, match="only 0 and 1"):
         tiny.log_prob(X)
     model = DBM((4, 3), n_iter=1, pretrain_iter=0, binarize=0.5, random_state=0).fit(X)
     np.testing.assert_array_equal(model.log_prob(X), model.log_prob(X / 0.8))
@@ -249,8 +311,14 @@ def test_non_binary_data_is_refused_unless_binarized(tiny):
 
 def test_divergence_is_reported():
     model = DBM((4, 3), learning_rate=1e38, momentum=0.9, n_iter=2, pretrain_iter=0)
-    with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
+    with pytest.raises(ValueError, match="diverged.*learning_rate"):
         model.fit(_patterns(100, seed=5))
+
+
+def test_one_ais_chain_is_refused():
+    # The AIS standard error needs at least two chains.
+    with pytest.raises(ValueError, match="n_ais_chains"):
+        DBM((4, 3), n_ais_chains=1).fit(_patterns(20, seed=0))
 
 
 def test_nan_wrong_features_and_bad_layer(tiny):
@@ -285,3 +353,39 @@ def test_pretrained_rbm_beats_independent_bits():
     independent = np.mean((X * np.log(p) + (1 - X) * np.log(1 - p)).sum(1))
     # measured: independent bits -3.93 nats, the CD-1 RBM -2.98
     assert rbm > independent + 0.5
+
+
+def test_pretraining_doubles_the_inputs_each_layer_lacks(monkeypatch):
+    """Bottom RBM: doubled input from v (up); top: doubled input from above (down); middle:
+    both. Composed, a middle layer's bias averages its two RBMs' biases."""
+    calls = []
+
+    def layer_parameters(k, n_visible, n_hidden):
+        """Distinct (W, b, c) for the k-th RBM of the stack."""
+        W = torch.linspace(-1, 1, n_hidden * n_visible).reshape(n_hidden, -1) * (k + 1)
+        b = torch.arange(n_visible, dtype=torch.float32) + 10.0 * k  # its visible biases
+        c = -torch.arange(n_hidden, dtype=torch.float32) - 100.0 * k  # its hidden biases
+        return W, b, c
+
+    def fake_pretrain_rbm(data, n_hidden, *, up, down, **kwargs):
+        calls.append({"up": up, "down": down, "data": data.clone()})
+        return layer_parameters(len(calls) - 1, data.shape[1], n_hidden)
+
+    monkeypatch.setattr(dbm_module, "pretrain_rbm", fake_pretrain_rbm)
+    data = torch.as_tensor(_patterns(20, seed=0), dtype=torch.float32)
+    sizes = [6, 5, 4, 3]
+    weights, biases = DBM((5, 4, 3), pretrain_iter=1)._pretrain(
+        data, sizes, torch.Generator().manual_seed(0), lambda: None
+    )
+    assert [(call["up"], call["down"]) for call in calls] == [(2.0, 1.0), (2.0, 2.0), (1.0, 2.0)]
+    fitted = [layer_parameters(k, sizes[k], sizes[k + 1]) for k in range(3)]
+    for k in (1, 2):  # each RBM learns the probabilities of the one below, input doubled
+        W, _, c = fitted[k - 1]
+        torch.testing.assert_close(
+            calls[k]["data"], torch.sigmoid(2 * calls[k - 1]["data"] @ W.T + c)
+        )
+    for W, (expected, _, _) in zip(weights, fitted, strict=True):
+        torch.testing.assert_close(W, expected)
+    (_, b0, c0), (_, b1, c1), (_, b2, c2) = fitted
+    for got, expected in zip(biases, [b0, (c0 + b1) / 2, (c1 + b2) / 2, c2], strict=True):
+        torch.testing.assert_close(got, expected)

@@ -6,22 +6,12 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.special import logsumexp
 
 from genzoo.boltzmann.dbn import DBN
 from genzoo.boltzmann.rbm import RBM
 from genzoo.data import load
 from genzoo.mixture.bernoulli import BernoulliMixture
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # --- brute force, in numpy, independent of the code under test
 
@@ -132,6 +122,19 @@ def test_importance_estimate_converges_to_log_p(sizes):
     assert (np.abs(estimate - log_p) <= 5 * np.sqrt(r / S) + r / S).all()
     bound_model = model.set_params(estimator="bound")
     assert estimate.mean() > bound_model.log_prob(_states(sizes[0])).mean()
+
+
+def test_noise_ignores_the_sign_of_zero_and_takes_any_seed():
+    model, _ = _hand_set_dbn((6, 4, 3), n_posterior_samples=50)
+    X = _states(6)
+    negative_zeros = np.where(X == 0, -0.0, X)
+    assert np.signbit(negative_zeros).any()
+    np.testing.assert_array_equal(model.log_prob(negative_zeros), model.log_prob(X))
+    # Any int seed is valid; as in make_generator, seeds are taken modulo 2^63.
+    expected = model.set_params(random_state=7).log_prob(X)
+    np.testing.assert_array_equal(model.set_params(random_state=2**63 + 7).log_prob(X), expected)
+    huge = DBN(hidden_layer_sizes=(4, 3), n_iter=1, random_state=2**70).fit(X)
+    assert np.isfinite(huge.log_prob(X)).all()
 
 
 # --- (2) sampling

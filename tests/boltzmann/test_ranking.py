@@ -12,18 +12,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
-import torch
 
 from genzoo import DBM, DBN, RBM, BernoulliMixture
 from genzoo.data import binary_bars_log_prob, load
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _rbm(n_hidden: int, **kwargs) -> RBM:

@@ -19,14 +19,6 @@ from genzoo.boltzmann.rbm import RBM
 from genzoo.data import load
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def all_states(n):
     return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
 
@@ -92,7 +84,7 @@ def test_probabilities_of_all_states_sum_to_one(small_fit):
     assert logsumexp(small_fit.log_prob(states)) == pytest.approx(0.0, abs=1e-10)
     # Forced to estimate it, AIS lands close.
     estimated = copy.copy(small_fit).set_params(exact_max_hidden=0, n_ais_betas=3000)
-    estimated._log_partition = None
+    assert estimated.estimate_log_partition() is estimated
     assert estimated.log_partition_method_ == "ais"
     assert logsumexp(estimated.log_prob(states)) == pytest.approx(0.0, abs=0.05)
 
@@ -202,23 +194,107 @@ def ais_fit():
     return rbm, data.X_test
 
 
-def test_ais_log_partition_is_lazy_deterministic_and_saved(ais_fit, tmp_path):
+def test_ais_log_partition_is_fitted_state_reproducible_and_saved(ais_fit, tmp_path):
     rbm, X = ais_fit
-    unsaved = tmp_path / "before.safetensors"
-    rbm.save(unsaved)
-    assert rbm._log_partition is None  # the fit did not run AIS
-    log_prob = rbm.log_prob(X)
     assert rbm.log_partition_method_ == "ais" and rbm.log_partition_stderr_ > 0
-    np.testing.assert_array_equal(np.concatenate([rbm.log_prob(X[:7]), rbm.log_prob(X[7:])]),
-                                  log_prob)  # fmt: skip
     exact = exact_log_partition(rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_)
     assert abs(rbm.log_partition_ - exact) < 0.1
-    # Loaded before the estimate existed, the copy recomputes the same number.
-    np.testing.assert_array_equal(genzoo.load(unsaved).log_prob(X), log_prob)
-    rbm.save(tmp_path / "after")
-    loaded = genzoo.load(tmp_path / "after")
-    assert loaded._log_partition == rbm._log_partition
+    log_prob = rbm.log_prob(X)
+    np.testing.assert_array_equal(np.concatenate([rbm.log_prob(X[:7]), rbm.log_prob(X[7:])]),
+                                  log_prob)  # fmt: skip
+    # Re-running AIS with the fitted seed gives the same number; the saved copy keeps it.
+    again = copy.deepcopy(rbm).estimate_log_partition()
+    assert again.log_partition_ == rbm.log_partition_
+    rbm.save(tmp_path / "rbm")
+    loaded = genzoo.load(tmp_path / "rbm")
+    assert loaded.log_partition_ == rbm.log_partition_
     np.testing.assert_array_equal(loaded.log_prob(X), log_prob)
+
+
+def test_log_partition_can_be_deferred_and_partial_fit_drops_a_stale_estimate(ais_fit):
+    rbm, X = ais_fit
+    data = load("digits_binary", n_samples=300, random_state=0)
+    deferred = RBM(**{**rbm.get_params(), "compute_log_partition": False}).fit(data.X_train)
+    assert deferred.log_partition_ is None
+    np.testing.assert_array_equal(deferred.components_, rbm.components_)  # same training
+    with pytest.raises(genzoo.LikelihoodUnavailable, match="estimate_log_partition"):
+        deferred.log_prob(X)
+    np.testing.assert_array_equal(deferred.estimate_log_partition().log_prob(X), rbm.log_prob(X))
+    # partial_fit changes the weights: an AIS estimate would be stale, an exact one is redone.
+    deferred.partial_fit(data.X_train)
+    assert deferred.log_partition_ is None
+    small = RBM(n_components=4, batch_size=20, random_state=0).partial_fit(data.X_train)
+    assert small.log_partition_method_ == "exact"
+    expected = exact_log_partition(small.components_, small.intercept_visible_,
+                                   small.intercept_hidden_)  # fmt: skip
+    assert small.log_partition_ == pytest.approx(expected, abs=1e-12)
+
+
+# --- the update rule, against hand computations
+
+
+def test_one_cd1_update_equals_the_hand_computed_step():
+    """One CD-1 step with momentum and weight decay, from scikit-learn's start, by hand."""
+    from genzoo.boltzmann._rbm_train import train_epochs
+
+    rng = np.random.default_rng(0)
+    v = (rng.random((5, 4)) < 0.5).astype(np.float64)
+    W0, b0, c0 = rng.normal(0, 0.3, (3, 4)), rng.normal(0, 0.3, 4), rng.normal(0, 0.3, 3)
+    lr, decay, momentum = 0.1, 0.01, 0.5
+    rbm = RBM(3, learning_rate=lr, batch_size=5, k=1, persistent=False, momentum=momentum,
+              weight_decay=decay, dtype="float64")  # fmt: skip
+    params = {"W": torch.tensor(W0), "b": torch.tensor(b0), "c": torch.tensor(c0)}
+    gen = torch.Generator().manual_seed(0)
+    # The same draws as the training step makes, replayed: the permutation, then h, then v.
+    replay = torch.Generator().manual_seed(0)
+    order = torch.randperm(5, generator=replay).numpy()
+    v_pos = v[order]  # the rows in the order the epoch visits them
+    h_pos = expit(v_pos @ W0.T + c0)
+    h = torch.bernoulli(torch.tensor(h_pos), generator=replay).numpy()
+    v_neg = torch.bernoulli(torch.tensor(expit(h @ W0 + b0)), generator=replay).numpy()
+    h_neg = expit(v_neg @ W0.T + c0)
+    grad_W = (h_pos.T @ v_pos - h_neg.T @ v_neg) / 5 - decay * W0
+    grad_b = (v_pos - v_neg).mean(0)
+    grad_c = (h_pos - h_neg).mean(0)
+    train_epochs(rbm, torch.tensor(v), params, torch.zeros(5, 3, dtype=torch.float64),
+                 n_epochs=1, gen=gen, decay=False)  # fmt: skip
+    # The first step's velocity is lr * gradient (it starts at zero).
+    np.testing.assert_allclose(params["W"].numpy(), W0 + lr * grad_W, atol=1e-12)
+    np.testing.assert_allclose(params["b"].numpy(), b0 + lr * grad_b, atol=1e-12)
+    np.testing.assert_allclose(params["c"].numpy(), c0 + lr * grad_c, atol=1e-12)
+
+
+def test_linear_schedule_decays_within_fit_but_not_across_partial_fit(monkeypatch):
+    import genzoo.boltzmann._rbm_train as training
+
+    rates = []
+    real_step = training._step
+
+    def recording_step(model, v_pos, params, chains, velocity, lr, gen):
+        rates.append(lr)
+        return real_step(model, v_pos, params, chains, velocity, lr, gen)
+
+    monkeypatch.setattr(training, "_step", recording_step)
+    X = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
+    settings = dict(batch_size=10, n_iter=2, learning_rate=0.1, learning_rate_schedule="linear")
+    RBM(3, **settings, random_state=0).fit(X)
+    np.testing.assert_allclose(rates, 0.1 * (1 - np.arange(8) / 8))
+    rates.clear()
+    RBM(3, **settings, random_state=0).partial_fit(X)
+    np.testing.assert_allclose(rates, 0.1)
+
+
+def test_gibbs_step_follows_the_conditionals(small_fit):
+    """From one visible row, many gibbs steps give v' with p(v' | v) = sum_h p(h | v) p(v' | h)."""
+    W, b, c = small_fit.components_, small_fit.intercept_visible_, small_fit.intercept_hidden_
+    v = np.zeros(10)
+    v[::3] = 1
+    draws = small_fit.gibbs(np.tile(v, (40_000, 1)), random_state=0)
+    hidden = all_states(W.shape[0])  # every h, with its probability given v
+    p_h = np.prod(np.where(hidden == 1, expit(W @ v + c), 1 - expit(W @ v + c)), axis=1)
+    expected = p_h @ expit(hidden @ W + b)  # E[v'_i | v]
+    standard_error = np.sqrt(expected * (1 - expected) / len(draws))
+    assert np.all(np.abs(draws.mean(0) - expected) < 5 * standard_error + 1e-9)
 
 
 # --- Gaussian visibles
