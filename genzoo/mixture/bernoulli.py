@@ -14,10 +14,9 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import Interval, Options, check_binary
-from genzoo.base import GenerativeModel
+from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import kmeans_plusplus, lloyd, nearest, shifted_batch
 from genzoo.registry import register
 from genzoo.training.em import Batches, all_reduce_sum, broadcast, run_em
@@ -101,7 +100,7 @@ def m_step(stats: dict, alpha: float) -> dict[str, torch.Tensor]:
     quick_params={"n_components": 20, "random_state": 0},
     zoo_params={"n_components": 20, "n_init": 3, "random_state": 0},
 )
-class BernoulliMixture(GenerativeModel):
+class BernoulliMixture(MixtureModel):
     """Mixture of products of Bernoullis over binary vectors, fitted by MAP EM.
 
     Each component is an independent Bernoulli per feature; the mixture captures the
@@ -314,12 +313,6 @@ class BernoulliMixture(GenerativeModel):
         rows = self.batch_size or max(1, _BATCH_ELEMENTS // (X.shape[1] + self.n_components))
         return torch.cat([weighted_log_prob(b, params) for b in torch.split(X, rows)])
 
-    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self._weighted_log_prob(X), dim=1)
-
-    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        return self._sample_with_labels(n_samples, y, gen)[0]
-
     def _sample_with_labels(self, n_samples: int, y, gen):
         params = self._params()
         means = params["means"]
@@ -331,28 +324,6 @@ class BernoulliMixture(GenerativeModel):
 
     # --- public methods beyond the protocol
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Return each component's posterior probability for each row of X, (n, K)."""
-        check_is_fitted(self)
-        weighted = self._weighted_log_prob(self._to_tensor(self._check_X(X, reset=False)))
-        return torch.softmax(weighted, dim=1).cpu().numpy()
-
-    def predict(self, X) -> np.ndarray:
-        """Return the most probable component of each row of X, (n,)."""
-        return self.predict_proba(X).argmax(1)
-
     def _n_parameters(self) -> int:
         K, d = self.means_.shape
         return K * d + K - 1
-
-    def bic(self, X) -> float:
-        """Bayesian information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
-
-    def aic(self, X) -> float:
-        """Akaike information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()

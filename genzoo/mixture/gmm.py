@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
-import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import (
     Interval,
@@ -16,7 +13,7 @@ from genzoo._validation import (
     check_array,
     validate_params,
 )
-from genzoo.base import GenerativeModel
+from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import (
     COVARIANCE_TYPES,
     centred_sums,
@@ -73,7 +70,7 @@ _SEED_ELEMENTS = 2**22
     quick_params={"n_components": 8, "random_state": 0},
     zoo_params={"n_components": 8, "n_init": 3, "random_state": 0},
 )
-class GaussianMixture(GenerativeModel):
+class GaussianMixture(MixtureModel):
     """Gaussian mixture model, fitted by EM on sufficient statistics.
 
     The attribute names, parameters and results follow scikit-learn's GaussianMixture; the
@@ -415,23 +412,7 @@ class GaussianMixture(GenerativeModel):
             ]
         )
 
-    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self._weighted_log_prob(X), dim=1)
-
     # --- public methods beyond the protocol
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Return each component's posterior probability for each row of X, (n, K)."""
-        check_is_fitted(self)
-        weighted = self._weighted_log_prob(self._to_tensor(self._check_X(X, reset=False)))
-        return torch.softmax(weighted, dim=1).cpu().numpy()
-
-    def predict(self, X) -> np.ndarray:
-        """Return the most probable component of each row of X, (n,)."""
-        return self.predict_proba(X).argmax(1)
-
-    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        return self._sample_with_labels(n_samples, y, gen)[0]
 
     def _sample_with_labels(self, n_samples: int, y, gen):
         params = self._params()
@@ -462,18 +443,6 @@ class GaussianMixture(GenerativeModel):
             "spherical": K,
         }[self.covariance_type]
         return int(cov_params + K * d + K - 1)
-
-    def bic(self, X) -> float:
-        """Bayesian information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
-
-    def aic(self, X) -> float:
-        """Akaike information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
 
     # --- online EM
 
