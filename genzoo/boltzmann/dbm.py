@@ -80,8 +80,8 @@ class DBM(GenerativeModel):
     between the odd layers and the even ones, and log Z is that RBM's: enumerated exactly when
     one side has at most 20 units, else estimated by annealed importance sampling from a
     base-rate model fitted to the mean-field means of the odd layers. log Z is computed once
-    at the end of `fit` (`log_z_`). The bound makes `log_prob` biased low; AIS error in log Z
-    shifts every row by the same amount.
+    at the end of `fit` (`log_partition_`). The bound makes `log_prob` biased low; AIS error
+    in log Z shifts every row by the same amount.
 
     Parameters
     ----------
@@ -122,9 +122,9 @@ class DBM(GenerativeModel):
     ----------
     weights_ : list of ndarray, weights_[i] of shape (n_{i+1}, n_i), layer 0 being v
     biases_ : list of ndarray, biases_[i] of shape (n_i,), biases_[0] the visible biases
-    log_z_ : float, log partition function (exact or AIS)
-    log_z_stderr_ : float, standard error of log_z_ by the delta method (0 when exact)
-    log_z_method_ : str, "exact" or "ais"
+    log_partition_ : float, log partition function (exact or AIS)
+    log_partition_stderr_ : float, its standard error by the delta method (0 when exact)
+    log_partition_method_ : str, "exact" or "ais"
     n_iter_ : int, epochs of joint training run
     n_features_in_ : int
     input_shape_ : list of int
@@ -233,9 +233,9 @@ class DBM(GenerativeModel):
         return {
             "weights_": [w.numpy() for w in weights],
             "biases_": [b.numpy() for b in biases],
-            "log_z_": log_z,
-            "log_z_stderr_": stderr,
-            "log_z_method_": method,
+            "log_partition_": log_z,
+            "log_partition_stderr_": stderr,
+            "log_partition_method_": method,
             "n_iter_": self.n_iter,
             **self._fitted_input_shape(X),
         }
@@ -329,7 +329,7 @@ class DBM(GenerativeModel):
     def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
         weights, biases = self._parameters()
         mu = self._mean_field(X.double(), weights, biases)
-        return mean_field_bound(mu, weights, biases) - self.log_z_
+        return mean_field_bound(mu, weights, biases) - self.log_partition_
 
     def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
         weights, biases = self._parameters()

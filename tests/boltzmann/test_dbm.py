@@ -98,8 +98,8 @@ def test_bipartite_energy_matches_the_layered_energy():
 
 def test_fitted_log_z_equals_enumeration(tiny):
     joint = _joint_log_unnormalised(tiny.weights_, tiny.biases_)
-    assert tiny.log_z_method_ == "exact" and tiny.log_z_stderr_ == 0.0
-    assert tiny.log_z_ == pytest.approx(logsumexp(joint), abs=1e-9)
+    assert tiny.log_partition_method_ == "exact" and tiny.log_partition_stderr_ == 0.0
+    assert tiny.log_partition_ == pytest.approx(logsumexp(joint), abs=1e-9)
 
 
 def test_exact_probabilities_sum_to_one_and_learn_the_modes(tiny):
@@ -194,12 +194,12 @@ def test_fitted_model_uses_ais_when_enumeration_is_too_big(monkeypatch):
     monkeypatch.setattr(dbm_module, "_EXACT_MAX_UNITS", 0)
     X = _patterns(300, seed=1)
     model = DBM((12, 6), n_iter=20, pretrain_iter=10, n_ais_betas=3000, random_state=0).fit(X)
-    assert model.log_z_method_ == "ais" and model.log_z_stderr_ > 0
+    assert model.log_partition_method_ == "ais" and model.log_partition_stderr_ > 0
     W, b_odd, b_even = (
         t.numpy() for t in bipartite_parameters(_torch(model.weights_), _torch(model.biases_))
     )
     exact = _exact_bipartite_log_z(W, b_odd, b_even)
-    assert abs(model.log_z_ - exact) < 0.1  # measured: 3e-5 (stderr 4e-5)
+    assert abs(model.log_partition_ - exact) < 0.1  # measured: 3e-5 (stderr 4e-5)
 
 
 # --- joint training
