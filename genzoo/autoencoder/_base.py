@@ -15,12 +15,24 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from genzoo._validation import Interval
 from genzoo.autoencoder._vae_nets import decoder_mean
 from genzoo.base import GenerativeModel
 from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.training import TrainConfig
 
 _NETWORK_STATES = ("encoder_state_", "decoder_state_")
+# The constraints of the Trainer's settings, which every autoencoder's constructor repeats.
+TRAINER_CONSTRAINTS = {
+    "device": ["device"],
+    "batch_size": [Interval(int, 1, None)],
+    "max_steps": [Interval(int, 1, None)],
+    "learning_rate": [Interval(float, 0, None, closed="neither")],
+    "ema_decay": [None, Interval(float, 0, 1, closed="left")],
+    "verbose": [Interval(int, 0, None)],
+    "checkpoint_every": [None, Interval(int, 1, None)],
+    "random_state": ["random_state"],
+}
 _TENSOR_ATTRIBUTES = ("data_shift_", "data_scale_", "class_log_prior_")
 
 
@@ -89,31 +101,6 @@ class NeuralAutoencoder(GenerativeModel):
         decoder.load_state_dict(fitted["decoder_state_"], assign=True)
         return encoder.eval(), decoder.eval()
 
-    # --- codes (the denoising and sparse autoencoders' encode and decode)
-
-    def _codes(self, X) -> np.ndarray:
-        """The encoder's output for each row of X (standardised first), (n_samples, width)."""
-        check_is_fitted(self)
-        X = self._to_tensor(self._check_X(X, reset=False))
-        encoder, _ = self._modules()
-        with torch.no_grad():
-            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
-
-    def _checked_codes(self, H, width: int) -> torch.Tensor:
-        """H as a tensor of codes, or ValueError unless it is finite of shape (n, width)."""
-        check_is_fitted(self)
-        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
-        if H.ndim != 2 or H.shape[1] != width or not np.isfinite(H).all():
-            raise ValueError(
-                f"H must be a finite array of shape (n_samples, {width}); got shape {H.shape}."
-            )
-        return self._to_tensor(H)
-
-    def _mean_of_codes(self, H: torch.Tensor) -> torch.Tensor:
-        """E[x | h] in the data's units for each code row of H."""
-        _, decoder = self._modules()
-        return decoder_mean(*decoder(H)) * self.data_scale_ + self.data_shift_
-
     # --- save and load
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -155,6 +142,42 @@ class NeuralAutoencoder(GenerativeModel):
 
 
 # --- helpers
+
+
+class CodeAutoencoder(NeuralAutoencoder):
+    """Base of the autoencoders whose code is the encoder's output (denoising and sparse):
+    `encode`, `decode` and `reconstruct`. `_code_width_param` names the code's width."""
+
+    _code_width_param: ClassVar[str]
+
+    def encode(self, X) -> np.ndarray:
+        """Return the code of each row of X (standardised first), (n_samples, code width)."""
+        check_is_fitted(self)
+        X = self._to_tensor(self._check_X(X, reset=False))
+        encoder, _ = self._modules()
+        with torch.no_grad():
+            return _numpy(encoder((X - self.data_shift_) / self.data_scale_))
+
+    def decode(self, H) -> np.ndarray:
+        """Return the decoder's mean E[x | h] for each code row of H, shaped like the data."""
+        check_is_fitted(self)
+        width = getattr(self, self._code_width_param)
+        H = np.asarray(H.detach().cpu() if isinstance(H, torch.Tensor) else H, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != width or not np.isfinite(H).all():
+            raise ValueError(
+                f"H must be a finite array of shape (n_samples, {width}); got shape {H.shape}."
+            )
+        with torch.no_grad():
+            return _numpy(self._mean_of_codes(self._to_tensor(H)))
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Return decode(encode(X)): each row through its code and back."""
+        return self.decode(self.encode(X))
+
+    def _mean_of_codes(self, H: torch.Tensor) -> torch.Tensor:
+        """E[x | h] in the data's units for each code row of H."""
+        _, decoder = self._modules()
+        return decoder_mean(*decoder(H)) * self.data_scale_ + self.data_shift_
 
 
 def _check_unit_interval(X: np.ndarray, what: str) -> None:

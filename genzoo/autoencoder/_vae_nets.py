@@ -81,6 +81,25 @@ class Decoder(nn.Module):
         return location.reshape(shape), log_std.reshape(shape)
 
 
+class CodeEncoder(nn.Module):
+    """x -> h = net(x), a deterministic code of width `latent_dim`, (batch, latent_dim): the
+    denoising autoencoder's (linear output) or, with `squash`, the sparse one's sigmoid
+    activations in (0, 1)."""
+
+    def __init__(self, architecture: dict, *, squash: bool = False):
+        super().__init__()
+        shape, width = tuple(architecture["input_shape"]), architecture["latent_dim"]
+        self.conv, self.squash = architecture["network"] == "conv", squash
+        if self.conv:
+            self.net = ConvEncoder(shape, width, tuple(architecture["channels"]))
+        else:
+            self.net = MLP(math.prod(shape), width, tuple(architecture["hidden"]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.net(x if self.conv else x.flatten(1))
+        return torch.sigmoid(h) if self.squash else h
+
+
 def build_networks(architecture: dict) -> tuple[Encoder, Decoder]:
     return Encoder(architecture), Decoder(architecture)
 

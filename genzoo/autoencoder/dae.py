@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
-    NeuralAutoencoder,
+    TRAINER_CONSTRAINTS,
+    CodeAutoencoder,
     _check_unit_interval,
     _float64_state,
-    _numpy,
     _standardisation,
 )
-from genzoo.autoencoder._vae_nets import Decoder, decoder_mean, log_likelihood
-from genzoo.nets import MLP, ConvEncoder
+from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, decoder_mean, log_likelihood
 from genzoo.registry import register
 from genzoo.training import Trainer
 
@@ -96,22 +94,6 @@ def gdae_chain(
     return torch.stack(draws), torch.stack(means)
 
 
-class CodeEncoder(nn.Module):
-    """x~ -> h = net(x~), the deterministic (linear-output) code, shape (batch, latent_dim)."""
-
-    def __init__(self, architecture: dict):
-        super().__init__()
-        shape, latent = tuple(architecture["input_shape"]), architecture["latent_dim"]
-        self.conv = architecture["network"] == "conv"
-        if self.conv:
-            self.net = ConvEncoder(shape, latent, tuple(architecture["channels"]))
-        else:
-            self.net = MLP(math.prod(shape), latent, tuple(architecture["hidden"]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x if self.conv else x.flatten(1))
-
-
 def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     """The code encoder and the VAE's decoder P(x | h): Gaussian (mean, std) or Bernoulli."""
     return CodeEncoder(architecture), Decoder(architecture)
@@ -132,7 +114,7 @@ def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     quick_params={"latent_dim": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"latent_dim": 64, "max_steps": 6000, "random_state": 0},
 )  # fmt: skip
-class DenoisingAutoencoder(NeuralAutoencoder):
+class DenoisingAutoencoder(CodeAutoencoder):
     """Denoising autoencoder whose samples come from the generalised-DAE Markov chain.
 
     Training corrupts each standardised row, x~ ~ C(x~ | x), and maximises the log-likelihood
@@ -226,6 +208,7 @@ class DenoisingAutoencoder(NeuralAutoencoder):
         "in the learned reconstruction distribution P(x | x~)."
     )
     data_kind = "images"
+    _code_width_param = "latent_dim"
     _parameter_constraints = {
         "latent_dim": [Interval(int, 1, None)],
         "hidden": ["array-like"],
@@ -238,14 +221,7 @@ class DenoisingAutoencoder(NeuralAutoencoder):
         "thinning": [Interval(int, 1, None)],
         "n_chains": [Interval(int, 1, None)],
         "sample_noise": [bool, Options("auto")],
-        "device": ["device"],
-        "batch_size": [Interval(int, 1, None)],
-        "max_steps": [Interval(int, 1, None)],
-        "learning_rate": [Interval(float, 0, None, closed="neither")],
-        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
-        "verbose": [Interval(int, 0, None)],
-        "checkpoint_every": [None, Interval(int, 1, None)],
-        "random_state": ["random_state"],
+        **TRAINER_CONSTRAINTS,
     }
 
     def __init__(
@@ -356,22 +332,6 @@ class DenoisingAutoencoder(NeuralAutoencoder):
             return loss, {}
 
         return loss_fn
-
-    # --- public extras
-
-    def encode(self, X) -> np.ndarray:
-        """Return the code h = f(x) of each clean row, (n_samples, latent_dim)."""
-        return self._codes(X)
-
-    def decode(self, H) -> np.ndarray:
-        """Return E[x | h] for each code row of H, shaped like the training data."""
-        H = self._checked_codes(H, self.latent_dim)
-        with torch.no_grad():
-            return _numpy(self._mean_of_codes(H))
-
-    def reconstruct(self, X) -> np.ndarray:
-        """Return decode(encode(X)): the mean reconstruction of each clean (uncorrupted) row."""
-        return self.decode(self.encode(X))
 
     # --- sampling
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from sklearn.base import clone
-from torch import Tensor, nn
+from torch import Tensor
 
 from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
-    NeuralAutoencoder,
+    TRAINER_CONSTRAINTS,
+    CodeAutoencoder,
     _check_unit_interval,
     _float64_state,
     _numpy,
     _standardisation,
 )
-from genzoo.autoencoder._vae_nets import Decoder, log_likelihood
+from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, log_likelihood
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
-from genzoo.nets import MLP, ConvEncoder
 from genzoo.registry import register
 from genzoo.training import Trainer
 
@@ -50,25 +48,9 @@ def l1_sparsity(h: Tensor) -> Tensor:
     return h.abs().sum(1).mean()
 
 
-class CodeEncoder(nn.Module):
-    """x -> h = sigmoid(net(x)), the code activations in (0, 1), shape (batch, n_hidden)."""
-
-    def __init__(self, architecture: dict):
-        super().__init__()
-        shape, n_hidden = tuple(architecture["input_shape"]), architecture["latent_dim"]
-        self.conv = architecture["network"] == "conv"
-        if self.conv:
-            self.net = ConvEncoder(shape, n_hidden, tuple(architecture["channels"]))
-        else:
-            self.net = MLP(math.prod(shape), n_hidden, tuple(architecture["hidden"]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(self.net(x if self.conv else x.flatten(1)))
-
-
 def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     """The code encoder and the VAE's decoder, which maps the code (its `latent_dim`) to x."""
-    return CodeEncoder(architecture), Decoder(architecture)
+    return CodeEncoder(architecture, squash=True), Decoder(architecture)
 
 
 @register(
@@ -86,7 +68,7 @@ def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
     quick_params={"n_hidden": 32, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"n_hidden": 64, "max_steps": 6000, "random_state": 0},
 )  # fmt: skip
-class SparseAutoencoder(NeuralAutoencoder):
+class SparseAutoencoder(CodeAutoencoder):
     """Autoencoder with sparse sigmoid codes, made generative by a density fitted to its codes.
 
     The encoder maps x to code activations h in (0, 1) (a sigmoid layer); the decoder maps h
@@ -184,6 +166,7 @@ class SparseAutoencoder(NeuralAutoencoder):
         "is a density over codes, not data)."
     )
     data_kind = "images"  # images (n, c, h, w) or (n, h, w), and vectors (n, d)
+    _code_width_param = "n_hidden"
     _parameter_constraints = {
         "n_hidden": [Interval(int, 1, None)],
         "hidden": ["array-like"],
@@ -194,14 +177,7 @@ class SparseAutoencoder(NeuralAutoencoder):
         "likelihood": [Options("auto", "gaussian", "bernoulli")],
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
-        "device": ["device"],
-        "batch_size": [Interval(int, 1, None)],
-        "max_steps": [Interval(int, 1, None)],
-        "learning_rate": [Interval(float, 0, None, closed="neither")],
-        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
-        "verbose": [Interval(int, 0, None)],
-        "checkpoint_every": [None, Interval(int, 1, None)],
-        "random_state": ["random_state"],
+        **TRAINER_CONSTRAINTS,
     }
 
     def __init__(
@@ -341,22 +317,6 @@ class SparseAutoencoder(NeuralAutoencoder):
             return loss, {"reconstruction": reconstruction.item(), "rate": rate}
 
         return loss_fn
-
-    # --- public extras
-
-    def encode(self, X) -> np.ndarray:
-        """Return the code activations h in (0, 1) of each row, (n_samples, n_hidden)."""
-        return self._codes(X)
-
-    def decode(self, H) -> np.ndarray:
-        """Return the decoder's mean for each code row of H, shaped like the training data."""
-        H = self._checked_codes(H, self.n_hidden)
-        with torch.no_grad():
-            return _numpy(self._mean_of_codes(H))
-
-    def reconstruct(self, X) -> np.ndarray:
-        """Return decode(encode(X)): each row through its code and back."""
-        return self.decode(self.encode(X))
 
     # --- sampling
 

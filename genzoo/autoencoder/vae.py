@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
+    TRAINER_CONSTRAINTS,
     NeuralAutoencoder,
     _check_unit_interval,
     _float64_state,
@@ -155,14 +156,7 @@ class VAE(NeuralAutoencoder):
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
         "sample_noise": [bool, Options("auto")],
-        "device": ["device"],
-        "batch_size": [Interval(int, 1, None)],
-        "max_steps": [Interval(int, 1, None)],
-        "learning_rate": [Interval(float, 0, None, closed="neither")],
-        "ema_decay": [None, Interval(float, 0, 1, closed="left")],
-        "verbose": [Interval(int, 0, None)],
-        "checkpoint_every": [None, Interval(int, 1, None)],
-        "random_state": ["random_state"],
+        **TRAINER_CONSTRAINTS,
     }
 
     def __init__(

@@ -10,12 +10,10 @@ two libraries attribute by attribute.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import (
@@ -47,7 +45,7 @@ from genzoo.bayesnet._hmm_math import (
     viterbi,
 )
 from genzoo.registry import register
-from genzoo.training.em import all_reduce_sum, is_distributed, run_em
+from genzoo.training.em import all_reduce_sum, best_em_run, is_distributed
 
 __all__ = ["HiddenMarkovModel"]
 
@@ -286,18 +284,10 @@ emissionprob_init : array-like or None
         n_symbols = self._resolve_n_symbols(X)
         shift = None if self._categorical else totals["sum"] / totals["n"]
         batches = self._batches(data, lengths, shift)
-        params = self._init_params(batches, gen, d, n_symbols, shift)
-        result = run_em(
-            self, batches, params, max_iter=self.max_iter, tol=self.tol,
-            verbose=self.verbose, desc="HiddenMarkovModel",
+        result = best_em_run(
+            self, batches, lambda: self._init_params(batches, gen, d, n_symbols, shift),
+            max_iter=self.max_iter, tol=self.tol, verbose=self.verbose, name="HiddenMarkovModel",
         )  # fmt: skip
-        if not result.converged:
-            warnings.warn(
-                f"HiddenMarkovModel did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or tol, or check the data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
         return {
             **self._attributes(result.params),
             "converged_": result.converged,

@@ -32,6 +32,11 @@ from genzoo.registry import register
 
 __all__ = ["DBN"]
 
+# The DBN's arguments that every layer's RBM takes as they are (and checks as the RBM does).
+_LAYER_PARAMS = (
+    "learning_rate", "batch_size", "n_iter", "k", "persistent", "momentum", "weight_decay",
+    "learning_rate_schedule", "sample_burn_in", "n_ais_chains", "n_ais_betas", "device", "dtype",
+)  # fmt: skip
 _RBM_STATES = "_rbm_states"  # values of each layer's RBM; its arrays go in `rbms_.<l>.<name>`
 # Most elements (posterior samples x rows x width) of the largest array of one chunk of
 # `log_prob`: the noise over all directed layers, or the widest layer's activations.
@@ -211,24 +216,12 @@ class DBN(GenerativeModel):
     likelihood_kind = "estimate"
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like"],
-        "learning_rate": [Interval(float, 0, None, closed="neither")],
-        "batch_size": [Interval(int, 1, None)],
-        "n_iter": [Interval(int, 1, None)],
-        "k": [Interval(int, 1, None)],
-        "persistent": [bool],
-        "momentum": [Interval(float, 0, 1, closed="left")],
-        "weight_decay": [Interval(float, 0, None)],
-        "learning_rate_schedule": [Options("constant", "linear")],
+        **{name: RBM._parameter_constraints[name] for name in _LAYER_PARAMS},
         "binarize": [Interval(float, None, None), None],
-        "sample_burn_in": [Interval(int, 0, None)],
         "n_posterior_samples": [Interval(int, 1, None)],
         "estimator": [Options("bound", "importance")],
-        "n_ais_chains": [Interval(int, 2, None)],
-        "n_ais_betas": [Interval(int, 2, None)],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
-        "device": ["device"],
-        "dtype": ["dtype"],
     }
 
     def __init__(
@@ -323,22 +316,10 @@ class DBN(GenerativeModel):
         one computes its log Z."""
         return RBM(
             n_components,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            n_iter=self.n_iter,
+            **{name: getattr(self, name) for name in _LAYER_PARAMS},
             verbose=max(self.verbose - 1, 0),
             random_state=seed,
-            k=self.k,
-            persistent=self.persistent,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            learning_rate_schedule=self.learning_rate_schedule,
-            sample_burn_in=self.sample_burn_in,
-            n_ais_chains=self.n_ais_chains,
-            n_ais_betas=self.n_ais_betas,
             compute_log_partition=top,
-            device=self.device,
-            dtype=self.dtype,
         )
 
     # --- likelihood

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import Interval, check_n_samples, make_generator, validate_params
@@ -51,7 +49,7 @@ from genzoo.grammar._rules import (
 from genzoo.grammar._sampler import sample_trees
 from genzoo.grammar.trees import format_tree, parse_tree, tree_to_tokens
 from genzoo.registry import register
-from genzoo.training.em import run_em
+from genzoo.training.em import best_em_run
 
 __all__ = ["PCFG"]
 
@@ -386,15 +384,8 @@ class PCFG(GenerativeModel):
             if not bool(torch.isfinite(log_p).all()):
                 bad = int(batch.index[int(torch.argmin(torch.isfinite(log_p).int()))])
                 raise ValueError(f"X[{bad}] has no parse under the seed grammar; EM cannot fit it.")
-        result = run_em(self, batches, params, max_iter=self.max_iter, tol=self.tol,
-                        verbose=self.verbose, desc="PCFG inside-outside")  # fmt: skip
-        if not result.converged:
-            warnings.warn(
-                f"PCFG inside-outside did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        result = best_em_run(self, batches, lambda: params, max_iter=self.max_iter, tol=self.tol,
+                             verbose=self.verbose, name="PCFG inside-outside")  # fmt: skip
         arrays["rule_probs"] = torch.exp(result.params["log_probs"]).cpu().numpy()
         return self._attributes(arrays) | {
             "n_iter_": result.n_iter,

@@ -2,24 +2,22 @@
 
 p(x) = sum_k pi_k prod_j mu_kj^x_j (1 - mu_kj)^(1 - x_j)   (Bishop 2006, section 9.3.3)
 
-The E-step and M-step are pure functions on tensors, run by `genzoo.training.em.run_em`, so a
+The E-step and M-step are pure functions on tensors, run by `genzoo.training.em.best_em_run`, so a
 fit over batches or over processes under torch.distributed equals the fit in memory.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from genzoo._validation import Interval, Options, check_binary
 from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import kmeans_plusplus, lloyd, nearest, shifted_batch
 from genzoo.registry import register
-from genzoo.training.em import Batches, all_reduce_sum, broadcast, run_em
+from genzoo.training.em import Batches, all_reduce_sum, best_em_run, broadcast
 
 __all__ = ["BernoulliMixture"]
 
@@ -232,22 +230,11 @@ class BernoulliMixture(MixtureModel):
                 f"warm_start needs means of shape {(self.n_components, X.shape[1])}, but the "
                 f"fitted means_ have shape {self.means_.shape}; refit with warm_start=False."
             )
-        best = None
-        for trial in range(1 if warm else self.n_init):
-            params = self._params() if warm else self._init_params(batches, gen)
-            result = run_em(
-                self, batches, params, max_iter=self.max_iter, tol=self.tol,
-                verbose=self.verbose, desc=f"BernoulliMixture init {trial + 1}/{self.n_init}",
-            )  # fmt: skip
-            if best is None or result.lower_bound > best.lower_bound:
-                best = result
-        if not best.converged:
-            warnings.warn(
-                f"BernoulliMixture did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        best = best_em_run(
+            self, batches, lambda: self._params() if warm else self._init_params(batches, gen),
+            n_init=1 if warm else self.n_init, max_iter=self.max_iter, tol=self.tol,
+            verbose=self.verbose, name="BernoulliMixture",
+        )  # fmt: skip
         return {
             "weights_": best.params["weights"].cpu().numpy(),
             "means_": best.params["means"].cpu().numpy(),

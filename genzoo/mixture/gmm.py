@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from genzoo._validation import (
     Interval,
@@ -40,9 +37,9 @@ from genzoo.training.em import (
     Batches,
     Chunks,
     all_reduce_sum,
+    best_em_run,
     broadcast,
     is_chunked,
-    run_em,
     sum_statistics,
 )
 
@@ -257,26 +254,16 @@ class GaussianMixture(MixtureModel):
             self._check_continuation(d, "warm_start")
         shift, seeds = self._data_summary(batches, gen)
         shifted = self._shifted(batches, shift)
-        best = None
-        for trial in range(1 if warm else self.n_init):
-            params = (
-                make_params(*self._params_tuple(), shift=shift)
-                if warm
-                else self._init_params(shifted, shift, seeds, gen, given)
-            )
-            result = run_em(
-                self, shifted, params, max_iter=self.max_iter, tol=self.tol,
-                verbose=self.verbose, desc=f"GaussianMixture init {trial + 1}/{self.n_init}",
-            )  # fmt: skip
-            if best is None or result.lower_bound > best.lower_bound:
-                best = result
-        if not best.converged:
-            warnings.warn(
-                f"GaussianMixture did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or tol, or check the data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+
+        def start():
+            if warm:
+                return make_params(*self._params_tuple(), shift=shift)
+            return self._init_params(shifted, shift, seeds, gen, given)
+
+        best = best_em_run(
+            self, shifted, start, n_init=1 if warm else self.n_init, max_iter=self.max_iter,
+            tol=self.tol, verbose=self.verbose, name="GaussianMixture",
+        )  # fmt: skip
         return {
             **self._attributes(best.params),
             "converged_": best.converged,

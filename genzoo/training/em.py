@@ -15,12 +15,14 @@ chunks, over batches or over processes equals the fit over all the data in memor
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "is_chunked",
     "EMResult",
     "all_reduce_sum",
+    "best_em_run",
     "broadcast",
     "is_distributed",
     "run_em",
@@ -265,3 +268,36 @@ def run_em(
         previous = lower_bound
     bar.close()
     return EMResult(params, history[-1], len(history), converged, history)
+
+
+def best_em_run(
+    model,
+    batches: Iterable[torch.Tensor],
+    start: Callable[[], dict],
+    *,
+    n_init: int = 1,
+    max_iter: int,
+    tol: float,
+    verbose: int = 0,
+    name: str,
+) -> EMResult:
+    """Run EM from `n_init` starts (`start()` makes each) and keep the highest lower bound.
+
+    Warns with a ConvergenceWarning, as scikit-learn does, when the kept run did not converge.
+    """
+    best = None
+    for trial in range(n_init):
+        desc = name if n_init == 1 else f"{name} init {trial + 1}/{n_init}"
+        result = run_em(
+            model, batches, start(), max_iter=max_iter, tol=tol, verbose=verbose, desc=desc
+        )
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    if not best.converged:
+        warnings.warn(
+            f"{name} did not converge in max_iter={max_iter} iterations; increase max_iter "
+            "or tol, or check the data.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    return best

@@ -258,18 +258,18 @@ def test_convergence_warning():
 
 
 def test_n_init_keeps_its_own_best_initialisation(monkeypatch):
-    import genzoo.mixture.gmm as gmm_module
+    import genzoo.training.em as em_module  # the restarts run through best_em_run there
 
     X, _ = draw_mixture(600, seed=14)
     bounds = []
-    real_run_em = gmm_module.run_em
+    real_run_em = em_module.run_em
 
     def recording_run_em(*args, **kwargs):
         result = real_run_em(*args, **kwargs)
         bounds.append(result.lower_bound)
         return result
 
-    monkeypatch.setattr(gmm_module, "run_em", recording_run_em)
+    monkeypatch.setattr(em_module, "run_em", recording_run_em)
     model = GaussianMixture(3, init_params="random_from_data", n_init=4, random_state=0).fit(X)
     assert len(bounds) == 4 and len(set(bounds)) > 1
     assert model.lower_bound_ == max(bounds)
