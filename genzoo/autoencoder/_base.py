@@ -41,6 +41,12 @@ class NeuralAutoencoder(GenerativeModel):
 
     _build_networks: ClassVar[Callable]
 
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = super()._check_X(X, reset=reset)
+        if not reset and self.likelihood_ == "bernoulli":
+            _check_unit_interval(X, "the fitted Bernoulli decoder")
+        return X
+
     def _resolve_likelihood(self, X: np.ndarray) -> str:
         if self.likelihood == "bernoulli":
             _check_unit_interval(X, "likelihood='bernoulli'")

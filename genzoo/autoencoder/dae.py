@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -12,7 +11,6 @@ from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
     TRAINER_CONSTRAINTS,
     CodeAutoencoder,
-    _check_unit_interval,
     _float64_state,
     _standardisation,
 )
@@ -268,14 +266,6 @@ class DenoisingAutoencoder(CodeAutoencoder):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.random_state = random_state
-
-    # --- input: the VAE's rules for the likelihood and the network
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = super()._check_X(X, reset=reset)
-        if not reset and self.likelihood_ == "bernoulli":
-            _check_unit_interval(X, "the fitted Bernoulli decoder")
-        return X
 
     # --- fitting
 

@@ -11,7 +11,6 @@ from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
     TRAINER_CONSTRAINTS,
     CodeAutoencoder,
-    _check_unit_interval,
     _float64_state,
     _numpy,
     _standardisation,
@@ -223,13 +222,7 @@ class SparseAutoencoder(CodeAutoencoder):
         self.checkpoint_every = checkpoint_every
         self.random_state = random_state
 
-    # --- input: the VAE's rules (they read only `likelihood` and `network`)
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = super()._check_X(X, reset=reset)
-        if not reset and self.likelihood_ == "bernoulli":
-            _check_unit_interval(X, "the fitted Bernoulli decoder")
-        return X
+    # --- the code density
 
     def _code_density_estimator(self) -> GenerativeModel:
         """The unfitted code density: `code_density`, or the default Gaussian mixture."""

@@ -12,7 +12,6 @@ from genzoo._validation import Interval, Options
 from genzoo.autoencoder._base import (
     TRAINER_CONSTRAINTS,
     NeuralAutoencoder,
-    _check_unit_interval,
     _float64_state,
     _numpy,
     _standardisation,
@@ -215,14 +214,6 @@ class VAE(NeuralAutoencoder):
     @conditional.setter
     def conditional(self, value: bool) -> None:
         self.__dict__["conditional"] = value
-
-    # --- input
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = super()._check_X(X, reset=reset)
-        if not reset and self.likelihood_ == "bernoulli":
-            _check_unit_interval(X, "the fitted Bernoulli decoder")
-        return X
 
     # --- fitting
 
