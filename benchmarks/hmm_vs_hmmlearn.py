@@ -67,10 +67,12 @@ def make_data(seed: int = 0):
 
 def fit_genzoo(X, lengths, init=None):
     if init is None:
-        return HiddenMarkovModel(K, max_iter=N_ITER, random_state=0, device="cpu").fit(X, lengths)
+        return HiddenMarkovModel(K, max_iter=N_ITER, random_state=0, device="cpu").fit(
+            X, lengths=lengths
+        )
     given = {f"{k}_init": v for k, v in init.items()}
     model = HiddenMarkovModel(K, max_iter=N_ITER, tol=0.0, min_covar=0.0, device="cpu", **given)
-    return model.fit(X, lengths)
+    return model.fit(X, lengths=lengths)
 
 
 def fit_hmmlearn(X, lengths, init=None):
@@ -81,7 +83,7 @@ def fit_hmmlearn(X, lengths, init=None):
     )
     model.startprob_, model.transmat_ = init["startprob"], init["transmat"]
     model.means_, model.covars_ = init["means"], init["covars"]
-    return model.fit(X, lengths)
+    return model.fit(X, lengths=lengths)
 
 
 def fit_pomegranate(X, init=None):
@@ -131,7 +133,7 @@ def same_start(X, lengths, X_test, lengths_test, init, repeats):
     rows.append(
         ("hmmlearn", t_hl, train_hl / len(lengths), hl.score(X_test, lengths_test) / N_TEST)
     )
-    rows.append(("genzoo", t_gz, train_gz / len(lengths), gz.score(X_test, lengths_test)))
+    rows.append(("genzoo", t_gz, train_gz / len(lengths), gz.score(X_test, lengths=lengths_test)))
     figures["loglik_rel_diff"], figures["params_rel_diff"] = rel, params_rel
     try:
         t_pg, pg = timed(lambda: fit_pomegranate(X, init), repeats)
@@ -145,7 +147,7 @@ def same_start(X, lengths, X_test, lengths_test, init, repeats):
 def default_starts(X, lengths, X_test, lengths_test):
     out = {
         "hmmlearn": fit_hmmlearn(X, lengths).score(X_test, lengths_test) / N_TEST,
-        "genzoo": fit_genzoo(X, lengths).score(X_test, lengths_test),
+        "genzoo": fit_genzoo(X, lengths).score(X_test, lengths=lengths_test),
     }
     try:
         out["pomegranate"] = pomegranate_log_prob(fit_pomegranate(X), X_test).mean()
@@ -160,7 +162,7 @@ def viterbi_times(hl, gz, X, lengths, repeats):
     A decode takes milliseconds, so the best of several calls filters out other processes.
     """
     t_hl, (_, path_hl) = timed(lambda: hl.decode(X, lengths), max(repeats, 10))
-    t_gz, (_, path_gz) = timed(lambda: gz.decode(X, lengths), max(repeats, 10))
+    t_gz, (_, path_gz) = timed(lambda: gz.decode(X, lengths=lengths), max(repeats, 10))
     return {"hmmlearn": t_hl, "genzoo": t_gz, "same_paths": float(np.mean(path_hl == path_gz))}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,14 +18,21 @@ import torch
 __all__ = [
     "Interval",
     "Options",
+    "Sequences",
     "check_array",
     "check_binary",
+    "check_counts",
     "check_finite",
+    "check_finite_output",
     "check_labels",
+    "check_lengths",
+    "check_memory",
     "check_n_samples",
+    "check_size",
     "make_generator",
     "resolve_device",
     "resolve_dtype",
+    "safe_magnitude",
     "validate_params",
 ]
 
@@ -141,12 +149,14 @@ def check_array(
     min_samples: int = 1,
     dtype=np.float64,
     finite: bool = True,
+    max_abs: float | None = None,
 ) -> np.ndarray:
     """Return X as a finite float array, or raise ValueError naming `name` and the problem.
 
     Accepts numpy arrays, torch tensors, and anything numpy can read (nested lists).
     `finite=False` leaves the NaN and infinity check to the caller (`check_finite`), for
-    callers that can spot non-finite input more cheaply in their own result.
+    callers that can spot non-finite input more cheaply in their own result. `max_abs`
+    refuses finite values too large for the caller's arithmetic (see `safe_magnitude`).
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -156,6 +166,8 @@ def check_array(
         array = np.asarray(X)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular numeric array: {err}") from None
+    if array.dtype.kind == "c":
+        raise ValueError(f"{name} must be real: complex data are not supported.")
     if array.dtype.kind not in "biuf":
         raise ValueError(
             f"{name} must be numeric; got dtype {array.dtype} (strings, objects or ragged rows)."
@@ -171,16 +183,51 @@ def check_array(
             f"at least {max(min_samples, 1)} needed."
         )
     array = array.astype(dtype, copy=False)
-    return check_finite(array, name) if finite else array
+    return check_finite(array, name, max_abs=max_abs) if finite else array
 
 
-def check_finite(array: np.ndarray, name: str = "X") -> np.ndarray:
-    """Return `array`, or raise ValueError if it holds NaN or infinity."""
-    # The sum is finite for finite data (bar overflow), which is cheaper than a full check.
-    if not np.isfinite(array.sum()) and not np.isfinite(array).all():
-        problem = "NaN" if np.isnan(array).any() else "infinity"
-        raise ValueError(f"{name} contains {problem}; every value must be finite.")
+def check_finite(array: np.ndarray, name: str = "X", *, max_abs: float | None = None):
+    """Return `array`, or raise ValueError if it holds NaN or infinity, or (with `max_abs`) a
+    value of larger magnitude."""
+    if array.size == 0 or array.dtype.kind not in "fc":
+        return array
+    # min and max propagate NaN and show infinities: two passes, no temporary array.
+    low, high = array.min(), array.max()
+    if np.isnan(low) or np.isnan(high):
+        raise ValueError(f"{name} contains NaN; every value must be finite.")
+    largest = max(abs(float(low)), abs(float(high)))
+    if math.isinf(largest):
+        raise ValueError(f"{name} contains infinity; every value must be finite.")
+    if max_abs is not None and largest > max_abs:
+        raise ValueError(
+            f"{name} holds a value of magnitude {largest:.3g}, beyond {max_abs:.3g}, the "
+            "largest this model's arithmetic handles without overflow; rescale X (divide it "
+            "by a constant) or use dtype='float64'."
+        )
     return array
+
+
+def safe_magnitude(dtype: torch.dtype) -> float:
+    """The largest |x| a model computing in `dtype` accepts: its square, summed over up to
+    1e12 terms, stays finite (1.3e148 for float64, 1.8e13 for float32)."""
+    return math.sqrt(torch.finfo(dtype).max) / 1e6
+
+
+def check_finite_output(out: np.ndarray, what: str, *, allow_neg_inf: bool = False):
+    """Return `out`, or raise FloatingPointError if a public method would return NaN or inf.
+
+    With `allow_neg_inf`, -inf passes: the log-probability of an impossible item.
+    """
+    if out.size == 0 or out.dtype.kind != "f" or np.isfinite(out.sum()):
+        return out
+    bad = np.isnan(out) | (out == np.inf) | ((out == -np.inf) & (not allow_neg_inf))
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(out), -1).any(1)) if out.ndim else [0]
+        raise FloatingPointError(
+            f"{what} produced NaN or infinity for item(s) {list(rows[:5])}: the model met "
+            "numerical trouble (overflow or a degenerate fit); refit on rescaled data."
+        )
+    return out
 
 
 def check_binary(X: np.ndarray, binarize: float | None, name: str = "X") -> np.ndarray:
@@ -200,17 +247,36 @@ def check_binary(X: np.ndarray, binarize: float | None, name: str = "X") -> np.n
     return X
 
 
-def check_labels(y, *, n_samples: int | None = None, classes=None, name: str = "y"):
+def check_counts(X: np.ndarray, what: str, name: str = "X") -> np.ndarray:
+    """Return X if it holds counts (whole numbers >= 0), else raise ValueError naming `name`
+    and the first bad value; `what` says who needs counts."""
+    if X.size and X.min() < 0:
+        raise ValueError(
+            f"{name} contains negative counts ({X.min():g}); {what} takes counts >= 0."
+        )
+    fractional = X != np.floor(X)
+    if fractional.any():
+        index = tuple(int(i) for i in np.argwhere(fractional)[0])
+        raise ValueError(
+            f"{name} contains the non-integer count {X[index]!r} at {index}; {what} takes whole "
+            "counts (round them, or use a model of continuous data)."
+        )
+    return X
+
+
+def check_labels(
+    y, *, n_samples: int | None = None, classes=None, name: str = "y", min_classes: int = 2
+):
     """Return (classes, indices into classes) for labels y, or raise ValueError naming `name`.
 
     At fit (`classes` None) the classes are the sorted distinct labels and there must be at
-    least two; afterwards every label must be one of `classes`.
+    least `min_classes`; afterwards every label must be one of `classes`.
     """
     if y is None:
         raise ValueError(f"{name} is required: this is a conditional model; call fit(X, y).")
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
-    y = np.asarray(y)
+    y = _label_array(y, name)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D, one label per sample; got shape {y.shape}.")
     if n_samples is not None and len(y) != n_samples:
@@ -219,11 +285,13 @@ def check_labels(y, *, n_samples: int | None = None, classes=None, name: str = "
         raise ValueError(f"{name} contains NaN or infinity; labels must be finite.")
     if classes is None:
         classes, index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
+        if len(classes) < min_classes:
             raise ValueError(
                 f"{name} has a single class ({classes[0]!r}); at least two classes are needed."
+                if len(classes) == 1
+                else f"{name} is empty; at least {min_classes} class(es) are needed."
             )
-        return classes, index.astype(np.int64)
+        return classes, index.reshape(-1).astype(np.int64)
     try:
         index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         unseen = y[classes[index] != y]
@@ -237,13 +305,130 @@ def check_labels(y, *, n_samples: int | None = None, classes=None, name: str = "
     return classes, index.astype(np.int64)
 
 
-def check_n_samples(n_samples, name: str = "n_samples") -> int:
-    """Return `n_samples` as a positive int, or raise ValueError naming it."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        raise ValueError(f"{name} must be a positive int; got {n_samples!r}.")
-    if n_samples < 1:
-        raise ValueError(f"{name} must be a positive int; got {n_samples}.")
-    return int(n_samples)
+def _label_array(y, name: str) -> np.ndarray:
+    """Labels as an array of one type: numbers, or strings; a mix is refused."""
+    try:
+        y = np.asarray(y)
+    except ValueError as err:
+        raise ValueError(f"{name} must be a 1-D sequence of labels: {err}") from None
+    if y.dtype.kind == "c":
+        raise ValueError(f"{name} must hold real labels: complex data are not supported.")
+    if y.dtype.kind == "O":
+        kinds = {"number" if isinstance(v, numbers.Number) else type(v).__name__ for v in y.flat}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"{name} mixes label types ({', '.join(sorted(kinds))}); use labels of one "
+                "type, all numbers or all strings."
+            )
+        if kinds == {"number"}:
+            y = y.astype(np.float64)
+        elif kinds and kinds != {"str"}:
+            raise ValueError(f"{name} must hold numbers or strings; got {kinds.pop()} labels.")
+    return y
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """Checked sequences: the steps of all of them stacked in X, and their lengths.
+
+    `X` is an array (n_steps, n_features) on the host, or a model's tensor of it on a
+    device; len() is the number of sequences.
+    """
+
+    X: object
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def check_lengths(lengths, n_steps: int) -> np.ndarray:
+    """lengths as an int64 array of positive ints summing to n_steps (None: one sequence)."""
+    if lengths is None:
+        return np.array([n_steps], dtype=np.int64)
+    if isinstance(lengths, torch.Tensor):
+        lengths = lengths.detach().cpu().numpy()
+    array = np.asarray(lengths)
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"lengths must be a non-empty 1-D array of ints; got {np.shape(lengths)} "
+            f"of dtype {array.dtype}."
+        )
+    if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array % 1 == 0).all()):
+        raise ValueError("lengths must hold whole numbers; got non-integer values.")
+    if (array < 1).any():
+        raise ValueError(f"lengths must be positive; got {array.min():g}.")
+    if array.max() > n_steps:  # also keeps the int64 sum below from overflowing
+        raise ValueError(
+            f"lengths has {array.max():g}, more than the {n_steps} steps of X; they must sum "
+            "to the number of steps."
+        )
+    array = array.astype(np.int64)
+    if array.sum() != n_steps:
+        raise ValueError(
+            f"lengths sum to {int(array.sum())}, but X has {n_steps} steps; they must be equal."
+        )
+    return array
+
+
+# Largest count of items one call draws or handles; larger requests are refused.
+MAX_ITEMS = 2**31 - 1
+
+
+def check_n_samples(n_samples, name: str = "n_samples", *, maximum: int = MAX_ITEMS) -> int:
+    """Return `n_samples` as a positive int at most `maximum`, or raise ValueError naming it."""
+    return check_size(n_samples, name, low=1, high=maximum)
+
+
+def check_size(value, name: str, *, low: int = 1, high: int) -> int:
+    """Return a size argument (a count of steps, chains, words...) as an int in [low, high],
+    or raise ValueError naming it and the range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int in [{low}, {high}]; got {value!r}.")
+    if not low <= value <= high:
+        kind = "a positive int" if low == 1 else f"an int >= {low}"
+        raise ValueError(f"{name} must be {kind} at most {high:,}; got {value:,}.")
+    return int(value)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on `device`, or None when the system does not say."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(n_bytes: int, device: torch.device, what: str) -> None:
+    """Raise MemoryError-like ValueError if `what` needs more memory than `device` has free.
+
+    The message gives the estimate, so a user knows how far to cut the request.
+    """
+    free = available_memory(device)
+    limit = free if free is not None else 2**40
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} would need about {_format_bytes(n_bytes)}, more than the "
+            f"{_format_bytes(limit)} free on {device}; ask for fewer items and call again."
+        )
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"
 
 
 def is_one_shot(iterable: Iterable) -> bool:

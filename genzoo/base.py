@@ -1,29 +1,48 @@
 """The one protocol every genzoo model follows.
 
-`GenerativeModel` owns the public methods (`fit`, `log_prob`, `score`, `sample`, `save`).
-Each checks that the model is fitted, validates and converts its input, resolves device, dtype
-and random generator, calls a private hook on tensors, and returns numpy. A model writes only
-the hooks: `_fit`, `_log_prob` (when it has a likelihood) and `_sample`.
+`GenerativeModel` owns the public methods (`fit`, `partial_fit`, `log_prob`, `score`,
+`sample`, `save`) for every kind of data. Each checks parameters and fitted state, validates
+its input on the host (`_prepare`) before any device work, resolves the random generator,
+calls a private hook and returns what the user passed in kind (`_to_output`). A model writes
+only hooks:
+
+- `_prepare(X, lengths=, reset=)`: checked input, kept opaque by the base; `_to_device`
+  turns it into what the inference hooks read (a tensor by default).
+- `_fit(data, y, gen)` -> the fitted attributes; `_partial_fit(data, y, gen)` where a model
+  learns from a stream.
+- `_log_prob(data)` (and `_labelled_log_prob` for conditional models) where there is a
+  likelihood; `_sample(n, y, gen, **options)`, with options declared by the model's own
+  `sample` signature, which calls `_draw_samples`.
+- `_on_fitted()` to rebuild caches after `fit` and after loading.
+
+Everything a fit learns is declared in `fitted_attributes`: `save` writes those, and `load`
+accepts nothing else.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import math
 import os
 from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.metaestimators import available_if
 
 from genzoo._validation import (
     check_array,
+    check_finite_output,
     check_labels,
+    check_memory,
     check_n_samples,
     make_generator,
     resolve_device,
     resolve_dtype,
+    safe_magnitude,
     validate_params,
 )
 
@@ -31,19 +50,25 @@ __all__ = ["GenerativeModel", "LikelihoodKind", "LikelihoodUnavailable", "LIKELI
 
 LikelihoodKind = Literal["exact", "lower_bound", "estimate"] | None
 LIKELIHOOD_KINDS = ("exact", "lower_bound", "estimate", None)
+# Bytes of scratch memory a draw needs per byte of its output, unless a model says otherwise.
+_SAMPLE_WORKSPACE = 4
 
 
 class LikelihoodUnavailable(RuntimeError):
     """Raised by `log_prob` and `score` of a model that has no tractable likelihood."""
 
 
+def _has_partial_fit(model) -> bool:
+    return type(model)._partial_fit is not GenerativeModel._partial_fit
+
+
 class GenerativeModel(BaseEstimator, abc.ABC):
     """Base class of every genzoo model: a scikit-learn estimator that learns a distribution.
 
     Subclasses declare `likelihood_kind` ("exact", "lower_bound", "estimate" or None, with
-    `no_likelihood_reason` for None), `data_kind` ("vectors" or "images"), and a
-    `_parameter_constraints` dict checked at `fit`; and write the hooks `_fit`, `_sample` and,
-    when they have a likelihood, `_log_prob`.
+    `no_likelihood_reason` for None), `data_kind`, `fitted_attributes` and a
+    `_parameter_constraints` dict checked at `fit`; and write the hooks listed in the module
+    docstring.
     """
 
     likelihood_kind: ClassVar[LikelihoodKind]
@@ -52,11 +77,17 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     # Conditional models learn p(x | y): fit(X, y) and sample(n, y=labels).
     conditional: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = {}
+    # Every attribute a fit sets that save writes and load restores; caches rebuilt by
+    # `_on_fitted` are left out. A name must end in "_" or start with one.
+    fitted_attributes: ClassVar[tuple[str, ...]] = ()
     # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
     _registry_name: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        for name in cls.fitted_attributes:
+            if name.startswith("__") or not (name.endswith("_") or name.startswith("_")):
+                raise TypeError(f"{cls.__name__}.fitted_attributes: {name!r} is not a fitted name")
         # A property (a meta-model's kind is its wrapped model's) is checked at run time.
         if "likelihood_kind" in cls.__dict__ and not isinstance(
             cls.__dict__["likelihood_kind"], property
@@ -73,64 +104,125 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     # --- hooks a model writes
 
     @abc.abstractmethod
-    def _fit(self, X, y, gen: torch.Generator) -> dict:
-        """Fit on validated input and return the fitted attributes by name; change nothing."""
+    def _fit(self, data, y, gen: torch.Generator) -> dict:
+        """Fit on prepared data and return the fitted attributes by name; change nothing."""
 
     @abc.abstractmethod
-    def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
-        """Draw `n_samples` rows on the model's device."""
+    def _sample(self, n_samples: int, y, gen: torch.Generator):
+        """Draw `n_samples` items on the model's device (what `_to_output` takes)."""
 
-    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        """Log-density of each row of X in nats, shape (n,); written by models with one."""
+    def _partial_fit(self, data, y, gen: torch.Generator) -> dict:
+        """The fitted attributes after learning from one more batch; models of streams."""
+        raise NotImplementedError  # unreachable: partial_fit is available only with the hook
+
+    def _log_prob(self, data) -> torch.Tensor:
+        """Log-density of each item in nats, shape (n,); written by models with one."""
         raise LikelihoodUnavailable(self._no_likelihood_message())
 
-    def _labelled_log_prob(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Log-density of each row of X with its label index y, (n,); conditional models."""
+    def _labelled_log_prob(self, data, y: torch.Tensor) -> torch.Tensor:
+        """Log-density of each item with its label index y, (n,); conditional models."""
         raise ValueError(f"{type(self).__name__} takes no labels in log_prob.")
+
+    def _sample_with_labels(self, n_samples: int, y, gen) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples and the label index of each; written by models with discrete labels."""
+        raise ValueError(f"{type(self).__name__} has no labels to return with its samples.")
+
+    def _check_params(self) -> None:
+        """Checks across constructor arguments that the constraints table cannot express."""
+
+    def _on_fitted(self) -> None:
+        """Rebuild caches from the fitted attributes, after `fit` and after `load`."""
+
+    def _prepare(self, X, *, lengths=None, reset: bool = False):
+        """Input checked on the host for this model's data kind (an array by default).
+
+        At fit (`reset`) it fixes the feature count; afterwards it must match. A model of
+        another data kind returns its own container, whose len() is the number of items.
+        """
+        if lengths is not None:
+            raise ValueError(f"lengths applies to sequences; {type(self).__name__} takes none.")
+        return self._check_X(X, reset=reset)
+
+    def _to_device(self, data):
+        """Prepared data as the inference hooks read it: a tensor on the model's device."""
+        return self._to_tensor(data)
+
+    def _to_output(self, samples):
+        """What `_sample` drew, as the user receives it: numpy arrays (tuples of them)."""
+        if isinstance(samples, tuple):
+            return tuple(self._to_output(s) for s in samples)
+        if not isinstance(samples, torch.Tensor):
+            return samples
+        out = samples.detach().cpu().numpy()
+        if out.dtype.kind == "f":
+            out = out.astype(np.float64 if self._dtype() == torch.float64 else np.float32)
+            check_finite_output(out, f"{type(self).__name__}.sample")
+        return out
+
+    def _sample_item_bytes(self, **options) -> int:
+        """Bytes one drawn item and its scratch memory take, for the memory check of sample."""
+        itemsize = torch.finfo(self._dtype()).bits // 8
+        return _SAMPLE_WORKSPACE * itemsize * int(np.prod(getattr(self, "input_shape_", [1])))
 
     # --- public API
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, lengths=None):
         """Fit the model to X (and labels y for conditional models); return self.
 
-        Unconditional models ignore y, as scikit-learn's do. The fit is atomic: if it raises, an
+        Unconditional models ignore y, as scikit-learn's do. Sequences come as the steps of
+        all sequences stacked in X, with their `lengths`. The fit is atomic: if it raises, an
         already fitted model is left exactly as it was.
         """
-        validate_params(self, self._parameter_constraints)
-        X_checked = self._check_X(X, reset=True)
-        labels = {}
-        if self.conditional:
-            classes, y_index = check_labels(y, n_samples=_n_rows(X_checked))
-            labels["classes_"] = classes
-            y = torch.as_tensor(y_index, device=self._device())
-        else:
-            y = None
+        self._validate_params()
+        data = self._prepare(X, lengths=lengths, reset=True)
+        labels, y_index = self._fit_labels(y, data, classes=None)
         gen = make_generator(self.random_state, self._device())
-        fitted = self._fit(X_checked, y, gen)
-        self._set_fitted({**labels, **fitted})
+        with self._fitting(labels):
+            fitted = self._fit(data, y_index, gen)
+        self._commit({**labels, **fitted})
         return self
 
-    def log_prob(self, X, y=None) -> np.ndarray:
-        """Return the log-density of each row of X in nats, shape (n_samples,).
+    @available_if(_has_partial_fit)
+    def partial_fit(self, X, y=None, classes=None, *, lengths=None):
+        """Learn from one more batch of X (and labels y); return self.
+
+        A series of calls learns from a stream too large to hold at once. Conditional models
+        need `classes` (every label of the stream) on the first call, as in scikit-learn.
+        """
+        self._validate_params()
+        first = not self._is_fitted()
+        data = self._prepare(X, lengths=lengths, reset=first)
+        if first:
+            labels, y_index = self._fit_labels(y, data, classes=classes, stream=True)
+        else:
+            labels, y_index = self._stream_labels(y, data, classes)
+        gen = make_generator(self.random_state, self._device())
+        with self._fitting(labels):
+            fitted = self._partial_fit(data, y_index, gen)
+        self._commit({**labels, **fitted})
+        return self
+
+    def log_prob(self, X, y=None, *, lengths=None) -> np.ndarray:
+        """Return the log-density of each item of X in nats, shape (n_samples,).
 
         What the number is (exact, a lower bound, or an estimate) is `likelihood_kind`.
         Conditional models also take labels y; see the model for what the number then is.
         """
         if self.likelihood_kind is None:
             raise LikelihoodUnavailable(self._no_likelihood_message())
-        check_is_fitted(self)
-        X_tensor = self._to_tensor(self._check_X(X, reset=False))
-        y_tensor = self._label_index(y, len(X_tensor))
+        data, y_index = self._inference_data(X, y, lengths=lengths)
         with torch.no_grad():
-            if y_tensor is None:
-                out = self._log_prob(X_tensor)
+            if y_index is None:
+                out = self._log_prob(data)
             else:
-                out = self._labelled_log_prob(X_tensor, y_tensor)
-        return out.detach().cpu().numpy().astype(np.float64)
+                out = self._labelled_log_prob(data, y_index)
+        out = out.detach().cpu().numpy().astype(np.float64)
+        # -inf is an honest answer (an item of probability zero); NaN and +inf are not.
+        return check_finite_output(out, f"{type(self).__name__}.log_prob", allow_neg_inf=True)
 
-    def score(self, X, y=None) -> float:
-        """Return the mean log-density of X in nats per sample (higher is better)."""
-        return float(np.mean(self.log_prob(X, y)))
+    def score(self, X, y=None, *, lengths=None) -> float:
+        """Return the mean log-density of X in nats per item (higher is better)."""
+        return float(np.mean(self.log_prob(X, y, lengths=lengths)))
 
     def sample(
         self,
@@ -146,33 +238,11 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         sample. `random_state` (else the constructor's) seeds the draw: an int gives the same
         samples on every call, on the same device. With `return_labels`, models with discrete
         latent labels (mixture components, classes) also return each sample's label, (n,).
+        A request that would not fit in memory is refused with the memory it needs.
         """
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        y_tensor = self._label_index(y, n_samples, broadcast=True)
-        gen = self._generator(random_state)
-        with torch.no_grad():
-            if not return_labels:
-                return self._to_numpy_samples(self._sample(n_samples, y_tensor, gen))
-            X, labels = self._sample_with_labels(n_samples, y_tensor, gen)
-        labels = labels.cpu().numpy()
-        return self._to_numpy_samples(X), self.classes_[labels] if self.conditional else labels
-
-    def _sample_with_labels(self, n_samples: int, y, gen) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples and the label index of each; written by models with discrete labels."""
-        raise ValueError(f"{type(self).__name__} has no labels to return with its samples.")
-
-    def _label_index(self, y, n: int, *, broadcast: bool = False) -> torch.Tensor | None:
-        """Labels y as indices into `classes_` on the model's device (None stays None)."""
-        if y is None:
-            return None
-        if not self.conditional:
-            raise ValueError(f"y must be None: {type(self).__name__} is not a conditional model.")
-        y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
-        if broadcast and y.ndim == 0:
-            y = np.repeat(y, n)
-        _, index = check_labels(y, n_samples=n, classes=self.classes_)
-        return torch.as_tensor(index, device=self._device())
+        return self._draw_samples(
+            n_samples, y=y, random_state=random_state, return_labels=return_labels
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to `path` (a folder, or a file ending in .safetensors)."""
@@ -180,51 +250,203 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
         save(self, path)
 
-    # --- state for save/load
+    # --- the shared steps of the public methods
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """The fitted state as (arrays, JSON-able values); models with networks extend it."""
-        check_is_fitted(self)
-        arrays, values = {}, {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if isinstance(value, torch.Tensor):
-                value = value.detach().cpu().numpy()
-            if isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
-                arrays[name] = value
-            elif isinstance(value, np.ndarray):
-                values[name] = value  # labels such as strings: io keeps them in the JSON
-            elif isinstance(value, np.generic):
-                values[name] = value.item()
-            elif value is None or isinstance(value, (bool, int, float, str, list, tuple)):
-                values[name] = value
-            else:
-                raise TypeError(
-                    f"{type(self).__name__}.{name} ({type(value).__name__}) cannot be saved "
-                    "generically; the model must extend _state and _set_state."
+    def _draw_samples(
+        self,
+        n_samples,
+        *,
+        y=None,
+        random_state=None,
+        return_labels: bool = False,
+        name: str = "n_samples",
+        **options,
+    ):
+        """Check, seed and run `_sample` (or `_sample_with_labels`); the base of every
+        model's `sample`. `options` are the model's own sampling options, already checked."""
+        self._check_fitted()
+        n_samples = check_n_samples(n_samples, name)
+        check_memory(
+            n_samples * self._sample_item_bytes(**options),
+            self._device(),
+            f"{type(self).__name__}.sample({name}={n_samples})",
+        )
+        y_index = self._label_index(y, n_samples, broadcast=True)
+        gen = self._generator(random_state)
+        with torch.no_grad():
+            if not return_labels:
+                return self._to_output(self._sample(n_samples, y_index, gen, **options))
+            X, labels = self._sample_with_labels(n_samples, y_index, gen, **options)
+        labels = labels.cpu().numpy()
+        return self._to_output(X), self.classes_[labels] if self.conditional else labels
+
+    def _inference_data(self, X, y=None, *, lengths=None, need_labels: bool = False):
+        """(data on the device, label indices or None) for any method of a fitted model.
+
+        Every public method that reads data goes through here: the fitted check, the host
+        checks of `_prepare` and the labels' checks come before any device work.
+        """
+        self._check_fitted()
+        data = self._prepare(X, lengths=lengths, reset=False)
+        if need_labels and self.conditional and y is None:
+            raise ValueError(f"y is required: this {type(self).__name__} is conditional.")
+        y_index = None if y is None else self._label_index(y, _n_items(data))
+        return self._to_device(data), y_index
+
+    def _validate_params(self) -> None:
+        validate_params(self, self._parameter_constraints)
+        self._check_params()
+
+    def _fit_labels(self, y, data, *, classes, stream: bool = False):
+        """({"classes_": ...} or {}, label indices on the device or None) at a first fit."""
+        if not self.conditional:
+            if y is not None and self.data_kind == "sequences":
+                raise ValueError(
+                    f"{type(self).__name__} takes no labels y; pass the sequence lengths by "
+                    "keyword: fit(X, lengths=lengths)."
                 )
-        return arrays, values
+            return {}, None  # ignored, as scikit-learn's unsupervised models do
+        from genzoo.training.distributed import union_across_processes
 
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        """Restore what `_state` returned."""
-        self._set_fitted({**values, **arrays})
+        if stream and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            classes, _ = check_labels(np.unique(np.asarray(classes)), name="classes")
+        else:
+            # Every process learns the same classes, whatever labels its own shard holds.
+            found, _ = check_labels(y, n_samples=_n_items(data), min_classes=1)
+            classes, _ = check_labels(union_across_processes(found), name="y")
+        _, index = check_labels(y, n_samples=_n_items(data), classes=classes)
+        return {"classes_": classes}, torch.as_tensor(index, device=self._device())
 
-    # --- helpers for subclasses
+    def _stream_labels(self, y, data, classes):
+        """Labels of a later partial_fit call: its classes must repeat `classes_`."""
+        if not self.conditional:
+            return {}, None
+        if classes is not None:
+            given, _ = check_labels(np.unique(np.asarray(classes)), name="classes")
+            if not np.array_equal(given, self.classes_):
+                raise ValueError(
+                    f"classes={list(given)} differs from classes_={list(self.classes_)} "
+                    "of the previous calls; a stream keeps its classes."
+                )
+        _, index = check_labels(y, n_samples=_n_items(data), classes=self.classes_)
+        return {}, torch.as_tensor(index, device=self._device())
+
+    @contextlib.contextmanager
+    def _fitting(self, labels: dict):
+        """Set `classes_` while a conditional model's hook fits, as scikit-learn's estimators
+        do, so the hook sees the number of classes; a fit that raises leaves the old one."""
+        if not labels:
+            yield
+            return
+        missing = object()
+        old = vars(self).get("classes_", missing)
+        self.classes_ = labels["classes_"]
+        try:
+            yield
+        except BaseException:
+            if old is missing:
+                del self.classes_
+            else:
+                self.classes_ = old
+            raise
+
+    def _commit(self, fitted: dict) -> None:
+        """Check what a fit learned, then set it all at once and rebuild the caches."""
+        for name, value in fitted.items():
+            _check_fitted_value(value, f"{type(self).__name__}.fit: {name}")
+        saved = {name: vars(self)[name] for name in fitted if name in vars(self)}
+        self._set_fitted(fitted)
+        try:
+            self._on_fitted()
+        except BaseException:
+            for name in fitted:  # leave the model as it was
+                if name in saved:
+                    setattr(self, name, saved[name])
+                else:
+                    delattr(self, name)
+            raise
+
+    def _label_index(self, y, n: int, *, broadcast: bool = False) -> torch.Tensor | None:
+        """Labels y as indices into `classes_` on the model's device (None stays None)."""
+        if y is None:
+            return None
+        if not self.conditional:
+            hint = " (sequence lengths go by keyword: lengths=...)"
+            raise ValueError(
+                f"y must be None: {type(self).__name__} is not a conditional model"
+                f"{hint if self.data_kind == 'sequences' else ''}."
+            )
+        y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+        if broadcast and y.ndim == 0:
+            y = np.repeat(y, n)
+        _, index = check_labels(y, n_samples=n, classes=self.classes_)
+        return torch.as_tensor(index, device=self._device())
+
+    # --- fitted state: what save writes and load restores
+
+    def _is_fitted(self) -> bool:
+        return any(
+            name in vars(self) for name in type(self).fitted_attributes if name.endswith("_")
+        )
+
+    def _check_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._is_fitted()
+
+    def _fitted_state(self) -> dict:
+        """The declared fitted attributes this model holds, by name (what save writes)."""
+        self._check_fitted()
+        return {n: vars(self)[n] for n in type(self).fitted_attributes if n in vars(self)}
+
+    def _load_fitted(self, state: dict) -> None:
+        """Restore what `_fitted_state` returned (from a file): declared names only."""
+        unknown = sorted(set(state) - set(type(self).fitted_attributes))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} is not a fitted attribute of "
+                f"{type(self).__name__}."
+            )
+        for name, value in state.items():
+            _check_fitted_value(value, name)
+        self._commit(state)
+
+    def _from_legacy_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
+        """The fitted attributes of a file in format 1, which kept arrays of nested values
+        under dotted names (`cpds_.asia`); models that nested other models override it."""
+        fitted = dict(values)
+        for key, array in arrays.items():
+            name, _, rest = key.partition(".")
+            if rest:
+                fitted.setdefault(name, {})[rest] = array
+            else:
+                fitted[name] = array
+        return fitted
 
     def _set_fitted(self, fitted: dict) -> None:
         for name, value in fitted.items():
             if name.startswith("__") or not (name.endswith("_") or name.startswith("_")):
                 raise ValueError(f"{name!r} is not a fitted attribute name")
+            if hasattr(type(self), name):  # a method or class constant must stay what it is
+                raise ValueError(f"{name!r} would hide {type(self).__name__}.{name}")
             setattr(self, name, value)
 
-    def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
+    # --- helpers for subclasses
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
         """Check X for this model's data kind; at fit (`reset`) it fixes the feature count.
 
-        `finite=False` skips the NaN and infinity check, for a caller that makes it itself.
+        Values beyond what the model's arithmetic squares without overflow are refused.
         """
         ndim = (2, 3, 4) if self.data_kind == "images" else 2
-        X = check_array(X, name="X", ndim=ndim, finite=finite)
+        X = check_array(X, name="X", ndim=ndim, max_abs=safe_magnitude(self._dtype()))
         if self.data_kind == "images" and X.ndim == 3:
             X = X[:, None]  # (n, h, w) is one channel
         shape = tuple(X.shape[1:])
@@ -259,16 +481,50 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         seed = self.random_state if random_state is None else random_state
         return make_generator(seed, self._device())
 
-    def _to_numpy_samples(self, out: torch.Tensor) -> np.ndarray:
-        out = out.detach().cpu().numpy()
-        if out.dtype.kind == "f":
-            out = out.astype(np.float64 if self._dtype() == torch.float64 else np.float32)
-        return out
-
     def _no_likelihood_message(self) -> str:
         return f"{type(self).__name__} has no tractable likelihood: {self.no_likelihood_reason}"
 
 
-def _n_rows(X) -> int:
-    """Number of samples in validated input (an array, a DataFrame, or a model's container)."""
-    return len(X)
+def _n_items(data) -> int:
+    """Items in prepared data: rows of an array or sparse matrix, else its len()."""
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape is not None else len(data)
+
+
+# Arrays a model may hold: no int8 or float16 that would overflow the arithmetic downstream.
+_FITTED_DTYPES = frozenset("float64 float32 int64 int32 bool".split())
+_MAX_NESTING = 8
+
+
+def _check_fitted_value(value, where: str, depth: int = 0) -> None:
+    """Refuse NaN, +inf, an unusual dtype or deep nesting in a fitted value (from a fit or a
+    file). -inf stays allowed: it is the log of a zero probability."""
+    if depth > _MAX_NESTING:
+        raise ValueError(f"{where} is nested more than {_MAX_NESTING} levels deep.")
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        dtype = str(value.dtype).removeprefix("torch.")
+        bad = value.is_floating_point() and bool((torch.isnan(value) | (value == math.inf)).any())
+    elif isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
+        dtype = str(value.dtype)
+        bad = value.dtype.kind == "f" and bool((np.isnan(value) | (value == np.inf)).any())
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_fitted_value(item, f"{where}[{key!r}]", depth + 1)
+        return
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_fitted_value(item, f"{where}[{i}]", depth + 1)
+        return
+    else:
+        if isinstance(value, float) and (math.isnan(value) or value == math.inf):
+            raise ValueError(
+                f"{where} is {value}: the fit met numerical trouble; rescale the data."
+            )
+        return
+    if dtype not in _FITTED_DTYPES:
+        raise ValueError(f"{where} has dtype {dtype}; fitted arrays are {sorted(_FITTED_DTYPES)}.")
+    if bad:
+        raise ValueError(
+            f"{where} holds NaN or +inf: the fit met numerical trouble; rescale the data."
+        )

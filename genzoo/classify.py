@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
@@ -71,6 +70,14 @@ class GenerativeClassifier(GenerativeModel):
     """
 
     conditional = True
+    fitted_attributes = (
+        "classes_",
+        "class_count_",
+        "class_log_prior_",
+        "estimators_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "priors": ["array-like", None],
         "fit_prior": [bool],
@@ -111,7 +118,7 @@ class GenerativeClassifier(GenerativeModel):
                 f"{type(base).__name__} has none ({base.no_likelihood_reason})."
             )
         y = y.cpu().numpy()
-        n_classes = int(y.max()) + 1  # y indexes the sorted classes, all present
+        n_classes = len(self.classes_)
         counts = np.bincount(y, minlength=n_classes).astype(np.float64)
         estimators = []
         for k in range(n_classes):
@@ -142,10 +149,14 @@ class GenerativeClassifier(GenerativeModel):
 
     def joint_log_likelihood(self, X) -> np.ndarray:
         """Return log P(X, y) for every class, (n_samples, n_classes)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
+        return self._joint(self._inference_data(X)[0])
+
+    def _joint(self, X) -> np.ndarray:
         per_class = np.stack([m.log_prob(X) for m in self.estimators_], axis=1)
         return per_class + self.class_log_prior_
+
+    def _to_device(self, X):
+        return X  # each class's model moves the data to its own device
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Return log P(y | X), (n_samples, n_classes)."""
@@ -158,14 +169,14 @@ class GenerativeClassifier(GenerativeModel):
 
     def predict(self, X) -> np.ndarray:
         """Return the most probable class of each row of X."""
-        return self.classes_[self.joint_log_likelihood(X).argmax(1)]
+        best = self.joint_log_likelihood(X).argmax(1)
+        return self.classes_[best]
 
-    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        joint = self.joint_log_likelihood(X.cpu().numpy())
-        return torch.as_tensor(_logsumexp(joint))
+    def _log_prob(self, X) -> torch.Tensor:
+        return torch.as_tensor(_logsumexp(self._joint(X)))
 
-    def _labelled_log_prob(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        joint = self.joint_log_likelihood(X.cpu().numpy())
+    def _labelled_log_prob(self, X, y: torch.Tensor) -> torch.Tensor:
+        joint = self._joint(X)
         return torch.as_tensor(joint[np.arange(len(joint)), y.cpu().numpy()])
 
     # --- sampling
@@ -184,43 +195,25 @@ class GenerativeClassifier(GenerativeModel):
             rows = torch.nonzero(y == k).squeeze(1)
             if len(rows) == 0:
                 continue
-            drawn = torch.as_tensor(model.sample(len(rows), random_state=int(seeds[k])))
-            if out is None:
-                out = torch.empty((n_samples, *drawn.shape[1:]), dtype=drawn.dtype)
-            out[rows] = drawn
+            drawn = model.sample(len(rows), random_state=int(seeds[k]))
+            if out is None:  # numpy in the class models' own dtype
+                out = np.empty((n_samples, *drawn.shape[1:]), dtype=drawn.dtype)
+            out[rows.numpy()] = drawn
         return out, y
 
-    def _to_numpy_samples(self, out: torch.Tensor) -> np.ndarray:
-        return out.detach().cpu().numpy()
+    # --- files of format 1 kept each class's model under a prefix
 
-    # --- saving: the per-class models are saved inside this one
-
-    def _state(self):
-        check_is_fitted(self)
-        arrays = {"class_count_": self.class_count_, "class_log_prior_": self.class_log_prior_}
-        values = {
-            "classes_": self.classes_,
-            "n_features_in_": self.n_features_in_,
-            "input_shape_": self.input_shape_,
-            "_estimator_states": [],
-        }
-        for k, model in enumerate(self.estimators_):
-            sub_arrays, sub_values = model._state()
-            arrays.update({f"_estimator{k}.{name}": a for name, a in sub_arrays.items()})
-            values["_estimator_states"].append(sub_values)
-        return arrays, values
-
-    def _set_state(self, arrays: dict, values: dict) -> None:
+    def _from_legacy_state(self, arrays: dict, values: dict) -> dict:
         states = values.pop("_estimator_states")
         estimators = []
         for k, sub_values in enumerate(states):
             prefix = f"_estimator{k}."
             sub_arrays = {n[len(prefix) :]: a for n, a in arrays.items() if n.startswith(prefix)}
             model = clone(self._base_estimator())
-            model._set_state(sub_arrays, dict(sub_values))
+            model._load_fitted(model._from_legacy_state(sub_arrays, dict(sub_values)))
             estimators.append(model)
         own = {n: a for n, a in arrays.items() if not n.startswith("_estimator")}
-        self._set_fitted({**own, **values, "estimators_": estimators})
+        return {**own, **values, "estimators_": estimators}
 
 
 def _logsumexp(a: np.ndarray) -> np.ndarray:

@@ -201,6 +201,18 @@ class DenoisingAutoencoder(CodeAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = None
+    fitted_attributes = (
+        "encoder_state_",
+        "decoder_state_",
+        "architecture_",
+        "likelihood_",
+        "data_shift_",
+        "data_scale_",
+        "loss_curve_",
+        "n_steps_",
+        "n_features_in_",
+        "input_shape_",
+    )
     no_likelihood_reason = (
         "its samples come from a Markov chain whose stationary distribution is only implicit "
         "in the learned reconstruction distribution P(x | x~)."

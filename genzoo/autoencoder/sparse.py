@@ -160,6 +160,20 @@ class SparseAutoencoder(CodeAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = None
+    fitted_attributes = (
+        "encoder_state_",
+        "decoder_state_",
+        "architecture_",
+        "data_shift_",
+        "data_scale_",
+        "likelihood_",
+        "code_density_",
+        "mean_activation_",
+        "loss_curve_",
+        "n_steps_",
+        "n_features_in_",
+        "input_shape_",
+    )
     no_likelihood_reason = (
         "its decoder is deterministic, so it defines no density over X (its code density "
         "is a density over codes, not data)."

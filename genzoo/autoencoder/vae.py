@@ -141,6 +141,20 @@ class VAE(NeuralAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = "lower_bound"
+    fitted_attributes = (
+        "encoder_state_",
+        "decoder_state_",
+        "architecture_",
+        "likelihood_",
+        "data_shift_",
+        "data_scale_",
+        "loss_curve_",
+        "n_steps_",
+        "n_features_in_",
+        "input_shape_",
+        "classes_",
+        "class_log_prior_",
+    )
     # Images (n, c, h, w) or (n, h, w), and vectors (n, d) as well: the base accepts 2-D X too.
     data_kind = "images"
     _parameter_constraints = {

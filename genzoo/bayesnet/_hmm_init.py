@@ -34,30 +34,6 @@ _WINDOW = 5
 # --- input
 
 
-def check_lengths(lengths, n_steps: int) -> np.ndarray:
-    """lengths as an int64 array of positive ints summing to n_steps (None: one sequence)."""
-    if lengths is None:
-        return np.array([n_steps], dtype=np.int64)
-    if isinstance(lengths, torch.Tensor):
-        lengths = lengths.detach().cpu().numpy()
-    array = np.asarray(lengths)
-    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"lengths must be a non-empty 1-D array of ints; got {np.shape(lengths)} "
-            f"of dtype {array.dtype}."
-        )
-    if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array % 1 == 0).all()):
-        raise ValueError("lengths must hold whole numbers; got non-integer values.")
-    array = array.astype(np.int64)
-    if (array < 1).any():
-        raise ValueError(f"lengths must be positive; got {int(array.min())}.")
-    if array.sum() != n_steps:
-        raise ValueError(
-            f"lengths sum to {int(array.sum())}, but X has {n_steps} steps; they must be equal."
-        )
-    return array
-
-
 def check_symbols(X: np.ndarray, n_symbols: int | None) -> None:
     if X.shape[1] != 1:
         raise ValueError(

@@ -7,14 +7,8 @@ import abc
 import numpy as np
 import scipy.sparse
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from genzoo._validation import (
-    Interval,
-    check_finite,
-    check_labels,
-    validate_params,
-)
+from genzoo._validation import Interval
 from genzoo.base import GenerativeModel
 from genzoo.bayesnet._naive_bayes_math import (
     batch_rows,
@@ -71,7 +65,7 @@ class _BaseNaiveBayes(GenerativeModel):
     def _sample_given(self, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Features of one row per class index in y, (len(y), d)."""
 
-    def _check_values(self, X: np.ndarray) -> np.ndarray:
+    def _check_values(self, X: np.ndarray, reset: bool) -> np.ndarray:
         """The variant's own checks of finite numeric X (counts, categories, ...)."""
         return X
 
@@ -83,10 +77,10 @@ class _BaseNaiveBayes(GenerativeModel):
 
     # --- input
 
-    def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
         if scipy.sparse.issparse(X):
             X = X.toarray()  # counts from a vectoriser; the arithmetic here is dense
-        return self._check_values(super()._check_X(X, reset=reset, finite=finite))
+        return self._check_values(super()._check_X(X, reset=reset), reset)
 
     def _tensor(self, array) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array), dtype=self._dtype(), device=self._device())
@@ -98,38 +92,16 @@ class _BaseNaiveBayes(GenerativeModel):
     # --- fitting
 
     def _fit(self, X, y, gen) -> dict:
-        # The base made y indices into the sorted labels, each label present: K = max + 1.
-        stats = self._statistics(self._to_tensor(X), y, int(y.max()) + 1)
+        stats = self._statistics(self._to_tensor(X), y, len(self.classes_))
         return self._fitted_attributes(stats, X.shape[1])
 
-    def partial_fit(self, X, y, classes=None):
-        """Add one batch of labelled rows to the fit; return self.
-
-        The statistics of the batch are added to those of every row seen so far, so a series
-        of `partial_fit` calls gives the model `fit` gives on all the rows at once.
-        `classes` (every label the stream will hold) is required on the first call, as in
-        scikit-learn, and must repeat `classes_` afterwards.
-        """
-        validate_params(self, self._parameter_constraints)
-        first = not hasattr(self, "classes_")
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        if classes is not None:
-            classes, _ = check_labels(np.unique(classes), name="classes")
-            if not first and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={list(classes)} differs from classes_={list(self.classes_)} "
-                    "of the previous calls; a stream keeps its classes."
-                )
-        classes = classes if first else self.classes_
-        X = self._check_X(X, reset=first)
-        _, y_index = check_labels(y, n_samples=len(X), classes=classes)
-        y_index = torch.as_tensor(y_index, device=self._device())
-        stats = self._statistics(self._to_tensor(X), y_index, len(classes))
-        if not first:
+    def _partial_fit(self, X, y, gen) -> dict:
+        """Add one batch of labelled rows to the statistics of every row seen so far, so a
+        series of `partial_fit` calls gives the model `fit` gives on all the rows at once."""
+        stats = self._statistics(self._to_tensor(X), y, len(self.classes_))
+        if "class_count_" in vars(self):  # a later call of the stream
             stats = self._merge_stats(self._stats_from_attributes(), stats)
-        self._set_fitted({"classes_": classes, **self._fitted_attributes(stats, X.shape[1])})
-        return self
+        return self._fitted_attributes(stats, X.shape[1])
 
     # --- likelihoods and predictions
 
@@ -140,15 +112,9 @@ class _BaseNaiveBayes(GenerativeModel):
         return self._joint(X).gather(1, y[:, None])[:, 0]
 
     def _checked_joint(self, X) -> torch.Tensor:
-        check_is_fitted(self)
-        # NaN or infinity in X makes the joint, and so its sum, non-finite: the check of X
-        # runs only then, since on large inputs it costs a fair share of the prediction.
-        X = self._check_X(X, reset=False, finite=False)
+        data, _ = self._inference_data(X)
         with torch.no_grad():
-            joint = self._joint(self._to_tensor(X))
-        if not torch.isfinite(joint.sum()):
-            check_finite(X, "X")
-        return joint
+            return self._joint(data)
 
     def predict_joint_log_proba(self, X) -> np.ndarray:
         """Return log p(x, y=k) for each row of X and each class in `classes_`, (n, K)."""
@@ -165,7 +131,8 @@ class _BaseNaiveBayes(GenerativeModel):
 
     def predict(self, X) -> np.ndarray:
         """Return the most probable class of each row of X, (n,)."""
-        return self.classes_[self._checked_joint(X).argmax(1).cpu().numpy()]
+        best = self._checked_joint(X).argmax(1).cpu().numpy()
+        return self.classes_[best]
 
     # --- sampling
 

@@ -304,8 +304,13 @@ def categorical_joint(
     return out.add_(log_prior)
 
 
-def check_category_codes(X: np.ndarray) -> np.ndarray:
-    """X itself if it holds non-negative integer codes, else a ValueError naming the feature."""
+# Largest category code accepted: the tables hold one entry per code and class.
+MAX_CATEGORY_CODE = 2**20
+
+
+def check_category_codes(X: np.ndarray, n_categories: np.ndarray | None = None) -> np.ndarray:
+    """X itself if it holds integer codes 0, 1, 2, ... (below `n_categories`, per feature, of a
+    fitted model), else a ValueError naming the feature and the code."""
     if X.min() < 0:
         raise ValueError("X contains negative category codes; codes are 0, 1, 2, ...")
     fractional = X != np.floor(X)
@@ -314,6 +319,21 @@ def check_category_codes(X: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"X must hold integer category codes; feature {j} has the value {X[row, j]}."
         )
+    j = int(X.max(0).argmax())
+    if X[:, j].max() > MAX_CATEGORY_CODE:
+        raise ValueError(
+            f"X has category code {X[:, j].max():g} in feature {j}; codes above "
+            f"{MAX_CATEGORY_CODE:,} are refused (recode the categories as 0, 1, 2, ...)."
+        )
+    if n_categories is not None:
+        bad = X >= n_categories
+        if bad.any():
+            row, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"X has category {int(X[row, j])} in feature {j}, unseen in training: that "
+                f"feature has n_categories_[{j}]={n_categories[j]} codes "
+                f"(0..{n_categories[j] - 1}). Declare more codes with min_categories."
+            )
     return X
 
 
@@ -328,19 +348,6 @@ def min_categories_array(min_categories, n_features: int) -> np.ndarray:
             f"got {min_categories!r}."
         )
     return np.broadcast_to(least, (n_features,)).astype(np.int64)
-
-
-def check_known_categories(X: torch.Tensor, n_categories: torch.Tensor, counts) -> None:
-    """Raise ValueError naming the first feature and code of X beyond the fitted categories."""
-    bad = X >= n_categories
-    if not bool(bad.any()):
-        return
-    row, j = (int(i) for i in torch.nonzero(bad)[0])
-    raise ValueError(
-        f"X has category {int(X[row, j])} in feature {j}, unseen in training: that feature "
-        f"has n_categories_[{j}]={counts[j]} codes (0..{counts[j] - 1}). Declare more codes "
-        "with min_categories."
-    )
 
 
 def padded(tables: list[np.ndarray], n_categories: np.ndarray) -> np.ndarray:

@@ -14,17 +14,17 @@ import math
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.utils.validation import check_is_fitted
 
 from genzoo._validation import (
+    MAX_ITEMS,
     Interval,
     Options,
-    check_n_samples,
-    make_generator,
-    validate_params,
+    Sequences,
+    check_lengths,
+    check_size,
 )
 from genzoo.base import GenerativeModel
-from genzoo.bayesnet._hmm_init import check_lengths, check_symbols, initial_params
+from genzoo.bayesnet._hmm_init import check_symbols, initial_params
 from genzoo.bayesnet._hmm_math import (
     SequenceBatch,
     categorical_log_prob,
@@ -140,13 +140,27 @@ emissionprob_init : array-like or None
     >>> from genzoo.bayesnet.hmm import HiddenMarkovModel
     >>> from genzoo.data.casino import make_casino
     >>> X, lengths, _ = make_casino(20, 100, random_state=0)
-    >>> hmm = HiddenMarkovModel(2, emission="categorical", random_state=0).fit(X, lengths)
+    >>> hmm = HiddenMarkovModel(2, emission="categorical", random_state=0).fit(X, lengths=lengths)
     >>> hmm.sample(3, length=50).shape
     (3, 50, 1)
     """
 
     likelihood_kind = "exact"
     data_kind = "sequences"
+    fitted_attributes = (
+        "startprob_",
+        "transmat_",
+        "emissionprob_",
+        "weights_",
+        "means_",
+        "covars_",
+        "converged_",
+        "n_iter_",
+        "lower_bound_",
+        "lower_bounds_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "n_components": [Interval(int, 1, None)],
         "emission": [Options("gaussian", "categorical", "gmm")],
@@ -230,13 +244,20 @@ emissionprob_init : array-like or None
     def _n_mix(self) -> int:
         return self.n_mix if self.emission == "gmm" else 1
 
-    def _check_sequences(self, X, lengths, *, reset: bool):
-        """X as a checked float array and lengths as int64; symbols checked if categorical."""
+    def _check_params(self) -> None:
+        if self.emission != "gmm" and self.n_mix != 1:
+            raise ValueError(f"n_mix={self.n_mix} needs emission='gmm'; got {self.emission!r}.")
+
+    def _prepare(self, X, *, lengths=None, reset: bool = False) -> Sequences:
+        """X as checked steps and lengths as int64; symbols checked if categorical."""
         X = self._check_X(X, reset=reset)
         lengths = check_lengths(lengths, X.shape[0])
         if self._categorical:
             check_symbols(X, self.n_symbols if reset else self.emissionprob_.shape[1])
-        return X, lengths
+        return Sequences(X, lengths)
+
+    def _to_device(self, data: Sequences) -> Sequences:
+        return Sequences(self._data(data.X), data.lengths)
 
     def _data(self, X: np.ndarray) -> torch.Tensor:
         """Checked X as the tensor the math reads: rows (n, d), or symbols (n,) int64."""
@@ -258,23 +279,10 @@ emissionprob_init : array-like or None
 
     # --- fit
 
-    def fit(self, X, lengths=None):
-        """Fit the model to the sequences in X (hmmlearn's `lengths` convention); return self.
-
-        The fit is atomic: if it raises, an already fitted model is left exactly as it was.
-        """
-        validate_params(self, self._parameter_constraints)
-        if self.emission != "gmm" and self.n_mix != 1:
-            raise ValueError(f"n_mix={self.n_mix} needs emission='gmm'; got {self.emission!r}.")
-        X, lengths = self._check_sequences(X, lengths, reset=True)
-        gen = make_generator(self.random_state, self._device())
-        with torch.no_grad():
-            fitted = self._fit(X, lengths, gen)
-        self._set_fitted(fitted)
-        return self
-
-    def _fit(self, X, lengths, gen) -> dict:
-        """Baum-Welch on validated X and lengths (the base's `y` slot); return the attributes."""
+    @torch.no_grad()
+    def _fit(self, data: Sequences, y, gen) -> dict:
+        """Baum-Welch on checked sequences; return the fitted attributes."""
+        X, lengths = data.X, data.lengths
         d, K = X.shape[1], self.n_components
         data = self._data(X)
         totals = all_reduce_sum({"n": data.new_full((1,), len(data), dtype=self._dtype()),
@@ -403,22 +411,20 @@ emissionprob_init : array-like or None
     # --- inference
 
     def _inference(self, X, lengths):
-        """Checked input as (parameters, batches, number of steps) for the fitted model."""
-        check_is_fitted(self)
-        X, lengths = self._check_sequences(X, lengths, reset=False)
+        """Checked input as (parameters, batches, lengths) for the fitted model."""
+        data, _ = self._inference_data(X, lengths=lengths)
         params = self._params()
-        return params, self._batches(self._data(X), lengths, params.get("shift")), lengths
+        return params, self._batches(data.X, data.lengths, params.get("shift")), data.lengths
 
     def _log_b(self, params, batch):
         return self._emission_log_prob(params, batch)[0]
 
-    def _log_prob(self, X: torch.Tensor, lengths=None) -> torch.Tensor:
-        """Exact log p(sequence) by the forward algorithm, (n_sequences,); X as `_data` gives."""
-        lengths = check_lengths(lengths, X.shape[0])
+    def _log_prob(self, data: Sequences) -> torch.Tensor:
+        """Exact log p(sequence) by the forward algorithm, (n_sequences,)."""
         params = self._params()
-        out = torch.empty(len(lengths), dtype=self._dtype(), device=self._device())
+        out = torch.empty(len(data), dtype=self._dtype(), device=self._device())
         log_start = torch.log(params["startprob"])
-        for batch in self._batches(X, lengths, params.get("shift")):
+        for batch in self._batches(data.X, data.lengths, params.get("shift")):
             log_b = self._log_b(params, batch)
             log_lik = forward(log_b, log_start, params["transmat"], batch.active, batch.padded)[3]
             if not bool(torch.isfinite(log_lik).all()):
@@ -426,23 +432,8 @@ emissionprob_init : array-like or None
             out[batch.index] = log_lik
         return out
 
-    def log_prob(self, X, lengths=None) -> np.ndarray:
-        """Return the exact log-likelihood of each sequence in nats, shape (n_sequences,)."""
-        check_is_fitted(self)
-        X, lengths = self._check_sequences(X, lengths, reset=False)
-        with torch.no_grad():
-            out = self._log_prob(self._data(X), lengths)
-        return out.cpu().numpy().astype(np.float64)
-
-    def score(self, X, lengths=None) -> float:
-        """Return the mean log-likelihood per sequence, in nats.
-
-        hmmlearn's `score` is the sum over the sequences; this is `log_prob(X, lengths).mean()`.
-        """
-        return float(np.mean(self.log_prob(X, lengths)))
-
     @torch.no_grad()
-    def predict_proba(self, X, lengths=None) -> np.ndarray:
+    def predict_proba(self, X, *, lengths=None) -> np.ndarray:
         """Return the posterior probability of each state at each step, (n_steps, K)."""
         params, batches, lengths = self._inference(X, lengths)
         out = np.empty((int(lengths.sum()), self.n_components))
@@ -455,7 +446,7 @@ emissionprob_init : array-like or None
         return out
 
     @torch.no_grad()
-    def decode(self, X, lengths=None):
+    def decode(self, X, *, lengths=None):
         """Return the Viterbi paths: their log-probabilities (n_sequences,) and states (n_steps,).
 
         Unlike hmmlearn, which returns the sum, the log-probability is per sequence.
@@ -472,9 +463,9 @@ emissionprob_init : array-like or None
             states[batch.rows[real]] = path[real]
         return log_probs, states
 
-    def predict(self, X, lengths=None) -> np.ndarray:
+    def predict(self, X, *, lengths=None) -> np.ndarray:
         """Return the state of each step on the most probable (Viterbi) path, (n_steps,)."""
-        return self.decode(X, lengths)[1]
+        return self.decode(X, lengths=lengths)[1]
 
     # --- sampling
 
@@ -493,19 +484,20 @@ emissionprob_init : array-like or None
         Categorical samples are int64 symbols with n_features 1. `random_state` (else the
         constructor's) seeds the draw: an int gives the same sequences on every call.
         """
-        check_is_fitted(self)
-        if y is not None:
-            raise ValueError("y must be None: HiddenMarkovModel is not a conditional model.")
-        n_sequences = check_n_samples(n_sequences, "n_sequences")
-        length = check_n_samples(length, "length")
-        gen = self._generator(random_state)
-        with torch.no_grad():
-            X, states = self._sample_sequences(n_sequences, length, gen)
-        X = self._to_numpy_samples(X)
-        return (X, states.cpu().numpy()) if return_states else X
+        length = check_size(length, "length", high=MAX_ITEMS)
+        return self._draw_samples(
+            n_sequences, y=y, random_state=random_state, name="n_sequences",
+            length=length, return_states=return_states,
+        )  # fmt: skip
 
-    def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        return self._sample_sequences(n_samples, 100, gen)[0]
+    def _sample_item_bytes(self, *, length: int, return_states: bool) -> int:
+        # per step: the row, the state, and the uniforms and probabilities drawn from
+        width = self.n_features_in_ + 2 + self.n_components
+        return 8 * length * width
+
+    def _sample(self, n_samples: int, y, gen, *, length: int, return_states: bool):
+        X, states = self._sample_sequences(n_samples, length, gen)
+        return (X, states) if return_states else X
 
     def _sample_sequences(self, n: int, length: int, gen):
         params = self._params()

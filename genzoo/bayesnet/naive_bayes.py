@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genzoo._validation import Interval, check_binary, check_finite
+from genzoo._validation import Interval, check_binary, check_counts
 from genzoo.bayesnet._naive_bayes_base import (
     _COMMON_CONSTRAINTS,
     _DISCRETE_CONSTRAINTS,
@@ -27,7 +27,6 @@ from genzoo.bayesnet._naive_bayes_math import (
     categorical_log_prob,
     category_counts,
     check_category_codes,
-    check_known_categories,
     gaussian_joint,
     gaussian_params,
     gaussian_stats,
@@ -105,6 +104,16 @@ class GaussianNaiveBayes(_BaseNaiveBayes):
     ((360, 10), (4, 64))
     """
 
+    fitted_attributes = (
+        "class_count_",
+        "class_prior_",
+        "theta_",
+        "var_",
+        "epsilon_",
+        "classes_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         **_COMMON_CONSTRAINTS,
         "priors": ["array-like", None],
@@ -205,6 +214,15 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
     True
     """
 
+    fitted_attributes = (
+        "class_count_",
+        "class_log_prior_",
+        "feature_count_",
+        "feature_log_prob_",
+        "classes_",
+        "n_features_in_",
+        "input_shape_",
+    )
     data_kind = "counts"
 
     def __init__(
@@ -226,10 +244,8 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
         self.device = device
         self.dtype = dtype
 
-    def _check_values(self, X):
-        if X.min() < 0:
-            raise ValueError("X contains negative counts; a multinomial model takes counts >= 0.")
-        return X
+    def _check_values(self, X, reset):
+        return check_counts(X, "a multinomial model")
 
     def _params_from_stats(self, stats):
         count, feature_count = stats["class_count"], stats["feature_count"]
@@ -309,6 +325,15 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     ((5, 64), (5,))
     """
 
+    fitted_attributes = (
+        "class_count_",
+        "class_log_prior_",
+        "feature_count_",
+        "feature_log_prob_",
+        "classes_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         **_DISCRETE_CONSTRAINTS,
         "binarize": [Interval(float, None, None), None],
@@ -335,9 +360,8 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
         self.device = device
         self.dtype = dtype
 
-    def _check_values(self, X):
-        # Binarising would hide NaN and infinity from the later check on the result.
-        return check_binary(X if self.binarize is None else check_finite(X), self.binarize)
+    def _check_values(self, X, reset):
+        return check_binary(X, self.binarize)
 
     def _params_from_stats(self, stats):
         count, feature_count = stats["class_count"], stats["feature_count"]
@@ -415,6 +439,16 @@ class CategoricalNaiveBayes(_DiscreteNaiveBayes):
     (3,)
     """
 
+    fitted_attributes = (
+        "class_count_",
+        "class_log_prior_",
+        "category_count_",
+        "feature_log_prob_",
+        "n_categories_",
+        "classes_",
+        "n_features_in_",
+        "input_shape_",
+    )
     data_kind = "counts"
     _parameter_constraints = {
         **_DISCRETE_CONSTRAINTS,
@@ -443,8 +477,8 @@ class CategoricalNaiveBayes(_DiscreteNaiveBayes):
         self.device = device
         self.dtype = dtype
 
-    def _check_values(self, X):
-        return check_category_codes(X)
+    def _check_values(self, X, reset):
+        return check_category_codes(X, None if reset else self.n_categories_)
 
     def _statistics(self, X, y, n_classes):
         least = min_categories_array(self.min_categories, X.shape[1])
@@ -478,7 +512,6 @@ class CategoricalNaiveBayes(_DiscreteNaiveBayes):
         }
 
     def _joint(self, X):
-        check_known_categories(X, self._tensor(self.n_categories_), self.n_categories_)
         # (n_features, width, n_classes), padded with 0 past each feature's categories
         table = self._tensor(padded(self.feature_log_prob_, self.n_categories_).transpose(1, 2, 0))
         rows = batch_rows(table.shape[2], X.shape[1])

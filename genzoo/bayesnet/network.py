@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from genzoo._validation import Interval, Options, check_n_samples
+from genzoo._validation import Interval, Options
 from genzoo.base import GenerativeModel
 from genzoo.bayesnet._factors import (
     expected_counts,
@@ -173,6 +172,18 @@ class BayesianNetwork(GenerativeModel):
 
     likelihood_kind = "exact"
     data_kind = "table"
+    fitted_attributes = (
+        "variables_",
+        "states_",
+        "edges_",
+        "parents_",
+        "cpds_",
+        "n_features_in_",
+        "feature_names_in_",
+        "input_shape_",
+        "n_iter_",
+        "converged_",
+    )
     _parameter_constraints = {
         "structure": [Options("hill_climb", "chow_liu")],
         "scoring": [Options("bic", "bdeu")],
@@ -334,7 +345,7 @@ class BayesianNetwork(GenerativeModel):
             ``variable``, ``state`` and ``probability``. A DataFrame of evidence adds a first
             column ``query`` holding the evidence row's index label.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         query = variable_index(variables, "variables", self.variables_, self.states_)
         hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
         both = [self.variables_[i] for i in query if i in hard or i in soft]
@@ -369,7 +380,7 @@ class BayesianNetwork(GenerativeModel):
         dict ``{variable: state}``, or for a DataFrame of evidence a DataFrame with a column
         ``query`` (the evidence row's index label) and one column per variable.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
         if variables is None:
             chosen = [i for i in range(len(self.variables_)) if i not in hard and i not in soft]
@@ -396,10 +407,12 @@ class BayesianNetwork(GenerativeModel):
 
     # --- likelihood and sampling
 
-    def _log_prob(self, X: torch.Tensor) -> torch.Tensor:
+    def _to_device(self, codes: np.ndarray) -> np.ndarray:
+        return codes  # the tables are small: inference runs in numpy on the host
+
+    def _log_prob(self, codes: np.ndarray) -> torch.Tensor:
         cpds, parents = self._indexed()
-        codes = X.detach().cpu().numpy().astype(np.int64)
-        return torch.as_tensor(log_prob_codes(cpds, parents, codes))
+        return torch.as_tensor(log_prob_codes(cpds, parents, codes.astype(np.int64)))
 
     def sample(
         self,
@@ -419,9 +432,7 @@ class BayesianNetwork(GenerativeModel):
         ``(particles, weights)`` instead, weights normalised to sum to 1 and no resampling.
         See `GenerativeModel.sample` for `random_state`.
         """
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        self._label_index(y, n_samples, broadcast=True)  # y must be None
+        self._check_fitted()
         if evidence is not None and not isinstance(evidence, dict):
             raise ValueError(
                 f"evidence of sample must be a dict {{variable: state}}; got "
@@ -429,26 +440,37 @@ class BayesianNetwork(GenerativeModel):
             )
         hard, _, _, _ = parse_evidence(evidence, self.variables_, self.states_)
         fixed = {i: int(c[0]) for i, c in hard.items()}
-        gen = self._generator(random_state)
-        codes, log_weight = self._draw(n_samples, gen, fixed)
-        if fixed or return_weights:
-            if not np.isfinite(log_weight).any():
-                raise ValueError(
-                    "every particle has weight zero: the evidence is impossible under the "
-                    "model, or too unlikely for this many samples."
-                )
-            weights = np.exp(log_weight - log_weight.max())
-            weights /= weights.sum()
-            if return_weights:
-                return self._frame(codes), weights
-            pick = torch.multinomial(
-                torch.as_tensor(weights), n_samples, replacement=True, generator=gen
-            )
-            codes = codes[pick.numpy()]
-        return self._frame(codes)
+        return self._draw_samples(
+            n_samples, y=y, random_state=random_state, fixed=fixed, return_weights=return_weights
+        )
 
-    def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
-        return torch.as_tensor(self._draw(n_samples, gen, {})[0])
+    def _sample_item_bytes(self, *, fixed: dict, return_weights: bool) -> int:
+        # codes and uniforms per variable, a weight, and the DataFrame built from them
+        return 8 * (4 * len(self.variables_) + 2)
+
+    def _sample(self, n_samples: int, y, gen, *, fixed: dict, return_weights: bool):
+        codes, log_weight = self._draw(n_samples, gen, fixed)
+        if not (fixed or return_weights):
+            return codes
+        if not np.isfinite(log_weight).any():
+            raise ValueError(
+                "every particle has weight zero: the evidence is impossible under the "
+                "model, or too unlikely for this many samples."
+            )
+        weights = np.exp(log_weight - log_weight.max())
+        weights /= weights.sum()
+        if return_weights:
+            return codes, weights
+        pick = torch.multinomial(
+            torch.as_tensor(weights), n_samples, replacement=True, generator=gen
+        )
+        return codes[pick.numpy()]
+
+    def _to_output(self, samples):
+        """Codes as a DataFrame of the states, with the particle weights when asked for."""
+        if isinstance(samples, tuple):
+            return self._frame(samples[0]), samples[1]
+        return self._frame(samples)
 
     def _draw(self, n_samples: int, gen: torch.Generator, fixed: dict[int, int]):
         cpds, parents = self._indexed()
@@ -482,7 +504,7 @@ class BayesianNetwork(GenerativeModel):
                 raise ValueError(f"cpds[{v!r}] must be non-negative and sum to 1 over axis 0.")
             cpds[v] = cpd.copy()
         model = cls(edges=tuple(edges))
-        model._set_fitted({
+        model._commit({
             "variables_": variables,
             "states_": states,
             "edges_": edges,
@@ -498,41 +520,17 @@ class BayesianNetwork(GenerativeModel):
 
     def cpd(self, var: str):
         """Return the CPD of `var` as a DataFrame: a row per parent state, a column per state."""
-        check_is_fitted(self)
+        self._check_fitted()
         variable_index(var, "var", self.variables_, self.states_)
         return cpd_frame(self.cpds_[var], var, self.parents_[var], self.states_)
 
-    def _state(self):
-        check_is_fitted(self)
-        arrays = {f"cpds_.{v}": np.ascontiguousarray(self.cpds_[v]) for v in self.variables_}
-        values = {
-            "variables_": list(self.variables_),
-            "states_": {v: list(s) for v, s in self.states_.items()},
-            "edges_": [tuple(e) for e in self.edges_],
-            "parents_": {v: list(p) for v, p in self.parents_.items()},
-            "n_features_in_": int(self.n_features_in_),
-            "feature_names_in_": [str(v) for v in self.feature_names_in_],
-            "input_shape_": list(self.input_shape_),
-            "n_iter_": int(self.n_iter_),
-            "converged_": bool(self.converged_),
-        }
-        return arrays, values
-
-    def _set_state(self, arrays: dict, values: dict) -> None:
-        variables = list(values["variables_"])
-        cpds = {}
-        for v in variables:
-            cpd = np.asarray(arrays[f"cpds_.{v}"], dtype=np.float64)
-            shape = tuple(len(values["states_"][u]) for u in [v, *values["parents_"][v]])
-            if cpd.shape != shape:
-                raise ValueError(f"the saved CPD of {v!r} has shape {cpd.shape}, not {shape}")
-            cpds[v] = cpd
-        extra = set(arrays) - {f"cpds_.{v}" for v in variables}
-        if extra:
-            raise ValueError(f"unexpected arrays {sorted(extra)} in the saved model")
-        self._set_fitted({
-            **values,
-            "edges_": [tuple(e) for e in values["edges_"]],
-            "feature_names_in_": np.asarray(values["feature_names_in_"], dtype=object),
-            "cpds_": cpds,
-        })  # fmt: skip
+    def _on_fitted(self) -> None:
+        """Check that every CPD has the shape its states and parents give (for loaded files)."""
+        for v in self.variables_:
+            shape = tuple(len(self.states_[u]) for u in [v, *self.parents_[v]])
+            if np.shape(self.cpds_[v]) != shape:
+                raise ValueError(
+                    f"the CPD of {v!r} has shape {np.shape(self.cpds_[v])}, not {shape}"
+                )
+        if set(self.cpds_) != set(self.variables_):
+            raise ValueError(f"cpds_ has tables for {sorted(self.cpds_)}, not the variables")

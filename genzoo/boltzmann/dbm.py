@@ -140,6 +140,16 @@ class DBM(GenerativeModel):
     """
 
     likelihood_kind = "estimate"
+    fitted_attributes = (
+        "weights_",
+        "biases_",
+        "log_partition_",
+        "log_partition_stderr_",
+        "log_partition_method_",
+        "n_iter_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like"],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
@@ -201,8 +211,8 @@ class DBM(GenerativeModel):
 
     # --- input
 
-    def _check_X(self, X, *, reset: bool, finite: bool = True) -> np.ndarray:
-        X = super()._check_X(X, reset=reset, finite=finite)
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = super()._check_X(X, reset=reset)
         return check_binary(X, self.binarize)
 
     def _layer_sizes(self, n_features: int) -> list[int]:

@@ -214,6 +214,14 @@ class DBN(GenerativeModel):
     """
 
     likelihood_kind = "estimate"
+    fitted_attributes = (
+        "rbms_",
+        "log_partition_",
+        "log_partition_stderr_",
+        "log_partition_method_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like"],
         **{name: RBM._parameter_constraints[name] for name in _LAYER_PARAMS},

@@ -155,6 +155,22 @@ class RBM(GenerativeModel):
     """
 
     likelihood_kind = "estimate"
+    fitted_attributes = (
+        "components_",
+        "intercept_hidden_",
+        "intercept_visible_",
+        "h_samples_",
+        "base_visible_bias_",
+        "mean_",
+        "scale_",
+        "ais_seed_",
+        "n_iter_",
+        "log_partition_",
+        "log_partition_stderr_",
+        "log_partition_method_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "n_components": [Interval(int, 1, None)],
         "learning_rate": [Interval(float, 0, None, closed="neither")],

@@ -12,15 +12,13 @@ gradient of the inside log-likelihood (training/em.py sums them over batches and
 from __future__ import annotations
 
 import math
-import numbers
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from genzoo._validation import Interval, check_n_samples, make_generator, validate_params
+from genzoo._validation import Interval, check_size, validate_params
 from genzoo.base import GenerativeModel
 from genzoo.grammar._cky import (
     cnf_to_torch,
@@ -53,6 +51,7 @@ from genzoo.training.em import best_em_run
 
 __all__ = ["PCFG"]
 
+_MAX_DEPTH = 500  # labelled nodes from the root to a word in a sampled tree
 _ARRAYS = ("nonterminals", "terminals", "rule_lhs", "rule_rhs", "rule_probs")
 
 
@@ -143,6 +142,17 @@ class PCFG(GenerativeModel):
     """
 
     likelihood_kind = "exact"
+    fitted_attributes = (
+        "nonterminals_",
+        "terminals_",
+        "rule_lhs_",
+        "rule_rhs_",
+        "rule_probs_",
+        "n_iter_",
+        "converged_",
+        "lower_bound_",
+        "lower_bounds_",
+    )
     data_kind = "sentences"
     _parameter_constraints = {
         "n_nonterminals": [Interval(int, 1, None), None],
@@ -201,17 +211,17 @@ class PCFG(GenerativeModel):
         validate_params(model, model._parameter_constraints)
         model._check_params()
         start, rules = model._seed()
-        model._set_fitted(model._attributes(rule_arrays(start, rules)) | _no_fit_history())
+        model._commit(model._attributes(rule_arrays(start, rules)) | _no_fit_history())
         return model
 
     def to_string(self) -> str:
         """Return the grammar in NLTK's text format (`from_string` reads it back exactly)."""
-        check_is_fitted(self)
+        self._check_fitted()
         return format_grammar(str(self.nonterminals_[0]), self._rules())
 
     def rules(self) -> pd.DataFrame:
         """Return the rules as a DataFrame with columns lhs, rhs (in the text format), prob."""
-        check_is_fitted(self)
+        self._check_fitted()
         rules = self._rules()
         return pd.DataFrame({
             "lhs": [lhs for lhs, _, _ in rules],
@@ -263,15 +273,24 @@ class PCFG(GenerativeModel):
             start = self.start
         return start, rules
 
-    def _check_X(self, X, *, reset: bool):
-        """At fit: ("trees", parsed trees) or ("sentences", token lists); else token lists."""
+    def _prepare(self, X, *, lengths=None, reset: bool = False):
+        """At fit: ("trees", parsed trees) or ("sentences", token lists); afterwards the
+        sentences as word indices of the fitted grammar (unknown words refused)."""
+        if lengths is not None:
+            raise ValueError("lengths applies to sequences; PCFG takes sentences.")
         if reset:
             X = check_collection(X, "sentences (lists of str tokens) or bracketed trees")
             if all(isinstance(x, str) for x in X):
                 return "trees", [parse_tree(x, name=f"X[{i}]") for i, x in enumerate(X)]
             return "sentences", [check_tokens(x, f"X[{i}]") for i, x in enumerate(X)]
+        return self._encode(self._check_sentences(X), self._tables["vocabulary"])
+
+    def _check_sentences(self, X) -> list[list[str]]:
         X = check_collection(X, "sentences (lists of str tokens)")
         return [check_tokens(x, f"X[{i}]") for i, x in enumerate(X)]
+
+    def _to_device(self, encoded: list[np.ndarray]) -> list[np.ndarray]:
+        return encoded  # batches of sentences go to the device in `_log_prob`
 
     def _encode(self, sentences: list, vocabulary: dict, name: str = "X") -> list[np.ndarray]:
         """Word indices of each sentence; unknown words map to `unknown_word` or raise.
@@ -303,18 +322,6 @@ class PCFG(GenerativeModel):
         )
 
     # --- fit
-
-    def fit(self, X, y=None):
-        """Fit to bracketed trees (maximum likelihood) or to sentences (EM); return self.
-
-        The fit is atomic: if it raises, an already fitted model is left exactly as it was.
-        """
-        validate_params(self, self._parameter_constraints)
-        self._check_params()
-        data = self._check_X(X, reset=True)
-        gen = make_generator(self.random_state, self._device())
-        self._set_fitted(self._fit(data, None, gen))
-        return self
 
     def _fit(self, X, y, gen) -> dict:
         kind, items = X
@@ -413,9 +420,8 @@ class PCFG(GenerativeModel):
     # --- fitted state
 
     def _attributes(self, arrays: dict) -> dict:
-        """The fitted attributes of a grammar's arrays, with the chart tables as `_tables`."""
-        out = {f"{k}_": arrays[k] for k in _ARRAYS}
-        return out | {"_tables": self._tables_of(arrays)}
+        """The fitted attributes of a grammar's arrays."""
+        return {f"{k}_": arrays[k] for k in _ARRAYS}
 
     def _tables_of(self, arrays: dict) -> dict:
         """Normal form, vocabulary and rule weights of the grammar, on the model's device."""
@@ -441,8 +447,16 @@ class PCFG(GenerativeModel):
             "vocabulary": {str(w): i for i, w in enumerate(arrays["terminals"])},
         }
 
-    def _set_state(self, arrays: dict, values: dict) -> None:
-        super()._set_state(arrays, values)
+    def _on_fitted(self) -> None:
+        """The chart tables (`_tables`), once the rule arrays are checked to be consistent."""
+        N, V = len(self.nonterminals_), len(self.terminals_)
+        lhs, rhs, probs = self.rule_lhs_, self.rule_rhs_, self.rule_probs_
+        if not (len(lhs) == len(rhs) == len(probs) and rhs.ndim == 2 and len(lhs)):
+            raise ValueError("rule_lhs_, rule_rhs_ and rule_probs_ must describe the same rules")
+        if lhs.min() < 0 or lhs.max() >= N or rhs.min() < -1 or rhs.max() >= N + V:
+            raise ValueError("the rules refer to symbols beyond the grammar's symbols")
+        if probs.min() < 0 or probs.max() > 1:
+            raise ValueError("rule_probs_ must be probabilities in [0, 1]")
         fitted = {k: getattr(self, f"{k}_") for k in _ARRAYS}
         self._set_fitted({"_tables": self._tables_of(fitted)})
 
@@ -456,37 +470,20 @@ class PCFG(GenerativeModel):
             out[torch.as_tensor(batch.index)] = inside(batch, tables["cnf"], tables["sum"]).cpu()
         return out
 
-    def log_prob(self, X, y=None) -> np.ndarray:
-        """Return log P(sentence) in nats, summed over all its trees, shape (n_sentences,).
-
-        X is a list of sentences, each a list of str tokens. A sentence the grammar cannot
-        derive gets -inf.
-        """
-        check_is_fitted(self)
-        if y is not None:
-            raise ValueError("y must be None: PCFG is not a conditional model.")
-        encoded = self._encode(self._check_X(X, reset=False), self._tables["vocabulary"])
-        with torch.no_grad():
-            return self._log_prob(encoded).numpy().astype(np.float64)
-
-    def score(self, X, y=None) -> float:
-        """Return the mean log-likelihood per sentence, in nats."""
-        return float(np.mean(self.log_prob(X)))
-
     def parse(self, tokens) -> tuple[str | None, float]:
         """Return the most probable tree of one sentence (bracketed) and its log-probability.
 
         Ties go to the first rule and split found. A sentence with no parse gives
         (None, -inf).
         """
-        check_is_fitted(self)
+        self._check_fitted()
         trees, log_probs = self._parse([check_tokens(tokens, "tokens")], "tokens")
         return trees[0], float(log_probs[0])
 
     def parse_batch(self, sentences) -> tuple[list[str | None], np.ndarray]:
         """Return the best tree of each sentence and its log-probability, (n_sentences,)."""
-        check_is_fitted(self)
-        return self._parse(self._check_X(sentences, reset=False), "X")
+        self._check_fitted()
+        return self._parse(self._check_sentences(sentences), "X")
 
     @torch.no_grad()
     def _parse(self, sentences: list, name: str):
@@ -511,13 +508,6 @@ class PCFG(GenerativeModel):
 
     # --- sampling
 
-    def _sample(self, n_samples: int, y, gen, *, max_depth: int = 30) -> list[tuple]:
-        names = [str(s) for s in self.nonterminals_] + [str(s) for s in self.terminals_]
-        return sample_trees(
-            self.rule_lhs_, self.rule_rhs_, self.rule_probs_, names, n_samples,
-            n_nonterminals=len(self.nonterminals_), max_depth=max_depth, gen=gen,
-        )  # fmt: skip
-
     def sample(
         self,
         n_samples: int = 1,
@@ -530,25 +520,34 @@ class PCFG(GenerativeModel):
         """Draw `n_samples` sentences (lists of str tokens) by top-down expansion.
 
         Derivations deeper than `max_depth` labelled nodes (root to word, a preterminal
-        counting one) are rejected and drawn again: the samples follow the grammar's
-        distribution conditioned on that depth. `random_state` (else the constructor's)
-        seeds the draw: an int gives the same samples on every call. With `return_trees`,
-        also return each sentence's tree as a bracketed string.
+        counting one; at most 500) are rejected and drawn again: the samples follow the
+        grammar's distribution conditioned on that depth. `random_state` (else the
+        constructor's) seeds the draw: an int gives the same samples on every call. With
+        `return_trees`, also return each sentence's tree as a bracketed string.
         """
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        self._label_index(y, n_samples, broadcast=True)  # y must be None
-        if (
-            isinstance(max_depth, bool)
-            or not isinstance(max_depth, numbers.Integral)
-            or not (1 <= max_depth <= 500)
-        ):
-            raise ValueError(f"max_depth must be an int in [1, 500]; got {max_depth!r}.")
-        trees = self._sample(n_samples, None, self._generator(random_state), max_depth=max_depth)
-        sentences = [tree_to_tokens(t) for t in trees]
-        if return_trees:
-            return sentences, [format_tree(t) for t in trees]
-        return sentences
+        max_depth = check_size(max_depth, "max_depth", high=_MAX_DEPTH)
+        return self._draw_samples(
+            n_samples, y=y, random_state=random_state, max_depth=max_depth,
+            return_trees=return_trees,
+        )  # fmt: skip
+
+    def _sample_item_bytes(self, *, max_depth: int, return_trees: bool) -> int:
+        # a sentence's tree of Python tuples and its token list, at a few dozen nodes
+        return 4096 if return_trees else 2048
+
+    def _sample(self, n_samples: int, y, gen, *, max_depth: int, return_trees: bool):
+        names = [str(s) for s in self.nonterminals_] + [str(s) for s in self.terminals_]
+        trees = sample_trees(
+            self.rule_lhs_, self.rule_rhs_, self.rule_probs_, names, n_samples,
+            n_nonterminals=len(self.nonterminals_), max_depth=max_depth, gen=gen,
+        )  # fmt: skip
+        return (trees, trees) if return_trees else trees
+
+    def _to_output(self, samples):
+        """Trees as token lists; with return_trees, also as bracketed strings."""
+        if isinstance(samples, tuple):
+            return [tree_to_tokens(t) for t in samples[0]], [format_tree(t) for t in samples[1]]
+        return [tree_to_tokens(t) for t in samples]
 
 
 def _no_fit_history(lower_bound: float | None = None) -> dict:

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from genzoo.base import GenerativeModel
 
@@ -38,9 +37,9 @@ class MixtureModel(GenerativeModel):
 
     def predict_proba(self, X) -> np.ndarray:
         """Return each component's posterior probability for each row of X, (n, K)."""
-        check_is_fitted(self)
-        weighted = self._weighted_log_prob(self._to_tensor(self._check_X(X, reset=False)))
-        return torch.softmax(weighted, dim=1).cpu().numpy()
+        data, _ = self._inference_data(X)
+        with torch.no_grad():
+            return torch.softmax(self._weighted_log_prob(data), dim=1).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         """Return the most probable component of each row of X, (n,)."""
@@ -48,12 +47,9 @@ class MixtureModel(GenerativeModel):
 
     def bic(self, X) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
+        log_prob = self.log_prob(X)
+        return -2 * log_prob.sum() + self._n_parameters() * math.log(len(log_prob))
 
     def aic(self, X) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        return -2 * self.log_prob(X).sum() + 2 * self._n_parameters()

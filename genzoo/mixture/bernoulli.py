@@ -158,6 +158,16 @@ class BernoulliMixture(MixtureModel):
     """
 
     likelihood_kind = "exact"
+    fitted_attributes = (
+        "weights_",
+        "means_",
+        "converged_",
+        "n_iter_",
+        "lower_bound_",
+        "lower_bounds_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "n_components": [Interval(int, 1, None)],
         "alpha": [Interval(float, 0, None)],

@@ -8,7 +8,6 @@ from genzoo._validation import (
     Interval,
     Options,
     check_array,
-    validate_params,
 )
 from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import (
@@ -132,6 +131,21 @@ class GaussianMixture(MixtureModel):
     """
 
     likelihood_kind = "exact"
+    fitted_attributes = (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_",
+        "precisions_cholesky_",
+        "converged_",
+        "n_iter_",
+        "lower_bound_",
+        "lower_bounds_",
+        "n_features_in_",
+        "input_shape_",
+        "_online_stats",
+        "_n_batches_seen",
+    )
     _parameter_constraints = {
         "n_components": [Interval(int, 1, None)],
         "covariance_type": [Options(*COVARIANCE_TYPES)],
@@ -433,23 +447,20 @@ class GaussianMixture(MixtureModel):
 
     # --- online EM
 
-    def partial_fit(self, X, y=None):
-        """Update the model with one batch of a stream by stepwise online EM; return self.
+    def _partial_fit(self, X, y, gen) -> dict:
+        """Update the model with one batch of a stream by stepwise online EM.
 
         Running per-sample statistics s are updated as s <- (1 - eta) s + eta s_batch with
         eta = (learning_offset + t) ** -learning_decay for the t-th batch, then the M-step runs
         on s (Cappé and Moulines 2009). The first call on an unfitted model initialises from X.
         """
-        validate_params(self, self._parameter_constraints)
-        first = not hasattr(self, "means_")
-        if is_chunked(X):
+        if isinstance(X, Chunks):
             raise ValueError("partial_fit takes one array per call; chunks go to fit.")
-        X = self._check_X(X, reset=first)
+        first = not self._is_fitted()
         if not first:
             self._check_continuation(X.shape[1], "partial_fit")
         batches = self._batches(X)
         if first:
-            gen = self._generator(None)
             shift, seeds = self._data_summary(batches, gen)
             shifted = self._shifted(batches, shift)
             given = self._initial_arrays(X.shape[1])
@@ -458,7 +469,7 @@ class GaussianMixture(MixtureModel):
         else:
             params = self._params()
             shifted = self._shifted(batches, params["shift"])
-            running, step = self._online_running(params), getattr(self, "_n_batches_seen", 0)
+            running, step = self._online_running(params), self._n_batches_seen
         stats, loglik, n = sum_statistics(self._e_step, params, shifted)
         stats = {k: v / n for k, v in stats.items()}
         if running is not None:
@@ -466,7 +477,7 @@ class GaussianMixture(MixtureModel):
             stats = {k: (1 - eta) * running[k] + eta * stats[k] for k in stats}
         new_params = self._m_step(stats, params)
         centre = stats_centre(params, self.covariance_type)
-        self._set_fitted({
+        return {
             **self._attributes(new_params),
             "converged_": False,
             "n_iter_": step + 1,
@@ -476,8 +487,7 @@ class GaussianMixture(MixtureModel):
             "input_shape_": [X.shape[1]],
             "_n_batches_seen": step + 1,
             "_online_stats": {k: v.cpu().numpy() for k, v in {**stats, "centre": centre}.items()},
-        })  # fmt: skip
-        return self
+        }
 
     def _online_running(self, params: dict) -> dict:
         """Running statistics about the E-step's centre; from the parameters if there are none."""
@@ -488,17 +498,16 @@ class GaussianMixture(MixtureModel):
         saved = {k: self._to_tensor(v) for k, v in saved.items()}
         return recenter(saved, saved.pop("centre"), centre, self.covariance_type)
 
-    def _state(self):
-        arrays, values = super()._state()
-        if getattr(self, "_online_stats", None) is not None:
-            arrays.update({f"_online_stats.{k}": v for k, v in self._online_stats.items()})
-            values["_n_batches_seen"] = self._n_batches_seen
-        return arrays, values
+    def _from_legacy_state(self, arrays: dict, values: dict) -> dict:
+        # format 1 wrote the running statistics only after a partial_fit
+        return {
+            "_online_stats": None,
+            "_n_batches_seen": 0,
+            **super()._from_legacy_state(arrays, values),
+        }
 
-    def _set_state(self, arrays: dict, values: dict) -> None:
-        online = {k.split(".", 1)[1]: arrays.pop(k) for k in list(arrays) if "." in k}
-        if set(online) - {"nk", "sx", "sxx", "centre"}:
-            raise ValueError(f"unexpected online statistics {sorted(online)} in the saved model")
-        super()._set_state(arrays, values)
-        self._online_stats = online or None
-        self._check_continuation(self.n_features_in_, "a saved model")
+    def _on_fitted(self) -> None:
+        online = self._online_stats
+        if online is not None and set(online) != {"nk", "sx", "sxx", "centre"}:
+            raise ValueError(f"unexpected online statistics {sorted(online)} in the model")
+        self._check_continuation(self.n_features_in_, "a fitted model")

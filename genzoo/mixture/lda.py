@@ -10,10 +10,9 @@ import numpy as np
 import scipy.sparse
 import torch
 import torch.distributed as dist
-from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, Options, check_n_samples, validate_params
+from genzoo._validation import Interval, Options, check_n_samples, check_size
 from genzoo.base import GenerativeModel
 from genzoo.mixture._lda_estep import fit_documents, sum_chunks
 from genzoo.mixture._lda_math import (
@@ -39,6 +38,7 @@ __all__ = ["LatentDirichletAllocation"]
 _DEFAULT_PASSES = {"batch": 10, "online": 10, "gibbs": 200}
 # Tokens of a document are resampled in this many groups per Gibbs sweep (see gibbs_sweep).
 _GIBBS_GROUPS = 32
+_MAX_DOC_LENGTH = 10**7  # words in one sampled document
 # learn_priors waits this many updates: the priors fitted to topics still forming are huge
 # and lead to a degenerate fit of identical, uniform topics.
 _PRIOR_BURN_IN = 10
@@ -157,6 +157,20 @@ class LatentDirichletAllocation(GenerativeModel):
 
     likelihood_kind = "lower_bound"
     data_kind = "counts"
+    fitted_attributes = (
+        "components_",
+        "exp_dirichlet_component_",
+        "topic_word_",
+        "doc_topic_prior_",
+        "topic_word_prior_",
+        "n_iter_",
+        "n_batch_iter_",
+        "bound_",
+        "mean_doc_length_",
+        "n_docs_seen_",
+        "n_features_in_",
+        "input_shape_",
+    )
     _parameter_constraints = {
         "n_components": [Interval(int, 1, None)],
         "doc_topic_prior": [Interval(float, 0, None, closed="neither"), "array-like", None],
@@ -236,7 +250,7 @@ class LatentDirichletAllocation(GenerativeModel):
             )
         return X
 
-    def _to_tensor(self, X) -> Documents:
+    def _to_device(self, X) -> Documents:
         """Checked counts as CSR tensors on the model's device."""
         return Documents.from_csr(X, self._device(), self._dtype())
 
@@ -268,7 +282,7 @@ class LatentDirichletAllocation(GenerativeModel):
     # --- fitting
 
     def _fit(self, X, y, gen) -> dict:
-        docs = self._to_tensor(X)
+        docs = self._to_device(X)
         alpha, eta = self._priors(X.shape[1])
         totals = {"docs": docs.count.new_tensor(float(len(docs))), "words": docs.count.sum()}
         totals = all_reduce_sum(totals)
@@ -452,29 +466,27 @@ class LatentDirichletAllocation(GenerativeModel):
 
     # --- online learning from a stream
 
-    def partial_fit(self, X, y=None):
-        """Update the topics with the documents X by online variational Bayes; return self.
+    def _partial_fit(self, X, y, gen) -> dict:
+        """Update the topics with the documents X by online variational Bayes.
 
         Each minibatch of `batch_size` documents is one step of Hoffman et al. (2010) for a
         corpus of `total_samples`, as in scikit-learn ("gibbs" is refused). The first call
         initialises the topics. Under torch.distributed, give every process as many rows.
         """
-        validate_params(self, self._parameter_constraints)
         if self.learning_method == "gibbs":
             raise ValueError(
                 "learning_method='gibbs' has no partial_fit; use 'online' (or 'batch')."
             )
-        first = not hasattr(self, "components_")
-        X = self._check_X(X, reset=first)
+        first = not self._is_fitted()
         if not first and self.components_.shape[0] != self.n_components:
             raise ValueError(
                 f"n_components is {self.n_components} but the fitted model has "
                 f"{self.components_.shape[0]} topics; refit from scratch to change it."
             )
-        docs = self._to_tensor(X)
+        docs = self._to_device(X)
         if first:
             alpha, eta = self._priors(X.shape[1])
-            lambda_ = self._init_topics(X.shape[1], self._generator(None))
+            lambda_ = self._init_topics(X.shape[1], gen)
             step, n_words = 0, 0.0
         else:
             alpha, eta = self._alpha(), self.topic_word_prior_
@@ -488,7 +500,7 @@ class LatentDirichletAllocation(GenerativeModel):
                     chunks.chunks(self.n_components), lambda_, alpha, eta, self.total_samples, step
                 )
         seen = (0 if first else self.n_docs_seen_) + len(docs)
-        self._set_fitted({
+        return {
             **self._attributes(lambda_, alpha, eta),
             "n_iter_": 0 if first else self.n_iter_,
             "n_batch_iter_": step,
@@ -497,14 +509,12 @@ class LatentDirichletAllocation(GenerativeModel):
             "n_docs_seen_": seen,
             "n_features_in_": X.shape[1],
             "input_shape_": [X.shape[1]],
-        })  # fmt: skip
-        return self
+        }
 
     # --- documents given the topics
 
     def _documents(self, X) -> Documents:
-        check_is_fitted(self)
-        return self._to_tensor(self._check_X(X, reset=False))
+        return self._inference_data(X)[0]
 
     def _fit_documents(self, docs: Documents) -> tuple[torch.Tensor, torch.Tensor]:
         return fit_documents(
@@ -551,7 +561,7 @@ class LatentDirichletAllocation(GenerativeModel):
         Words are indices into the columns of X, or the entries of `vocabulary` (a sequence of
         n_features words) when given.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         n = check_n_samples(n, name="n")
         if vocabulary is not None and len(vocabulary) != self.n_features_in_:
             raise ValueError(
@@ -572,29 +582,24 @@ class LatentDirichletAllocation(GenerativeModel):
         doc_length: int | None = None,
         y=None,
         random_state: int | None = None,
-        return_labels: bool = False,
     ) -> np.ndarray:
         """Draw `n_samples` documents of `doc_length` words each as counts, (n, n_features).
 
         Each draws theta ~ Dirichlet(doc_topic_prior_), then every word's topic from theta and
-        the word from that topic's mean distribution `topic_word_`. `doc_length` defaults to
-        the mean training document length, rounded. `random_state` is as in the base class;
-        LDA takes no labels y and has no discrete label per document to return.
+        the word from that topic's mean distribution `topic_word_`. `doc_length` (at most
+        10**7) defaults to the mean training document length, rounded. `random_state` is as in
+        the base class; LDA takes no labels y.
         """
-        check_is_fitted(self)
-        n_samples = check_n_samples(n_samples)
-        if doc_length is not None:
-            doc_length = check_n_samples(doc_length, name="doc_length")
-        self._label_index(y, n_samples, broadcast=True)  # refuses labels: LDA is unconditional
-        if return_labels:
-            raise ValueError(
-                f"{type(self).__name__} has no discrete label per document; use transform for "
-                "its topic proportions."
-            )
-        gen = self._generator(random_state)
-        return self._to_numpy_samples(self._sample(n_samples, None, gen, doc_length))
+        self._check_fitted()
+        if doc_length is None:
+            doc_length = max(1, round(self.mean_doc_length_))
+        doc_length = check_size(doc_length, "doc_length", high=_MAX_DOC_LENGTH)
+        return self._draw_samples(n_samples, y=y, random_state=random_state, doc_length=doc_length)
 
-    def _sample(self, n_samples: int, y, gen, doc_length: int | None = None) -> torch.Tensor:
-        length = max(1, round(self.mean_doc_length_)) if doc_length is None else doc_length
+    def _sample_item_bytes(self, *, doc_length: int) -> int:
+        # the counts, plus each word's topic and word index while it is drawn
+        return 8 * (2 * self.n_features_in_ + 3 * doc_length + self.n_components)
+
+    def _sample(self, n_samples: int, y, gen, *, doc_length: int) -> torch.Tensor:
         topic_word = self._tensor(self.topic_word_)
-        return sample_documents(self._alpha(), topic_word, n_samples, length, gen=gen)
+        return sample_documents(self._alpha(), topic_word, n_samples, doc_length, gen=gen)

@@ -92,18 +92,22 @@ def test_inference_equals_brute_force_over_state_paths(emission, covariance_type
     model = HiddenMarkovModel(
         K, emission=emission, covariance_type=covariance_type, n_mix=n_mix, max_iter=3,
         random_state=0,
-    ).fit(train, np.tile(LENGTHS, 5))  # fmt: skip
+    ).fit(train, lengths=np.tile(LENGTHS, 5))  # fmt: skip
     X = _sequences(emission, rng)
     expected = _brute_force(model, X, LENGTHS)
-    np.testing.assert_allclose(model.log_prob(X, LENGTHS), [e[0] for e in expected], rtol=1e-10)
     np.testing.assert_allclose(
-        model.predict_proba(X, LENGTHS), np.concatenate([e[1] for e in expected]), atol=1e-10
+        model.log_prob(X, lengths=LENGTHS), [e[0] for e in expected], rtol=1e-10
     )
-    log_probs, states = model.decode(X, LENGTHS)
+    np.testing.assert_allclose(
+        model.predict_proba(X, lengths=LENGTHS),
+        np.concatenate([e[1] for e in expected]),
+        atol=1e-10,
+    )
+    log_probs, states = model.decode(X, lengths=LENGTHS)
     np.testing.assert_array_equal(states, np.concatenate([e[2] for e in expected]))
     np.testing.assert_allclose(log_probs, [e[3] for e in expected], rtol=1e-10)
-    np.testing.assert_array_equal(model.predict(X, LENGTHS), states)
-    assert model.score(X, LENGTHS) == pytest.approx(np.mean([e[0] for e in expected]))
+    np.testing.assert_array_equal(model.predict(X, lengths=LENGTHS), states)
+    assert model.score(X, lengths=LENGTHS) == pytest.approx(np.mean([e[0] for e in expected]))
 
 
 def test_log_space_fallback_where_the_scaled_recursion_underflows():
@@ -111,14 +115,16 @@ def test_log_space_fallback_where_the_scaled_recursion_underflows():
     model = HiddenMarkovModel(
         2, startprob_init=[0.5, 0.5], transmat_init=np.eye(2), means_init=[[0.0], [100.0]],
         covars_init=[[1.0], [1.0]], max_iter=1,
-    ).fit(np.array([[0.0], [100.0], [0.0], [100.0]]), [2, 2])  # fmt: skip
+    ).fit(np.array([[0.0], [100.0], [0.0], [100.0]]), lengths=[2, 2])  # fmt: skip
     X, lengths = np.array([[0.0], [0.5], [100.0], [1.0], [2.0]]), [3, 2]
-    log_prob = model.log_prob(X, lengths)
+    log_prob = model.log_prob(X, lengths=lengths)
     assert np.isfinite(log_prob).all()
     expected = _brute_force(model, X, lengths)
     np.testing.assert_allclose(log_prob, [e[0] for e in expected], rtol=1e-10)
     np.testing.assert_allclose(
-        model.predict_proba(X, lengths), np.concatenate([e[1] for e in expected]), atol=1e-10
+        model.predict_proba(X, lengths=lengths),
+        np.concatenate([e[1] for e in expected]),
+        atol=1e-10,
     )
 
 
@@ -209,7 +215,7 @@ def test_equals_hmmlearn_from_the_same_parameters(emission, covariance_type):
     model = HiddenMarkovModel(
         K, emission=emission, covariance_type=covariance_type, min_covar=0.0, max_iter=n_iter,
         tol=0.0, **init,
-    ).fit(X, lengths)  # fmt: skip
+    ).fit(X, lengths=lengths)  # fmt: skip
     assert model.n_iter_ == n_iter
     names = ["startprob_", "transmat_"] + (
         ["emissionprob_"] if emission == "categorical" else ["means_", "covars_"]
@@ -217,12 +223,13 @@ def test_equals_hmmlearn_from_the_same_parameters(emission, covariance_type):
     for name in names:
         theirs = peer._covars_ if name == "covars_" else getattr(peer, name)
         np.testing.assert_allclose(getattr(model, name), theirs, rtol=1e-6, atol=1e-10)
-    assert model.log_prob(X, lengths).sum() == pytest.approx(peer.score(X, lengths), rel=1e-6)
+    ours = model.log_prob(X, lengths=lengths).sum()
+    assert ours == pytest.approx(peer.score(X, lengths), rel=1e-6)
     # the last E-step's log-likelihood, per step here and in total there
     last = model.lower_bound_ * len(X)
     assert last == pytest.approx(peer.monitor_.history[-1], rel=1e-6)
     _, peer_states = peer.decode(X, lengths)
-    np.testing.assert_array_equal(model.predict(X, lengths), peer_states)
+    np.testing.assert_array_equal(model.predict(X, lengths=lengths), peer_states)
 
 
 # --- the casino
@@ -231,12 +238,12 @@ def test_equals_hmmlearn_from_the_same_parameters(emission, covariance_type):
 def test_recovers_the_casino_from_its_rolls():
     X, lengths, states = make_casino(200, 200, random_state=0)
     assert X.shape == (40_000, 1) and X.dtype == np.int64 and set(np.unique(X)) <= set(range(6))
-    model = HiddenMarkovModel(2, emission="categorical", random_state=0).fit(X, lengths)
+    model = HiddenMarkovModel(2, emission="categorical", random_state=0).fit(X, lengths=lengths)
     order = np.argsort(model.emissionprob_[:, 5])  # fair first: the loaded die favours six
     transmat = model.transmat_[np.ix_(order, order)]
     np.testing.assert_allclose(transmat, CASINO["transmat"], atol=0.03)
     np.testing.assert_allclose(model.emissionprob_[order], CASINO["emissionprob"], atol=0.03)
-    accuracy = (order[model.predict(X, lengths)] == states).mean()
+    accuracy = (order[model.predict(X, lengths=lengths)] == states).mean()
     assert accuracy > 0.8
 
 
@@ -245,7 +252,7 @@ def test_samples_follow_the_casino():
     model = HiddenMarkovModel(
         2, emission="categorical", max_iter=1, startprob_init=CASINO["startprob"],
         transmat_init=CASINO["transmat"], emissionprob_init=CASINO["emissionprob"],
-    ).fit(X, lengths)  # fmt: skip
+    ).fit(X, lengths=lengths)  # fmt: skip
     rolls, states = model.sample(400, length=200, random_state=0, return_states=True)
     assert rolls.shape == (400, 200, 1) and rolls.dtype == np.int64
     assert states.shape == (400, 200) and states.dtype == np.int64
@@ -276,7 +283,7 @@ def test_lower_bound_never_decreases(emission):
     model = HiddenMarkovModel(
         3, emission=emission, n_mix=2 if emission == "gmm" else 1, max_iter=25, tol=0.0,
         random_state=0,
-    ).fit(X, np.tile(LENGTHS, 20))  # fmt: skip
+    ).fit(X, lengths=np.tile(LENGTHS, 20))  # fmt: skip
     assert len(model.lower_bounds_) == 25
     assert (np.diff(model.lower_bounds_) >= -1e-10).all()
 
@@ -291,22 +298,24 @@ def test_batches_padding_and_order_do_not_change_the_fit():
         "means_init": [[0.0, 0.0], [1.0, 1.0]],
         "covars_init": [[1.0, 1.0], [1.0, 1.0]],
     }
-    whole = HiddenMarkovModel(2, max_iter=8, tol=0.0, **init).fit(X, lengths)
+    whole = HiddenMarkovModel(2, max_iter=8, tol=0.0, **init).fit(X, lengths=lengths)
     order = rng.permutation(len(lengths))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     X_perm = np.concatenate([X[starts[i] : starts[i] + lengths[i]] for i in order])
     split = HiddenMarkovModel(2, max_iter=8, tol=0.0, batch_size=3, **init)
-    split.fit(X_perm, lengths[order])
+    split.fit(X_perm, lengths=lengths[order])
     for name in ("startprob_", "transmat_", "means_", "covars_"):
         np.testing.assert_allclose(getattr(split, name), getattr(whole, name), rtol=1e-9)
     np.testing.assert_allclose(split.lower_bounds_, whole.lower_bounds_, rtol=1e-10)
     np.testing.assert_allclose(
-        split.log_prob(X_perm, lengths[order]), whole.log_prob(X, lengths)[order], rtol=1e-10
+        split.log_prob(X_perm, lengths=lengths[order]),
+        whole.log_prob(X, lengths=lengths)[order],
+        rtol=1e-10,
     )
     one_by_one = np.concatenate(
         [whole.predict_proba(X[s : s + n]) for s, n in zip(starts, lengths, strict=True)]
     )
-    np.testing.assert_allclose(whole.predict_proba(X, lengths), one_by_one, atol=1e-12)
+    np.testing.assert_allclose(whole.predict_proba(X, lengths=lengths), one_by_one, atol=1e-12)
 
 
 def test_save_and_load_a_mixture_emission_model(tmp_path):
@@ -314,11 +323,13 @@ def test_save_and_load_a_mixture_emission_model(tmp_path):
     X = np.concatenate([_sequences("gmm", rng) for _ in range(10)])
     lengths = np.tile(LENGTHS, 10)
     model = HiddenMarkovModel(2, emission="gmm", n_mix=2, covariance_type="full", max_iter=5,
-                              random_state=0).fit(X, lengths)  # fmt: skip
+                              random_state=0).fit(X, lengths=lengths)  # fmt: skip
     assert model.weights_.shape == (2, 2) and model.covars_.shape == (2, 2, 2, 2)
     model.save(tmp_path / "hmm")
     loaded = genzoo.load(tmp_path / "hmm")
-    np.testing.assert_array_equal(loaded.log_prob(X, lengths), model.log_prob(X, lengths))
+    np.testing.assert_array_equal(
+        loaded.log_prob(X, lengths=lengths), model.log_prob(X, lengths=lengths)
+    )
     np.testing.assert_array_equal(loaded.sample(3, random_state=1), model.sample(3, random_state=1))
 
 
@@ -332,9 +343,9 @@ def _fit_shard(rank: int, world: int, init_file: str, out: str):
     own = np.arange(len(lengths)) % world == rank
     steps = np.repeat(own, lengths)
     given = HiddenMarkovModel(2, emission="categorical", max_iter=10, tol=0.0, device="cpu",
-                              **_casino_init()).fit(X[steps], lengths[own])  # fmt: skip
+                              **_casino_init()).fit(X[steps], lengths=lengths[own])  # fmt: skip
     kmeans = HiddenMarkovModel(2, emission="categorical", max_iter=3, random_state=0,
-                               device="cpu").fit(X[steps], lengths[own])  # fmt: skip
+                               device="cpu").fit(X[steps], lengths=lengths[own])  # fmt: skip
     np.savez(f"{out}/rank{rank}.npz", transmat=given.transmat_, emission=given.emissionprob_,
              lower_bound=given.lower_bound_, kmeans=kmeans.emissionprob_)  # fmt: skip
     dist.barrier()
@@ -354,7 +365,7 @@ def test_two_processes_each_with_half_the_sequences_equal_one_process(tmp_path):
     mp.spawn(_fit_shard, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     X, lengths, _ = make_casino(40, 50, random_state=2)
     single = HiddenMarkovModel(2, emission="categorical", max_iter=10, tol=0.0, device="cpu",
-                               **_casino_init()).fit(X, lengths)  # fmt: skip
+                               **_casino_init()).fit(X, lengths=lengths)  # fmt: skip
     ranks = [np.load(tmp_path / f"rank{r}.npz") for r in range(2)]
     for result in ranks:
         np.testing.assert_allclose(result["transmat"], single.transmat_, rtol=1e-9)
@@ -369,7 +380,9 @@ def test_two_processes_each_with_half_the_sequences_equal_one_process(tmp_path):
 @pytest.fixture(scope="module")
 def casino_model():
     X, lengths, _ = make_casino(5, 40, random_state=0)
-    return HiddenMarkovModel(2, emission="categorical", max_iter=3, random_state=0).fit(X, lengths)
+    return HiddenMarkovModel(2, emission="categorical", max_iter=3, random_state=0).fit(
+        X, lengths=lengths
+    )
 
 
 def test_bad_lengths_and_symbols_are_named(casino_model):
@@ -387,9 +400,9 @@ def test_bad_lengths_and_symbols_are_named(casino_model):
     ]
     for (X_bad, lengths_bad), message in cases:
         with pytest.raises(ValueError, match=message):
-            casino_model.log_prob(X_bad, lengths_bad)
+            casino_model.log_prob(X_bad, lengths=lengths_bad)
     with pytest.raises(ValueError, match="lengths sum"):
-        HiddenMarkovModel(2, emission="categorical").fit(X, [5, 5])
+        HiddenMarkovModel(2, emission="categorical").fit(X, lengths=[5, 5])
 
 
 def test_bad_fit_input_is_named():
@@ -398,7 +411,7 @@ def test_bad_fit_input_is_named():
     nan = X.copy()
     nan[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        HiddenMarkovModel(2).fit(nan, [5, 5])
+        HiddenMarkovModel(2).fit(nan, lengths=[5, 5])
     with pytest.raises(ValueError, match="fewer than n_components=4"):
         HiddenMarkovModel(4).fit(X[:3])
     with pytest.raises(ValueError, match="covars_init must have shape"):

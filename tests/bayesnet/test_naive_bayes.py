@@ -62,8 +62,6 @@ def _random(kind: str, n: int = 600, d: int = 7, seed: int = 0):
         X = rng.poisson(rng.gamma(2.0, 2.0, (4, d))[y_index]).astype(float)
     elif kind == "binary":
         X = (rng.random((2 * n, d)) < rng.beta(1, 2, (4, d))[y_index]).astype(float)
-    elif kind == "reals":
-        X = rng.gamma(1.0, 1.0, (2 * n, d)) * rng.random((4, d))[y_index]
     else:
         X = rng.integers(0, 5, (2 * n, d)).astype(float)
         X[y_index == 0, 0] = 0  # a category rare in some classes
@@ -79,7 +77,7 @@ CASES = [
     ("multinomial", "digits_counts", {}),
     ("multinomial", "digits_counts", {"alpha": 0.3, "fit_prior": False}),
     ("multinomial", "counts", {"alpha": np.linspace(0.1, 2, 7)}),
-    ("multinomial", "reals", {"class_prior": [0.4, 0.3, 0.2, 0.1]}),
+    ("multinomial", "counts", {"class_prior": [0.4, 0.3, 0.2, 0.1]}),
     ("multinomial", "counts", {"alpha": 0.0, "force_alpha": False}),
     ("bernoulli", "digits_binary", {"binarize": None}),
     ("bernoulli", "digits_counts", {"binarize": 4.0, "alpha": 0.5}),

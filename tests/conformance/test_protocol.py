@@ -7,6 +7,7 @@ names a particular model. `tests.conftest.Fixture` passes each kind of data the 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import struct
 import warnings
@@ -343,3 +344,64 @@ def test_invalid_constructor_argument_is_named(fitted):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="random_state"):
             fixture.fit(model)
+
+
+# --- issue 11: declared state, bounded sizes, overflow, every method checked
+
+
+def test_fit_sets_only_declared_fitted_attributes(fitted):
+    _, model, _ = fitted
+    declared = set(type(model).fitted_attributes)
+    public = {k for k in vars(model) if k.endswith("_") and not k.startswith("_")}
+    assert public <= declared, f"undeclared fitted attributes: {sorted(public - declared)}"
+    assert set(model._fitted_state()) <= declared
+
+
+def test_impossible_sample_size_is_refused_with_its_memory(fitted):
+    _, model, _ = fitted
+    name = "n_sequences" if "n_sequences" in inspect.signature(model.sample).parameters else None
+    with pytest.raises(ValueError, match="would need about .* free on"):
+        model.sample(2**31 - 1)
+    with pytest.raises(ValueError, match=f"{name or 'n_samples'} must be a positive int at most"):
+        model.sample(2**31)
+
+
+def test_huge_finite_input_is_refused(fitted):
+    entry, model, fixture = fitted
+    if fixture.kind in ("table", "sentences"):
+        pytest.skip(f"{fixture.kind} data hold no numbers to overflow")
+    args, kwargs = fixture.fit_args("train", X=np.asarray(fixture.X(), dtype=np.float64) * 1e300)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="X"):
+        clone(model).fit(*args, **kwargs)
+    _assert_same_state(before, _snapshot(model))
+
+
+def _methods_taking_X(model) -> list[str]:
+    skip = {"fit", "partial_fit", "sample", "score", "log_prob", "set_params", "get_params"}
+    names = []
+    for name, function in inspect.getmembers(type(model), inspect.isfunction):
+        parameters = list(inspect.signature(function).parameters)
+        if not name.startswith("_") and name not in skip and parameters[1:2] == ["X"]:
+            names.append(name)
+    return names
+
+
+def test_every_method_of_X_checks_fitted_state_and_input(fitted):
+    entry, model, fixture = fitted
+    methods = _methods_taking_X(model)
+    if not methods:
+        pytest.skip("no public method beyond the protocol takes X")
+    kwargs = {"lengths": fixture.lengths("test")} if fixture.kind == "sequences" else {}
+    fresh = genzoo.make(entry.name, **entry.test_params)
+    wrong, message = _wrong_features(fixture)
+    for name in methods:
+        with pytest.raises(NotFittedError):
+            getattr(fresh, name)(fixture.X("test"), **kwargs)
+        if fixture.kind not in ("table", "sentences"):
+            with pytest.raises(ValueError, match=message):
+                getattr(model, name)(wrong)
+            nan = np.array(fixture.X("test"), dtype=np.float64)
+            nan.flat[0] = np.nan
+            with pytest.raises(ValueError, match="NaN"):
+                getattr(model, name)(nan, **kwargs)

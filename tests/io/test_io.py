@@ -57,7 +57,7 @@ def test_missing_tensor_is_named(model, tmp_path):
     path = tmp_path / "gmm.safetensors"
     model.save(path)
     _rewrite_metadata(
-        path, lambda meta, arrays: {k: v for k, v in arrays.items() if k != "state.means_"}
+        path, lambda meta, arrays: {k: v for k, v in arrays.items() if k != "fitted.means_"}
     )
     with pytest.raises(ValueError, match="means_"):
         genzoo.load(path)
@@ -118,28 +118,112 @@ def test_unfitted_model_cannot_be_saved(tmp_path):
         GaussianMixture(2).save(tmp_path / "x")
 
 
+def _fitted_entry(meta) -> dict:
+    return meta["fitted"]["__dict__"]
+
+
+def _nested(depth: int):
+    value = 1
+    for _ in range(depth):
+        value = {"__dict__": {"a": value}}
+    return value
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda meta, arrays: meta.update(values={"__dict__": {"x": 1}}), "not a valid fitted"),
+        (lambda meta, arrays: _fitted_entry(meta).update(x=1), "'x' is not a fitted attribute"),
+        # a fitted value named like a method, a dunder or a class setting must not replace it
+        (lambda meta, arrays: _fitted_entry(meta).update(_log_prob=1), "'_log_prob' is not a"),
+        (lambda meta, arrays: _fitted_entry(meta).update(score_=1), "'score_' is not a"),
+        (lambda meta, arrays: _fitted_entry(meta).update(__class__=1), "'__class__' is not a"),
+        (
+            lambda meta, arrays: _fitted_entry(meta).update(
+                _parameter_constraints={"__dict__": {}}
+            ),
+            "'_parameter_constraints' is not a",
+        ),
         (lambda meta, arrays: meta["params"]["__dict__"].update(bogus=1), "no parameter 'bogus'"),
         (lambda meta, arrays: meta["params"]["__dict__"].update(n_components=0), "n_components"),
         (lambda meta, arrays: meta["params"].update(bogus=1), "malformed entry"),
         (lambda meta, arrays: meta.update(model=["gmm"]), "malformed 'model'"),
-        (lambda meta, arrays: meta.update(state="means_"), "malformed 'state'"),
+        (lambda meta, arrays: meta.update(fitted="means_"), "malformed 'fitted'"),
+        (lambda meta, arrays: _fitted_entry(meta).update(means_={"__pickle__": 1}), "unrecognised"),
+        (lambda meta, arrays: _fitted_entry(meta).update(n_iter_=_nested(40)), "nests deeper"),
         (
-            lambda meta, arrays: arrays.update({"state.means_": np.zeros((5, 2))}),
+            lambda meta, arrays: arrays.update({"fitted.means_": np.zeros((5, 2))}),
             "n_components",
         ),
+        (
+            lambda meta, arrays: arrays.update({"fitted.means_": np.full((2, 2), np.nan)}),
+            "NaN",
+        ),
+        (
+            lambda meta, arrays: arrays.update({"fitted.means_": np.zeros((2, 2), np.int8)}),
+            "dtype int8",
+        ),
+        (
+            lambda meta, arrays: arrays.update({"fitted.weights_": np.array([np.inf, 0.0])}),
+            "NaN or \\+inf",
+        ),
     ],
-    ids=["dunder", "unknown-param", "bad-param", "extra-key", "model-name", "state-list", "shape"],
-)
+    ids=[
+        "unknown-name", "method-name", "public-method-name", "dunder", "constraints",
+        "unknown-param", "bad-param", "extra-key", "model-name", "fitted-entry", "unknown-tag",
+        "deep-nesting", "shape", "nan-tensor", "int8-tensor", "inf-tensor",
+    ],
+)  # fmt: skip
 def test_crafted_files_give_value_errors(model, tmp_path, edit, message):
     path = tmp_path / "gmm.safetensors"
     model.save(path)
     _rewrite_metadata(path, edit)
     with pytest.raises(ValueError, match=message):
         genzoo.load(path)
+    assert type(GaussianMixture._parameter_constraints) is dict  # the class is untouched
+
+
+def test_truncated_file_is_named(model, tmp_path):
+    path = tmp_path / "gmm.safetensors"
+    model.save(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        genzoo.load(path)
+
+
+def test_a_fault_during_save_keeps_the_old_file(model, tmp_path, monkeypatch):
+    import genzoo.io
+
+    path = tmp_path / "gmm.safetensors"
+    model.save(path)
+    before = path.read_bytes()
+
+    def half_then_fail(arrays, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(before[: len(before) // 2])
+        raise KeyboardInterrupt  # as if killed halfway through writing
+
+    monkeypatch.setattr(genzoo.io, "save_file", half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        GaussianMixture(3, random_state=0).fit(np.random.default_rng(0).normal(size=(30, 2))).save(
+            path
+        )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gmm.safetensors"]
+    assert genzoo.load(path).n_components == 2
+
+
+def test_nested_fitted_models_round_trip(tmp_path):
+    from genzoo import GenerativeClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)), np.repeat(["a", "b"], 30)
+    clf = GenerativeClassifier(GaussianMixture(1), random_state=0).fit(X, y)
+    clf.save(tmp_path / "clf")
+    loaded = genzoo.load(tmp_path / "clf")
+    assert [type(m) for m in loaded.estimators_] == [GaussianMixture, GaussianMixture]
+    np.testing.assert_array_equal(loaded.log_prob(X, y), clf.log_prob(X, y))
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
 
 
 def test_device_objects_are_saved_as_names(tmp_path):

@@ -153,7 +153,7 @@ def test_online_step_equals_sklearn(batch_fit, bars):
         K, doc_topic_prior=1.0, learning_method="online", batch_size=50, total_samples=1000.0,
         mean_change_tol=1e-12, max_doc_update_iter=1000, device="cpu",
     )  # fmt: skip
-    ours._set_state(*batch_fit._state())
+    ours._load_fitted(batch_fit._fitted_state())
     sk = _sklearn_with(batch_fit, learning_method="online", batch_size=50, total_samples=1000,
                        mean_change_tol=1e-12, max_doc_update_iter=1000, random_state=0)  # fmt: skip
     sk.n_batch_iter_ = ours.n_batch_iter_ + 1  # scikit-learn counts from 1
