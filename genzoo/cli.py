@@ -1,23 +1,33 @@
 """The `genzoo` command: list models and data sets, train, sample, evaluate, and run the zoo.
 
-Expected errors (a missing path, an unknown model or data set, a bad parameter, a fit that
-rejects its input) are printed as one line, ``genzoo: error: <message>``, with exit code 2.
-Set the environment variable GENZOO_DEBUG=1 to see the traceback instead.
+Expected errors (a missing path, an unknown model or data set, a bad parameter or option
+value, a fit that rejects its input, a damaged run, a run folder in use, running out of
+memory) are printed as one line, ``genzoo: error: <message>``, with exit code 2. Set the
+environment variable GENZOO_DEBUG=1 to see the traceback instead.
+
+Every file the command writes goes through `atomic_write`, and `train`, `evaluate` and `zoo`
+hold a `RunLock` on their folder, so a killed run leaves whole files and two runs never write
+into one folder at once.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import numpy as np
+import torch
+from safetensors import SafetensorError
 
 import genzoo
 from genzoo import data as gdata
+from genzoo._files import RunLock, atomic_write, atomic_write_text, remove_stale_temporaries
 from genzoo.io import MODEL_FILE, read_metadata
 from genzoo.plotting import save_samples_png
 from genzoo.zoo import evaluate_model, fit_model, leaderboard_markdown, prepare_data, run_zoo
@@ -32,6 +42,22 @@ CHECKPOINT_EVERY = 200  # steps between checkpoints, unless --set checkpoint_eve
 _USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
 # What identifies a run: training again with the same values continues or skips it.
 _RUN_KEYS = ("model", "data_source", "n_samples", "seed", "set")
+# Most samples one `sample` call draws, and most training samples --n-samples asks for: more
+# is a typo or a job for a script, and would fail late, after filling the memory.
+MAX_SAMPLES = 10**7
+_FORCE_HINT = "the run cannot be continued: pass --force to start afresh"
+_DAMAGED_HINT = "the run is damaged or unreadable (genzoo train --force trains it afresh)"
+
+
+def _int_range(low: int, high: int) -> click.IntRange:
+    """Integers from `low` to `high`; help and errors call them integers, not "integer range"."""
+    kind = click.IntRange(low, high)
+    kind.name = "integer"
+    return kind
+
+
+_N_SAMPLES = _int_range(1, MAX_SAMPLES)
+_SEED = _int_range(0, 2**32 - 1)  # scikit-learn's range of random_state
 
 
 class _Group(click.Group):
@@ -40,11 +66,28 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except _USER_ERRORS as err:
-            if os.environ.get("GENZOO_DEBUG", "") not in ("", "0"):
+        except click.MissingParameter:
+            raise  # click's message with the usage line says best what is missing
+        except click.BadParameter as err:
+            _fail(ctx, err.format_message())
+        except (*_USER_ERRORS, MemoryError, RuntimeError) as err:
+            user_error = isinstance(err, _USER_ERRORS)
+            debug = os.environ.get("GENZOO_DEBUG", "") not in ("", "0")
+            if debug or not (user_error or _out_of_memory(err)):
                 raise
-            click.echo(f"genzoo: error: {_error_message(err)}", err=True)
-            ctx.exit(2)
+            _fail(ctx, ("" if user_error else "out of memory: ") + _error_message(err))
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    click.echo(f"genzoo: error: {message}", err=True)
+    ctx.exit(2)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    # A failed CPU allocation in torch is a plain RuntimeError.
+    return isinstance(err, (MemoryError, torch.OutOfMemoryError)) or (
+        isinstance(err, RuntimeError) and "can't allocate memory" in str(err)
+    )
 
 
 def _error_message(err: BaseException) -> str:
@@ -105,20 +148,26 @@ def datasets_command() -> None:
     metavar="KEY=VALUE",
     help="A constructor argument; VALUE is a Python literal, else a string. Repeatable.",
 )
-@click.option("--out", "out", required=True, help="Run folder to write (or resume).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of data and model.")
-@click.option("--n-samples", type=int, help="Training samples to use (draw, for toy sets).")
+@click.option(
+    "--out", "out", required=True, help="Run folder to write (or resume); one run at a time."
+)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of data and model.")
+@click.option("--n-samples", type=_N_SAMPLES, help="Training samples to use (draw, for toy sets).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True, help="Start over, replacing a run already in --out.")
 def train(model_name, data, settings, out, seed, n_samples, quiet, force) -> None:
     """Fit MODEL to data and save it, with run.json, into the folder --out.
 
     Training again into the same folder skips a finished run and resumes an interrupted one.
+    While a run trains, its folder is locked: a second train (or evaluate) on it is refused.
     """
     entry = genzoo.get_entry(model_name)
     sets = _parse_settings(settings)
     data = data or entry.default_dataset
     run = Path(out)
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file; give a folder for the run")
+    model = _new_model(entry.name, sets, seed, quiet)
     identity = {
         "model": entry.name,
         "data_source": _data_source(data),
@@ -126,13 +175,20 @@ def train(model_name, data, settings, out, seed, n_samples, quiet, force) -> Non
         "seed": seed,
         "set": _jsonable({k: v for k, v in sets.items() if k != "verbose"}),
     }
+    with RunLock(run, advice="wait for it to finish or choose another --out"):
+        remove_stale_temporaries(run)  # of a save killed in an earlier run
+        _train_locked(run, entry, model, identity, data, sets, force)
+
+
+def _train_locked(run: Path, entry, model, identity: dict, data: str, sets: dict, force) -> None:
+    """The train command once it holds the lock on the run folder."""
     state = _previous_run(run, identity, force)
     if state == "done":
         click.echo(f"{run}: the run is complete; nothing to do (pass --force to train again).")
         return
-    model = _new_model(entry.name, sets, seed, quiet)
     _use_run_checkpoints(model, run, sets, resume=not force and _same_run(run, identity))
-    original = gdata.load(data, n_samples=n_samples, random_state=seed)
+    seed = identity["seed"]
+    original = gdata.load(data, n_samples=identity["n_samples"], random_state=seed)
     dataset, image_shape = prepare_data(entry, original)
     warm_start = model.get_params(deep=False).get("warm_start")
     if force:
@@ -184,13 +240,15 @@ def _data_source(data: str) -> str:
 
 
 def _previous_run(run: Path, identity: dict, force: bool) -> str:
-    """What is in the run folder: "new" (start), "resume" (continue) or "done" (skip)."""
-    if run.exists() and not run.is_dir():
-        raise ValueError(f"--out {run} is a file; give a folder for the run")
+    """What is in the run folder: "new" (start), "resume" (continue) or "done" (skip).
+
+    A model file or run.json that cannot be read is an error that suggests --force.
+    """
     if force:
         return "new"
-    has_model = (run / MODEL_FILE).is_file()
-    record = _read_json(run / RUN_FILE)
+    with _unreadable_run(_FORCE_HINT):
+        record = _read_json(run / RUN_FILE)
+        has_model = (run / MODEL_FILE).is_file() and bool(read_metadata(run))
     if record is None:
         if has_model:
             raise ValueError(
@@ -247,13 +305,14 @@ def _new_model(name: str, sets: dict, seed: int, quiet: bool):
 
 def _resumed_model(run: Path, entry, fresh):
     """The saved model of an interrupted run, with this run's arguments, set to warm-start."""
-    saved_name = read_metadata(run)["model"]
+    with _unreadable_run(_FORCE_HINT):
+        saved_name = read_metadata(run)["model"]
+        model = genzoo.load(run)
     if saved_name != entry.name:
         raise ValueError(
             f"{run / MODEL_FILE} holds a {saved_name!r} model, not {entry.name!r}; pass --force "
             "to start over"
         )
-    model = genzoo.load(run)
     model.set_params(**fresh.get_params(deep=False))
     if "warm_start" in model.get_params(deep=False):
         model.set_params(warm_start=True)  # models without it are fitted afresh
@@ -291,30 +350,57 @@ def _fit_and_record(model, dataset, run: Path, record: dict, warm_start) -> None
 
 @cli.command()
 @click.argument("run")
-@click.option("-n", "--n-samples", "n", type=int, default=64, show_default=True)
+@click.option(
+    "-n",
+    "--n-samples",
+    "n",
+    type=_N_SAMPLES,
+    default=64,
+    show_default=True,
+    help="How many samples to draw.",
+)
 @click.option(
     "--out", "out", required=True, help="File to write: .npy (the array), .csv, .txt or .png."
 )
-@click.option("--seed", type=int, help="Seed of the draw. [default: the model's random_state]")
+@click.option("--seed", type=_SEED, help="Seed of the draw. [default: the model's random_state]")
 def sample(run, n, out, seed) -> None:
     """Draw samples from the model saved in RUN (a run folder or a .safetensors file)."""
     out = Path(out)
     if out.suffix.lower() not in (".npy", ".png", ".csv", ".txt"):
         raise ValueError(f"--out must end in .npy, .csv, .txt or .png, got {out.name!r}")
     model, record = _load_run(Path(run))
-    samples = model.sample(n, random_state=seed)
+    samples = _draw(model, n, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        _write_samples(samples, tmp, out.suffix.lower(), record)
+    click.echo(f"Wrote {len(samples)} samples to {out}.")
+
+
+def _draw(model, n: int, seed: int | None):
+    """`n` samples of `model`; running out of memory is reported as asking for too many."""
+    try:
+        return model.sample(n, random_state=seed)
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        raise ValueError(
+            f"drawing {n:,} samples needs more memory than is free; ask for fewer with -n"
+        ) from None
+
+
+def _write_samples(samples, out: Path, suffix: str, record: dict) -> None:
+    """Write samples to `out` in the format of `suffix` (out itself may be a temporary name)."""
     is_table = hasattr(samples, "to_csv")
     is_text = isinstance(samples, list)  # sentences: lists of tokens
-    if out.suffix.lower() == ".txt" or is_text and out.suffix.lower() != ".png":
+    if suffix == ".txt" or is_text and suffix != ".png":
         if not is_text:
             raise ValueError(".txt holds sentences; write these samples as .npy, .csv or .png")
-        if out.suffix.lower() != ".txt":
-            raise ValueError(f"sentences are written as .txt (or drawn as .png), not {out.suffix}")
+        if suffix != ".txt":
+            raise ValueError(f"sentences are written as .txt (or drawn as .png), not {suffix}")
         out.write_text("".join(" ".join(s) + "\n" for s in samples), encoding="utf-8")
-    elif out.suffix.lower() == ".csv":
+    elif suffix == ".csv":
         (samples if is_table else _frame(samples)).to_csv(out, index=False)
-    elif out.suffix.lower() == ".npy":
+    elif suffix == ".npy":
         if is_table:
             raise ValueError("tables are written as .csv (or drawn as .png), not .npy")
         np.save(out, samples, allow_pickle=False)
@@ -328,19 +414,30 @@ def sample(run, n, out, seed) -> None:
         save_samples_png(
             samples, out, kind=kind, image_shape=image_shape, reference=reference, title=title
         )
-    click.echo(f"Wrote {len(samples)} samples to {out}.")
 
 
 @cli.command()
 @click.argument("run")
 @click.option("--data", help="Built-in data set or path. [default: the run's data]")
-@click.option("--seed", type=int, help="Seed of the samples. [default: the run's seed]")
+@click.option("--seed", type=_SEED, help="Seed of the samples. [default: the run's seed]")
 def evaluate(run, data, seed) -> None:
     """Report held-out log-likelihood and sample quality of RUN, and write eval.json."""
     path = Path(run)
+    if not path.exists():
+        raise FileNotFoundError(f"no run at {path}")
+    # Not while the run trains: the model, run.json and eval.json would describe other models.
+    lock = RunLock(path, advice="wait for it to finish") if path.is_dir() else None
+    with lock or contextlib.nullcontext():
+        report, target = _evaluate_run(path, data, seed)
+    click.echo(_results_table({**report, "sample_quality": report}))
+    click.echo(f"Wrote {target}.")
+
+
+def _evaluate_run(path: Path, data: str | None, seed: int | None) -> tuple[dict, Path]:
+    """Evaluate the run at `path` and write its report; return the report and its file."""
     model, record = _load_run(path)
     if data is None and "data_source" not in record:
-        raise ValueError(f"{run} has no {RUN_FILE} naming its data; pass --data")
+        raise ValueError(f"{path} has no {RUN_FILE} naming its data; pass --data")
     data = data or record["data_source"]
     # Same split as training: the run's seed and size for the run's own data.
     same = bool(record) and _data_source(data) == record.get("data_source")
@@ -360,17 +457,28 @@ def evaluate(run, data, seed) -> None:
     }
     target = path / EVAL_FILE if path.is_dir() else path.with_suffix(".eval.json")
     _write_json(target, report)
-    click.echo(_results_table({**report, "sample_quality": results}))
-    click.echo(f"Wrote {target}.")
+    return report, target
 
 
 def _load_run(path: Path) -> tuple[object, dict]:
     """The saved model of a run folder (or file) and its run.json (empty when absent)."""
     if not path.exists():
         raise FileNotFoundError(f"no run at {path}")
-    model = genzoo.load(path)
-    record = _read_json(path / RUN_FILE) if path.is_dir() else None
+    with _unreadable_run(_DAMAGED_HINT):
+        model = genzoo.load(path)
+        record = _read_json(path / RUN_FILE) if path.is_dir() else None
     return model, record or {}
+
+
+@contextlib.contextmanager
+def _unreadable_run(hint: str) -> Iterator[None]:
+    """Add `hint` to the message of an error in reading a run's files (a missing one aside)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, SafetensorError) as err:
+        raise ValueError(f"{_error_message(err)}; {hint}") from err
 
 
 def _training_data(record: dict) -> np.ndarray | None:
@@ -401,7 +509,7 @@ def _frame(samples: np.ndarray):
 @click.option("--quick", is_flag=True, help="Fast parameters and at most 2000 training rows.")
 @click.option("--models", help="Comma-separated model names. [default: all]")
 @click.option("--out", default="zoo_out", show_default=True, help="Folder for the results.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True)
 def zoo(quick, models, out, seed) -> None:
     """Fit every model on its data sets and write one leaderboard."""
     names = None
@@ -409,7 +517,8 @@ def zoo(quick, models, out, seed) -> None:
         names = [name.strip() for name in models.split(",") if name.strip()]
         if not names:
             raise ValueError("--models names no model")
-    rows = run_zoo(names, quick=quick, out=out, random_state=seed)
+    with _locked_out(out):
+        rows = run_zoo(names, quick=quick, out=out, random_state=seed)
     click.echo(leaderboard_markdown(rows))
     failed = sum(row["status"] != "ok" for row in rows)
     if failed:
@@ -427,7 +536,7 @@ def zoo(quick, models, out, seed) -> None:
 @click.option("--data", default="digits", show_default=True, help="Labelled data set or path.")
 @click.option("--quick", is_flag=True, help="One repeat and four sizes on the learning curve.")
 @click.option("--out", default="compare_out", show_default=True, help="Folder for CSVs and plot.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True)
 def compare_classifiers_command(data, quick, out, seed) -> None:
     """Generative versus discriminative classifiers on one split, with a learning curve."""
     from genzoo.compare import compare_classifiers
@@ -436,14 +545,15 @@ def compare_classifiers_command(data, quick, out, seed) -> None:
     if quick:
         n_train = len(gdata.load(data, random_state=seed).X_train)
         sizes = tuple(int(s) for s in np.unique(np.geomspace(20, n_train, 4).astype(int)))
-    result = compare_classifiers(
-        data, train_sizes=sizes, n_repeats=1 if quick else 3, random_state=seed
-    )
-    click.echo(f"Trained on the full training set of {result.dataset}:")
-    click.echo(result.table())
-    click.echo("\nTest accuracy by training-set size (mean over repeats):")
-    click.echo(result.curve_table())
-    paths = result.save(out)
+    with _locked_out(out):
+        result = compare_classifiers(
+            data, train_sizes=sizes, n_repeats=1 if quick else 3, random_state=seed
+        )
+        click.echo(f"Trained on the full training set of {result.dataset}:")
+        click.echo(result.table())
+        click.echo("\nTest accuracy by training-set size (mean over repeats):")
+        click.echo(result.curve_table())
+        paths = result.save(out)
     click.echo(f"\nWrote {', '.join(p.name for p in paths.values())} to {out}.")
 
 
@@ -460,6 +570,13 @@ def animals_command() -> None:
 
 
 # --- output helpers
+
+
+def _locked_out(out: str) -> RunLock:
+    """The lock of an --out folder, so that two commands never write into it at once."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder")
+    return RunLock(out, advice="wait for it to finish or choose another --out")
 
 
 def _results_table(record: dict) -> str:
@@ -505,19 +622,23 @@ def _jsonable(value):
 
 
 def _read_json(path: Path) -> dict | None:
+    """The JSON object in `path`; None if there is no such file."""
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); pass --force to start over") from None
+        raise ValueError(f"{path} is truncated or corrupt: not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{path} is corrupt: it holds a JSON {type(value).__name__}, not an object"
+        )
+    return value
 
 
 def _write_json(path: Path, value: dict) -> None:
-    """Write `value` as JSON through a temporary file, so a reader never sees half of it."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(value), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write `value` as JSON, atomically: a reader, or a killed run, never leaves half of it."""
+    atomic_write_text(path, json.dumps(_jsonable(value), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def one_thread():
+    # Session scope, so that the module-scoped fitted models are built on one thread too: two
+    # test workers each spinning several threads over tiny matrices run a hundred times slower.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
