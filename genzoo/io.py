@@ -12,7 +12,6 @@ and renamed into place, so an interrupted save leaves the old file or the new on
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from genzoo._files import atomic_write
 from genzoo._version import __version__
 
 __all__ = ["FORMAT_VERSION", "MODEL_FILE", "load", "read_metadata", "save"]
@@ -255,17 +255,3 @@ def _legacy_state(model, meta: dict, arrays: dict, decode, target: Path) -> dict
         raise ValueError(
             f"{target}: its format-1 state does not fit {meta['model']}: {err}"
         ) from None
-
-
-# --- writing files atomically
-
-
-@contextlib.contextmanager
-def atomic_write(target: Path):
-    """Yield a temporary path beside `target`; rename it onto `target` on success."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
