@@ -47,6 +47,7 @@ from genzoo.grammar._rules import (
 from genzoo.grammar._sampler import sample_trees
 from genzoo.grammar.trees import format_tree, parse_tree, tree_to_tokens
 from genzoo.registry import register
+from genzoo.training.distributed import counts_across_processes
 from genzoo.training.em import best_em_run
 
 __all__ = ["PCFG"]
@@ -362,11 +363,14 @@ class PCFG(GenerativeModel):
                 "fitting on sentences (token lists) needs a seed grammar= or n_nonterminals=; "
                 "to fit by maximum likelihood, pass bracketed trees."
             )
+        # Under torch.distributed every process must start from the same grammar, so the
+        # vocabulary and which words are rare come from the counts over all shards.
+        counts = counts_across_processes(Counter(w for s in sentences for w in s))
         if self.unknown_word is not None:
-            counts = Counter(w for s in sentences for w in s)
             rare = {w for w, c in counts.items() if c < self.min_count}
             sentences = [[self.unknown_word if w in rare else w for w in s] for s in sentences]
-        words = sorted({w for s in sentences for w in s} | set(filter(None, [self.unknown_word])))
+            counts = {self.unknown_word if w in rare else w: c for w, c in counts.items()}
+        words = sorted(set(counts) | set(filter(None, [self.unknown_word])))
         start = self.start or "S"
         symbols = [start] + [f"X{i}" for i in range(1, self.n_nonterminals)]
         n_rules = len(symbols) ** 2 + len(words)

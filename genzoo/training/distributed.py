@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["union_across_processes"]
+__all__ = ["counts_across_processes", "union_across_processes"]
 
 
 def _collective_device() -> torch.device:
@@ -56,3 +56,17 @@ def union_across_processes(values) -> np.ndarray:
             "others); give every process labels of one type."
         )
     return np.unique(np.asarray(items, dtype=values.dtype if len(kinds) <= 1 else None))
+
+
+def counts_across_processes(counts: dict[str, int]) -> dict[str, int]:
+    """Return each key's count summed over every process (`counts` itself alone).
+
+    Keys are strings (words); a key a process never saw counts 0 there.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return dict(counts)
+    keys = [str(k) for k in union_across_processes(np.array(list(counts), dtype=str))]
+    device = _collective_device()
+    totals = torch.tensor([counts.get(k, 0) for k in keys], dtype=torch.int64, device=device)
+    dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+    return dict(zip(keys, totals.cpu().tolist(), strict=True))
