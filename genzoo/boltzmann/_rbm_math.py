@@ -38,9 +38,10 @@ def check_visible(visible: str) -> str:
 # --- energies
 
 
-def hidden_input(v: Tensor, W: Tensor, c: Tensor) -> Tensor:
-    """c + W v for each row of v, (n, n_hidden)."""
-    return torch.addmm(c, v, W.T)
+def hidden_input(v: Tensor, W: Tensor, c: Tensor, scale: float = 1.0) -> Tensor:
+    """c + scale W v for each row of v, (n, n_hidden); `scale` doubles the weights of a DBM's
+    pre-training (see `_cd`)."""
+    return torch.addmm(c, v, W.T, alpha=scale)
 
 
 def free_energy(v: Tensor, W: Tensor, b: Tensor, c: Tensor, visible: str) -> Tensor:
@@ -54,23 +55,37 @@ def free_energy(v: Tensor, W: Tensor, b: Tensor, c: Tensor, visible: str) -> Ten
 # --- conditionals and Gibbs sampling
 
 
-def hidden_mean(v: Tensor, W: Tensor, c: Tensor) -> Tensor:
-    """p(h_j = 1 | v) = sigmoid(c_j + W_j v), (n, n_hidden)."""
-    return torch.sigmoid(hidden_input(v, W, c))
+def bernoulli(p: Tensor, gen: torch.Generator) -> Tensor:
+    """0/1 draws with probabilities p, in p's dtype.
+
+    On the CPU these are the very draws of ``torch.bernoulli(p, generator=gen)`` (a uniform of
+    p's dtype below p), and faster. A NaN draws 0 where CUDA's ``torch.bernoulli`` stops
+    the process with a device-side assert, so a diverged run reaches the finiteness check that
+    reports it.
+    """
+    return (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p).to(p.dtype)
 
 
-def visible_mean(h: Tensor, W: Tensor, b: Tensor, visible: str) -> Tensor:
-    """E[v | h]: sigmoid(b + W^T h) for Bernoulli visibles, b + W^T h for Gaussian ones."""
-    a = torch.addmm(b, h, W)
+def hidden_mean(v: Tensor, W: Tensor, c: Tensor, scale: float = 1.0) -> Tensor:
+    """p(h_j = 1 | v) = sigmoid(c_j + scale W_j v), (n, n_hidden)."""
+    return torch.sigmoid(hidden_input(v, W, c, scale))
+
+
+def visible_mean(h: Tensor, W: Tensor, b: Tensor, visible: str, scale: float = 1.0) -> Tensor:
+    """E[v | h]: sigmoid(b + scale W^T h) for Bernoulli visibles, b + scale W^T h for Gaussian
+    ones."""
+    a = torch.addmm(b, h, W, alpha=scale)
     return a if visible == "gaussian" else torch.sigmoid(a)
 
 
-def sample_visible(h: Tensor, W: Tensor, b: Tensor, visible: str, gen) -> Tensor:
+def sample_visible(
+    h: Tensor, W: Tensor, b: Tensor, visible: str, gen, scale: float = 1.0
+) -> Tensor:
     """A draw of v from p(v | h), (n, n_visible)."""
-    mean = visible_mean(h, W, b, visible)
+    mean = visible_mean(h, W, b, visible, scale)
     if visible == "gaussian":
         return mean + torch.randn(mean.shape, generator=gen, device=mean.device, dtype=mean.dtype)
-    return torch.bernoulli(mean, generator=gen)
+    return bernoulli(mean, gen)
 
 
 @torch.no_grad()
@@ -83,9 +98,15 @@ def block_gibbs(
     caller can take the mean-field statistics of the last step.
     """
     for _ in range(n_steps):
-        h = torch.bernoulli(hidden_mean(v, W, c), generator=gen)
+        h = bernoulli(hidden_mean(v, W, c), gen)
         v = sample_visible(h, W, b, visible, gen)
     return v, hidden_mean(v, W, c)
+
+
+def reconstruction_error(v: Tensor, W: Tensor, b: Tensor, c: Tensor, visible: str) -> Tensor:
+    """Mean squared error per feature of the mean-field reconstruction E[v | p(h | v)], a
+    0-d tensor (reading it is a host sync: once per epoch, for the progress bar only)."""
+    return ((visible_mean(hidden_mean(v, W, c), W, b, visible) - v) ** 2).mean()
 
 
 def log_pseudo_likelihood(v: Tensor, W: Tensor, b: Tensor, c: Tensor) -> Tensor:

@@ -18,6 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from genzoo._validation import make_generator
+from genzoo.boltzmann._limits import MAX_BETAS, MAX_ROWS
 from genzoo.boltzmann._rbm_math import (
     binary_states,
     check_visible,
@@ -97,8 +98,12 @@ def default_betas(n_betas: int) -> np.ndarray:
     [0.5, 0.9) and [0.9, 1] in the proportions 500 : 4000 : 10000 (piecewise-linear in the
     step index, so any length from 2 starts at 0 and ends at 1).
     """
-    if isinstance(n_betas, bool) or not isinstance(n_betas, (int, np.integer)) or n_betas < 2:
-        raise ValueError(f"n_betas must be an int of at least 2; got {n_betas!r}.")
+    if (
+        isinstance(n_betas, bool)
+        or not isinstance(n_betas, (int, np.integer))
+        or not 2 <= n_betas <= MAX_BETAS
+    ):
+        raise ValueError(f"n_betas must be an int from 2 to {MAX_BETAS}; got {n_betas!r}.")
     # The step boundaries of the full schedule, as fractions of its length, mapped onto the
     # n_betas - 1 steps asked for: a short schedule keeps its start at 0 and the same shape.
     knots = np.concatenate([[0.0], np.cumsum(_SCHEDULE_STEPS) / sum(_SCHEDULE_STEPS)])
@@ -110,8 +115,10 @@ def default_betas(n_betas: int) -> np.ndarray:
 
 def _check_betas(betas) -> np.ndarray:
     betas = np.asarray(betas, dtype=np.float64)
-    if betas.ndim != 1 or len(betas) < 2:
-        raise ValueError(f"betas must be a 1-D schedule of at least 2 values; got {betas.shape}.")
+    if betas.ndim != 1 or not 2 <= len(betas) <= MAX_BETAS:
+        raise ValueError(
+            f"betas must be a 1-D schedule of 2 to {MAX_BETAS} values; got shape {betas.shape}."
+        )
     if betas[0] != 0.0 or betas[-1] != 1.0 or (np.diff(betas) <= 0).any():
         raise ValueError("betas must increase strictly from 0 to 1.")
     return betas
@@ -208,8 +215,10 @@ def ais_log_partition(
         Visible biases b_A of the base-rate model; None is zeros (uniform, or N(0, I)).
         A base close to the data (the logit of its mean) lowers the variance.
     n_chains : int, default=100
+        At most 2^20.
     n_betas : int, default=10000
-        Inverse temperatures of the default schedule (see `default_betas`), 0 and 1 included.
+        Inverse temperatures of the default schedule (see `default_betas`), 0 and 1 included;
+        at most 10^7, as the length of `betas`.
     betas : array-like or None
         An explicit schedule, increasing strictly from 0 to 1; overrides `n_betas`.
     random_state : int, torch.Generator or None
@@ -228,8 +237,12 @@ def ais_log_partition(
         if base_visible_bias is None
         else _parameters(W, base_visible_bias, c)[1]
     )
-    if isinstance(n_chains, bool) or not isinstance(n_chains, (int, np.integer)) or n_chains < 1:
-        raise ValueError(f"n_chains must be a positive int; got {n_chains!r}.")
+    if (
+        isinstance(n_chains, bool)
+        or not isinstance(n_chains, (int, np.integer))
+        or not 1 <= n_chains <= MAX_ROWS
+    ):
+        raise ValueError(f"n_chains must be an int from 1 to {MAX_ROWS}; got {n_chains!r}.")
     betas = default_betas(n_betas) if betas is None else _check_betas(betas)
     gen = (
         random_state

@@ -13,10 +13,11 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, check_binary
+from genzoo._validation import Interval, check_binary, validate_params
 from genzoo.base import GenerativeModel
+from genzoo.boltzmann import _limits
+from genzoo.boltzmann._cd import MEAN_CLIP, base_rate_bias, check_finite
 from genzoo.boltzmann._dbm_math import (
-    base_rate_bias,
     bipartite_parameters,
     gibbs_sweeps,
     mean_field,
@@ -24,7 +25,7 @@ from genzoo.boltzmann._dbm_math import (
     persistent_step,
     pretrain_rbm,
 )
-from genzoo.boltzmann._rbm_train import MEAN_CLIP
+from genzoo.boltzmann._rbm_math import bernoulli, hidden_mean
 from genzoo.boltzmann.ais import ais_log_partition, exact_log_partition
 from genzoo.registry import register
 
@@ -38,6 +39,7 @@ _EXACT_MAX_UNITS = 20
 _EVAL_MAX_ITER = 500
 _EVAL_TOL = 1e-10
 _CHUNK_ROWS = 4096
+DIVERGED = "the DBM's training diverged to NaN or infinity; lower learning_rate or momentum."
 
 
 @register(
@@ -86,37 +88,48 @@ class DBM(GenerativeModel):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100, 50)
-        Units per hidden layer, bottom first; at least two layers (one is an RBM).
+        Units per hidden layer, bottom first; at least two layers (one is an RBM), each at
+        most 2^16.
     learning_rate : float, default=0.05
         Step size of the joint training (and of the pre-training).
     learning_rate_decay : float, default=0.05
         The joint training's step size in epoch t is learning_rate / (1 + decay * t).
     batch_size : int, default=50
+        Rows per minibatch, at most 2^20.
     n_iter : int, default=50
         Epochs of joint training.
     pretrain_iter : int, default=10
         CD-1 epochs per layer of greedy pre-training; 0 starts from small random weights.
     n_chains : int, default=100
-        Persistent Markov chains (fantasy particles) for the model statistics.
+        Persistent Markov chains (fantasy particles) for the model statistics, at most 2^20.
     n_gibbs_steps : int, default=5
-        Block-Gibbs sweeps of the chains per update.
+        Block-Gibbs sweeps of the chains per update, at most 10^6.
     n_mean_field : int, default=10
-        Mean-field iterations per minibatch in training. `log_prob` and `transform` iterate
-        each row to convergence.
+        Mean-field iterations per minibatch in training, at most 10^6. `log_prob` and
+        `transform` iterate each row to convergence.
     momentum : float, default=0.5
     weight_decay : float, default=1e-4
         L2 penalty on the weights.
     binarize : float or None, default=None
         Threshold above which a value counts as 1; None requires X to be binary.
     sample_burn_in : int, default=1000
-        Gibbs sweeps of `sample` from fresh chains before a state is returned.
+        Gibbs sweeps of `sample` from fresh chains before a state is returned, at most 10^6.
+        One call of `sample` draws at most 2^30 / (units of the larger of the odd and the
+        even layers together) samples.
     n_ais_chains : int, default=100
     n_ais_betas : int, default=10000
-        AIS runs and intermediate temperatures for log Z (unused when log Z is exact).
+        AIS runs (2 to 2^20) and intermediate temperatures (2 to 10^7) for log Z (unused when
+        log Z is exact).
     verbose : int, default=0
         1 shows a progress bar over epochs.
     random_state : int or None
         Seeds training, the AIS estimate of log Z and (unless `sample` gets its own) sampling.
+        The same seed gives the same model and samples on the same device.
+    device : str or torch.device, default="auto"
+        Where training, mean-field, sampling and AIS run: "auto" is CUDA when available, else
+        the CPU. Input is validated on the host first.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of training and sampling; the bound, log Z and `transform` are float64.
 
     Attributes
     ----------
@@ -154,20 +167,22 @@ class DBM(GenerativeModel):
         "hidden_layer_sizes": ["array-like"],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
         "learning_rate_decay": [Interval(float, 0, None)],
-        "batch_size": [Interval(int, 1, None)],
+        "batch_size": [_limits.ROWS],
         "n_iter": [Interval(int, 0, None)],
         "pretrain_iter": [Interval(int, 0, None)],
-        "n_chains": [Interval(int, 1, None)],
-        "n_gibbs_steps": [Interval(int, 1, None)],
-        "n_mean_field": [Interval(int, 1, None)],
+        "n_chains": [_limits.ROWS],
+        "n_gibbs_steps": [_limits.STEPS],
+        "n_mean_field": [_limits.STEPS],
         "momentum": [Interval(float, 0, 1, closed="left")],
         "weight_decay": [Interval(float, 0, None)],
         "binarize": [None, Interval(float, None, None)],
-        "sample_burn_in": [Interval(int, 0, None)],
-        "n_ais_chains": [Interval(int, 2, None)],
-        "n_ais_betas": [Interval(int, 2, None)],
+        "sample_burn_in": [_limits.BURN_IN],
+        "n_ais_chains": [_limits.AIS_CHAINS],
+        "n_ais_betas": [_limits.AIS_BETAS],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
+        "device": ["device"],
+        "dtype": ["dtype"],
     }
 
     def __init__(
@@ -190,6 +205,8 @@ class DBM(GenerativeModel):
         n_ais_betas: int = 10000,
         verbose: int = 0,
         random_state: int | None = None,
+        device: str = "auto",
+        dtype: str = "float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
@@ -208,6 +225,8 @@ class DBM(GenerativeModel):
         self.n_ais_betas = n_ais_betas
         self.verbose = verbose
         self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
 
     # --- input
 
@@ -226,13 +245,14 @@ class DBM(GenerativeModel):
                 "hidden_layer_sizes of DBM must be a tuple of two or more positive ints (a DBM "
                 f"with one hidden layer is an RBM: use genzoo's RBM); got {sizes!r}."
             )
+        _limits.check_sizes(sizes)
         return [n_features, *(int(s) for s in sizes)]
 
     # --- training
 
     def _fit(self, X, y, gen: torch.Generator) -> dict:
         sizes = self._layer_sizes(X.shape[1])
-        data = torch.as_tensor(X.astype(np.float32))  # training in float32 for speed
+        data = self._to_tensor(X)  # dtype and device of the model
         total = self.pretrain_iter * (len(sizes) - 1) + self.n_iter
         with tqdm(total=total, desc="DBM", disable=self.verbose <= 0) as bar:
             weights, biases = self._pretrain(data, sizes, gen, bar.update)
@@ -241,8 +261,8 @@ class DBM(GenerativeModel):
         biases = [b.double() for b in biases]
         log_z, stderr, method = self._log_partition(data.double(), weights, biases, gen)
         return {
-            "weights_": [w.numpy() for w in weights],
-            "biases_": [b.numpy() for b in biases],
+            "weights_": [w.cpu().numpy() for w in weights],
+            "biases_": [b.cpu().numpy() for b in biases],
             "log_partition_": log_z,
             "log_partition_stderr_": stderr,
             "log_partition_method_": method,
@@ -252,12 +272,13 @@ class DBM(GenerativeModel):
 
     def _pretrain(self, data, sizes, gen, callback):
         """Greedy RBM stack with doubled inputs; random small weights if pretrain_iter is 0."""
+        like = dict(dtype=data.dtype, device=data.device)
         if self.pretrain_iter == 0:
             weights = [
-                0.01 * torch.randn(sizes[i + 1], sizes[i], generator=gen)
+                0.01 * torch.randn(sizes[i + 1], sizes[i], generator=gen, **like)
                 for i in range(len(sizes) - 1)
             ]
-            biases = [base_rate_bias(data)] + [torch.zeros(s) for s in sizes[1:]]
+            biases = [base_rate_bias(data)] + [torch.zeros(s, **like) for s in sizes[1:]]
             return weights, biases
         top = len(sizes) - 2
         weights, visible_bias, hidden_bias = [], [], []
@@ -265,15 +286,23 @@ class DBM(GenerativeModel):
         for k in range(len(sizes) - 1):
             up, down = (2.0 if k < top else 1.0), (2.0 if k > 0 else 1.0)
             W, b, c = pretrain_rbm(
-                layer_data, sizes[k + 1], up=up, down=down, n_iter=self.pretrain_iter,
-                batch_size=self.batch_size, learning_rate=self.learning_rate,
-                momentum=self.momentum, weight_decay=self.weight_decay, gen=gen,
+                layer_data,
+                sizes[k + 1],
+                up=up,
+                down=down,
+                n_iter=self.pretrain_iter,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+                gen=gen,
+                diverged=DIVERGED,
                 callback=callback,
-            )  # fmt: skip
+            )
             weights.append(W)
             visible_bias.append(b)
             hidden_bias.append(c)
-            layer_data = torch.sigmoid(up * (layer_data @ W.T) + c)
+            layer_data = hidden_mean(layer_data, W, c, up)
         # A middle layer is the hidden layer of one RBM and the visible layer of the next:
         # in the DBM it gets half its (doubled) input from each, so its bias is their mean.
         biases = [visible_bias[0]]
@@ -282,38 +311,52 @@ class DBM(GenerativeModel):
         return weights, biases
 
     def _train_jointly(self, data, weights, biases, gen, callback):
-        """Stochastic approximation with persistent chains (Salakhutdinov and Hinton, alg. 1)."""
+        """Stochastic approximation with persistent chains (Salakhutdinov and Hinton, alg. 1).
+
+        The chains are even blocks (see `_dbm_math`), started at random training rows with
+        their even hidden layers drawn from mean-field. Finiteness is checked once per epoch.
+        """
         n = len(data)
-        start = data[torch.randint(n, (self.n_chains,), generator=gen)]
+        start = data[torch.randint(n, (self.n_chains,), generator=gen, device=data.device)]
         mu = mean_field(start, weights, biases, n_iter=self.n_mean_field)
-        chains = [start] + [torch.bernoulli(m, generator=gen) for m in mu[1:]]
+        chains = torch.cat([start] + [bernoulli(m, gen) for m in mu[2::2]], 1)
         velocity = [torch.zeros_like(p) for p in [*weights, *biases]]
         for epoch in range(self.n_iter):
             learning_rate = self.learning_rate / (1 + self.learning_rate_decay * epoch)
-            order = torch.randperm(n, generator=gen)
+            order = torch.randperm(n, generator=gen, device=data.device)
             for begin in range(0, n, self.batch_size):
                 chains = persistent_step(
-                    data[order[begin : begin + self.batch_size]], chains, weights, biases,
-                    velocity, learning_rate=learning_rate, momentum=self.momentum,
-                    weight_decay=self.weight_decay, n_mean_field=self.n_mean_field,
-                    n_gibbs_steps=self.n_gibbs_steps, gen=gen,
-                )  # fmt: skip
+                    data[order[begin : begin + self.batch_size]],
+                    chains,
+                    weights,
+                    biases,
+                    velocity,
+                    learning_rate=learning_rate,
+                    momentum=self.momentum,
+                    weight_decay=self.weight_decay,
+                    n_mean_field=self.n_mean_field,
+                    n_gibbs_steps=self.n_gibbs_steps,
+                    gen=gen,
+                )
+            check_finite([*weights, *biases], DIVERGED)
             callback()
         return weights, biases
 
     def _log_partition(self, data, weights, biases, gen) -> tuple[float, float, str]:
-        """log Z of the odd/even bipartite RBM: exact when small, else AIS from base rates."""
+        """log Z of the odd/even bipartite RBM: exact when small, else AIS from base rates,
+        on the model's device in float64."""
         W, b_odd, b_even = bipartite_parameters(weights, biases)
-        args = (W.numpy(), b_odd.numpy(), b_even.numpy())
         if min(W.shape) <= _EXACT_MAX_UNITS:
-            return float(exact_log_partition(*args)), 0.0, "exact"
+            return float(exact_log_partition(W, b_odd, b_even)), 0.0, "exact"
         odd_means = torch.cat(
             [m.mean(0) for m in self._mean_field(data, weights, biases)[1::2]]
         ).clamp(MEAN_CLIP, 1 - MEAN_CLIP)
-        seed = int(torch.randint(2**62, (1,), generator=gen))
+        seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
         result = ais_log_partition(
-            *args,
-            base_visible_bias=torch.logit(odd_means).numpy(),
+            W,
+            b_odd,
+            b_even,
+            base_visible_bias=torch.logit(odd_means),
             n_chains=self.n_ais_chains,
             n_betas=self.n_ais_betas,
             random_state=seed,
@@ -323,10 +366,11 @@ class DBM(GenerativeModel):
 
     # --- the fitted model
 
-    def _parameters(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Weights and biases as float64 tensors."""
-        weights = [torch.as_tensor(w, dtype=torch.float64) for w in self.weights_]
-        return weights, [torch.as_tensor(b, dtype=torch.float64) for b in self.biases_]
+    def _parameters(self, dtype=torch.float64) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Weights and biases as tensors of `dtype` on the model's device."""
+        like = dict(dtype=dtype, device=self._device())
+        weights = [torch.as_tensor(w, **like) for w in self.weights_]
+        return weights, [torch.as_tensor(b, **like) for b in self.biases_]
 
     def _mean_field(self, X, weights, biases) -> list[torch.Tensor]:
         """Converged mean-field means [v, mu_1, ..., mu_L] of every row of X, in chunks."""
@@ -342,13 +386,15 @@ class DBM(GenerativeModel):
         return mean_field_bound(mu, weights, biases) - self.log_partition_
 
     def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
-        weights, biases = self._parameters()
-        # Fresh chains start from each unit's bias alone, then burn in.
-        states = [
-            torch.bernoulli(torch.sigmoid(b).expand(n_samples, -1), generator=gen) for b in biases
-        ]
-        states = gibbs_sweeps(states, weights, biases, n_steps=self.sample_burn_in, gen=gen)
-        return states[0]  # the even block, v included, is sampled last
+        validate_params(self, self._parameter_constraints)  # sizes changed by set_params
+        sizes = [len(b) for b in self.biases_]
+        _limits.check_n_samples(n_samples, max(sum(sizes[0::2]), sum(sizes[1::2])))
+        weights, biases = self._parameters(self._dtype())
+        # Fresh chains start from each even unit's bias alone, then burn in.
+        even_bias = torch.cat(biases[0::2])
+        even = bernoulli(torch.sigmoid(even_bias).expand(n_samples, -1), gen)
+        even, _ = gibbs_sweeps(even, weights, biases, n_steps=self.sample_burn_in, gen=gen)
+        return even[:, : sizes[0]]  # v leads the even block, which is sampled last
 
     def transform(self, X, *, layer: int | None = -1) -> np.ndarray:
         """Return the mean-field posterior means of hidden layer `layer` for each row of X.
@@ -357,6 +403,7 @@ class DBM(GenerativeModel):
         concatenates all hidden layers, bottom first. Shape (n_samples, units).
         """
         check_is_fitted(self)
+        validate_params(self, self._parameter_constraints)  # device, after set_params
         n_hidden = len(self.weights_)
         if layer is not None and not (
             isinstance(layer, (int, np.integer)) and -n_hidden <= layer < n_hidden
@@ -364,9 +411,10 @@ class DBM(GenerativeModel):
             raise ValueError(
                 f"layer must be None or an int in [-{n_hidden}, {n_hidden}); got {layer!r}."
             )
-        X = self._to_tensor(self._check_X(X, reset=False)).double()
+        X = self._check_X(X, reset=False)
+        X = torch.as_tensor(X, dtype=torch.float64, device=self._device())
         weights, biases = self._parameters()
         with torch.no_grad():
             mu = self._mean_field(X, weights, biases)[1:]
         out = torch.cat(mu, 1) if layer is None else mu[layer]
-        return out.numpy()
+        return out.cpu().numpy()

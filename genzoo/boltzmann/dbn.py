@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
 from genzoo.base import GenerativeModel
+from genzoo.boltzmann import _limits
 from genzoo.boltzmann._dbm_math import bernoulli_entropy
-from genzoo.boltzmann._rbm_math import free_energy, hidden_mean, softplus
+from genzoo.boltzmann._rbm_math import bernoulli, free_energy, hidden_mean, softplus, visible_mean
 from genzoo.boltzmann.rbm import RBM
 from genzoo.registry import register
 
@@ -156,7 +157,7 @@ class DBN(GenerativeModel):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(256, 128)
-        Width of each hidden layer, bottom to top; one or more.
+        Width of each hidden layer, bottom to top; one or more, each at most 2^16.
     learning_rate : float, default=0.05
     batch_size : int, default=20
     n_iter : int, default=50
@@ -168,14 +169,15 @@ class DBN(GenerativeModel):
     momentum : float, default=0.5
     weight_decay : float, default=0.0
     learning_rate_schedule : {"constant", "linear"}, default="linear"
-        These six are passed to every layer's `RBM`; see there. Momentum 0.5 and the linear
-        decay gain about 4 nats of held-out bound on binarised digits over plain SGD.
+        These six are passed to every layer's `RBM`, and bounded as there. Momentum 0.5 and
+        the linear decay gain about 4 nats of held-out bound on binarised digits over plain
+        SGD.
     binarize : float or None, default=None
         Threshold above which a feature is 1; None requires X to hold only 0 and 1.
     sample_burn_in : int, default=1000
-        Block Gibbs sweeps in the top RBM before the downward pass of `sample`.
+        Block Gibbs sweeps in the top RBM before the downward pass of `sample`, at most 10^6.
     n_posterior_samples : int, default=100
-        Draws from the recognition posterior per row in `log_prob`.
+        Draws from the recognition posterior per row in `log_prob`, at most 10^5.
     estimator : {"bound", "importance"}, default="bound"
         What `log_prob` averages over those draws (above).
     n_ais_chains : int, default=100
@@ -187,7 +189,8 @@ class DBN(GenerativeModel):
         Seeds each layer's training and AIS run and, unless it gets its own, `sample`. The
         posterior draws of `log_prob` for a row come from a hash of this seed (0 when None)
         and the row's values: deterministic per row, whatever the batch.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
+        Where the layers train and sample (as `RBM`'s).
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and sampling (as `RBM`'s); likelihoods are always float64.
 
@@ -226,7 +229,7 @@ class DBN(GenerativeModel):
         "hidden_layer_sizes": ["array-like"],
         **{name: RBM._parameter_constraints[name] for name in _LAYER_PARAMS},
         "binarize": [Interval(float, None, None), None],
-        "n_posterior_samples": [Interval(int, 1, None)],
+        "n_posterior_samples": [Interval(int, 1, _limits.MAX_POSTERIOR_SAMPLES)],
         "estimator": [Options("bound", "importance")],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
@@ -291,6 +294,7 @@ class DBN(GenerativeModel):
                 "hidden_layer_sizes must be a non-empty sequence of positive ints, one per "
                 f"hidden layer; got {self.hidden_layer_sizes!r}."
             )
+        _limits.check_sizes(sizes)
         return tuple(int(s) for s in sizes)
 
     # --- fitting
@@ -356,11 +360,14 @@ class DBN(GenerativeModel):
     # --- sampling
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        validate_params(self, self._parameter_constraints)  # sizes changed by set_params
+        widest = max(max(rbm.components_.shape) for rbm in self.rbms_)
+        _limits.check_n_samples(n_samples, widest)
         # Block Gibbs in the top RBM from its base rate: its visible states are h_(L-1).
-        h = self.rbms_[-1]._sample(n_samples, None, gen)
+        h = self.rbms_[-1]._draw(n_samples, gen, burn_in=self.sample_burn_in)
         for rbm in reversed(self.rbms_[:-1]):  # the directed pass down to the data
             W, b, _ = rbm._params(h.dtype)
-            h = torch.bernoulli(torch.sigmoid(torch.addmm(b, h, W)), generator=gen)
+            h = bernoulli(visible_mean(h, W, b, "bernoulli"), gen)
         return h
 
     # --- public methods beyond the protocol

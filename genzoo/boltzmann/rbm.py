@@ -8,17 +8,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
 from genzoo.base import GenerativeModel, LikelihoodUnavailable
+from genzoo.boltzmann import _limits
+from genzoo.boltzmann._cd import initial_parameters, train_epochs
 from genzoo.boltzmann._rbm_math import (
+    bernoulli,
     block_gibbs,
     free_energy,
     hidden_mean,
     log_pseudo_likelihood,
+    reconstruction_error,
     sample_visible,
 )
-from genzoo.boltzmann._rbm_train import initial_parameters, train_epochs
 from genzoo.boltzmann.ais import MAX_ENUMERATED_UNITS, ais_log_partition, exact_log_partition
 from genzoo.registry import register
 
@@ -26,6 +30,10 @@ __all__ = ["RBM"]
 
 # Most elements (rows x features x hidden units) of one pseudo-likelihood chunk.
 _CHUNK_ELEMENTS = 2**22
+DIVERGED = (
+    "the RBM's training diverged to NaN or infinity; lower learning_rate (Gaussian visibles "
+    "usually need 0.001 to 0.01)."
+)
 
 
 # --- the model
@@ -74,11 +82,11 @@ class RBM(GenerativeModel):
     Parameters
     ----------
     n_components : int, default=256
-        Number of hidden units.
+        Number of hidden units, at most 2^16.
     learning_rate : float, default=0.1
         Step size of the gradient ascent; Gaussian visibles usually want 10-100 times less.
     batch_size : int, default=10
-        Rows per minibatch.
+        Rows per minibatch, at most 2^20.
     n_iter : int, default=10
         Epochs over the training data (each one shuffled).
     verbose : int, default=0
@@ -90,12 +98,12 @@ class RBM(GenerativeModel):
         Binary visible units, or unit-variance Gaussian ones on standardised data (log_prob
         is then mapped back to a density of the original data).
     k : int, default=1
-        Gibbs sweeps per update of the negative phase (CD-k or PCD-k).
+        Gibbs sweeps per update of the negative phase (CD-k or PCD-k), at most 10^6.
     persistent : bool, default=True
         Keep the negative-phase chains between updates (PCD) instead of restarting them at
         the data (CD).
     n_chains : int or None
-        Persistent chains; None is `batch_size`, as scikit-learn.
+        Persistent chains, at most 2^20; None is `batch_size`, as scikit-learn.
     momentum : float, default=0.0
         Momentum of the updates; scikit-learn has none. Hinton's guide suggests 0.5 to 0.9.
     weight_decay : float, default=0.0
@@ -108,15 +116,19 @@ class RBM(GenerativeModel):
         `sample` starts new chains from the base rate (independent visibles with the data's
         means), or continues the persistent chains `h_samples_` (cycled if fewer than asked).
     sample_burn_in : int, default=1000
-        Block Gibbs sweeps before `sample` returns the visible states.
+        Block Gibbs sweeps before `sample` returns the visible states, at most 10^6. One call
+        of `sample` draws at most 2^30 / max(n_components, n_features) samples.
     n_ais_chains : int, default=100
     n_ais_betas : int, default=10000
-        AIS chains and inverse temperatures, when log Z is estimated.
+        AIS chains (2 to 2^20) and inverse temperatures (2 to 10^7), when log Z is estimated.
     exact_max_hidden : int, default=20
         Largest layer (at most 25) whose configurations are enumerated for an exact log Z.
     compute_log_partition : bool, default=True
         Compute log Z at the end of `fit` (needed by `log_prob` and `score`).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
+        Where training, sampling and the other methods run: "auto" is CUDA when available,
+        else the CPU. Input is validated on the host first. AIS runs on the CPU, so that a
+        model's log Z does not depend on its device.
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and sampling (float32 trains about 1.5 times faster on a CPU);
         likelihoods, free energies and log Z are always float64.
@@ -172,24 +184,24 @@ class RBM(GenerativeModel):
         "input_shape_",
     )
     _parameter_constraints = {
-        "n_components": [Interval(int, 1, None)],
+        "n_components": [_limits.UNITS],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
-        "batch_size": [Interval(int, 1, None)],
+        "batch_size": [_limits.ROWS],
         "n_iter": [Interval(int, 1, None)],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
         "visible": [Options("bernoulli", "gaussian")],
-        "k": [Interval(int, 1, None)],
+        "k": [_limits.STEPS],
         "persistent": [bool],
-        "n_chains": [Interval(int, 1, None), None],
+        "n_chains": [_limits.ROWS, None],
         "momentum": [Interval(float, 0, 1, closed="left")],
         "weight_decay": [Interval(float, 0, None)],
         "learning_rate_schedule": [Options("constant", "linear")],
         "binarize": [Interval(float, None, None), None],
         "sample_from": [Options("fresh", "persistent")],
-        "sample_burn_in": [Interval(int, 0, None)],
-        "n_ais_chains": [Interval(int, 2, None)],
-        "n_ais_betas": [Interval(int, 2, None)],
+        "sample_burn_in": [_limits.BURN_IN],
+        "n_ais_chains": [_limits.AIS_CHAINS],
+        "n_ais_betas": [_limits.AIS_BETAS],
         "exact_max_hidden": [Interval(int, 0, MAX_ENUMERATED_UNITS)],
         "compute_log_partition": [bool],
         "device": ["device"],
@@ -267,6 +279,7 @@ class RBM(GenerativeModel):
     def _inputs(self, X, dtype=torch.float64) -> torch.Tensor:
         """Validated X as a standardised tensor, for the public methods beyond the protocol."""
         check_is_fitted(self)
+        validate_params(self, self._parameter_constraints)  # device and dtype, set_params
         X = torch.as_tensor(self._check_X(X, reset=False), dtype=dtype, device=self._device())
         return self._standardise(X)
 
@@ -283,20 +296,48 @@ class RBM(GenerativeModel):
 
     def _fit(self, X, y, gen) -> dict:
         start = self._start(X, gen)
-        params, chains = train_epochs(
-            self, start["X"], start["params"], start["chains"], n_epochs=self.n_iter, gen=gen,
-            decay=self.learning_rate_schedule == "linear",
-        )  # fmt: skip
-        fitted = self._fitted(params, chains, start, self.n_iter, X)
+        chains = self._train(start, self.n_iter, self.learning_rate_schedule, gen)
+        fitted = self._fitted(start["params"], chains, start, self.n_iter, X)
         if self.compute_log_partition:
             fitted.update(self._log_partition(fitted))
         return fitted
+
+    def _train(self, start: dict, n_epochs: int, schedule: str, gen) -> torch.Tensor:
+        """Train the start's parameters in place by the shared CD loop; return the chains."""
+        X, params = start["X"], start["params"]
+        bar = tqdm(total=n_epochs, desc="RBM", disable=self.verbose <= 0)
+
+        def progress():
+            bar.update()
+            if self.verbose > 0:  # reading the error is a host sync: only when it is shown
+                W, b, c = params["W"], params["b"], params["c"]
+                error = reconstruction_error(X, W, b, c, self.visible)
+                bar.set_postfix(reconstruction_error=f"{float(error):.4f}")
+
+        with bar:
+            chains = train_epochs(
+                X,
+                params,
+                start["chains"] if self.persistent else None,
+                n_epochs=n_epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                gen=gen,
+                schedule=schedule,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+                k=self.k,
+                visible=self.visible,
+                diverged=DIVERGED,
+                callback=progress,
+            )
+        return start["chains"] if chains is None else chains  # CD keeps its unused start
 
     def _start(self, X: np.ndarray, gen) -> dict:
         """The initial state of a fit on X: parameters, chains, standardisation, AIS seed."""
         standardisation = self._standardisation(X)
         Xt = self._training_tensor(X, standardisation)
-        params = initial_parameters(Xt, self.n_components, self.visible, gen)
+        params = initial_parameters(Xt, self.n_components, visible=self.visible, gen=gen)
         n_chains = self.batch_size if self.n_chains is None else self.n_chains
         return {
             "X": Xt,
@@ -338,10 +379,8 @@ class RBM(GenerativeModel):
             }
         else:
             start = self._start(X, gen)
-        params, chains = train_epochs(
-            self, start["X"], start["params"], start["chains"], n_epochs=1, gen=gen, decay=False
-        )
-        fitted = self._fitted(params, chains, start, epochs + 1, X)
+        chains = self._train(start, 1, "constant", gen)
+        fitted = self._fitted(start["params"], chains, start, epochs + 1, X)
         if self.compute_log_partition and self._enumerable(X.shape[1]):
             fitted.update(self._log_partition(fitted))
         self._set_fitted(fitted)
@@ -445,6 +484,16 @@ class RBM(GenerativeModel):
         return out
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
+        self._check_sample_size(n_samples)
+        return self._draw(n_samples, gen, burn_in=self.sample_burn_in)
+
+    def _check_sample_size(self, n_samples: int) -> None:
+        """Refuse, before any device work, sizes changed by set_params or too many samples."""
+        validate_params(self, self._parameter_constraints)
+        _limits.check_n_samples(n_samples, max(self.components_.shape))
+
+    def _draw(self, n_samples: int, gen, *, burn_in: int) -> torch.Tensor:
+        """Visible states after `burn_in` block Gibbs sweeps from `sample_from`'s start."""
         W, b, c = self._params(self._dtype())
         like = dict(dtype=W.dtype, device=W.device)
         if self.sample_from == "persistent":
@@ -456,8 +505,8 @@ class RBM(GenerativeModel):
             if self.visible == "gaussian":
                 v = base + torch.randn(base.shape, generator=gen, **like)
             else:
-                v = torch.bernoulli(torch.sigmoid(base), generator=gen)
-        v, _ = block_gibbs(v, W, b, c, visible=self.visible, n_steps=self.sample_burn_in, gen=gen)
+                v = bernoulli(torch.sigmoid(base), gen)
+        v, _ = block_gibbs(v, W, b, c, visible=self.visible, n_steps=burn_in, gen=gen)
         if self.visible == "gaussian":
             v = v * v.new_tensor(self.scale_) + v.new_tensor(self.mean_)
         return v

@@ -156,6 +156,8 @@ def test_a_short_schedule_is_noisy_but_unbiased():
         ({"betas": [0.1, 1.0]}, "betas must increase"),
         ({"n_betas": 1}, "n_betas"),
         ({"n_chains": 0}, "n_chains"),
+        ({"n_betas": 10**7 + 1}, "n_betas"),
+        ({"n_chains": 2**20 + 1}, "n_chains"),
         ({"visible": "poisson"}, "visible"),
         ({"base_visible_bias": np.zeros(3)}, "visible_bias"),
     ],

@@ -153,12 +153,10 @@ def test_gibbs_sweeps_sample_the_exact_marginal():
     weights, biases = _random_dbm([6, 4, 3], scale=1.0, seed=4)
     n = 20_000
     gen = torch.Generator().manual_seed(0)
-    states = [
-        torch.bernoulli(torch.full((n, len(b)), 0.5, dtype=torch.float64), generator=gen)
-        for b in biases
-    ]
-    states = gibbs_sweeps(states, _torch(weights), _torch(biases), n_steps=100, gen=gen)
-    tv = _total_variation(states[0].numpy(), _exact_log_p_v(weights, biases))
+    # The chains' state is the even block, layers 0 and 2 side by side (6 + 3 units).
+    even = torch.bernoulli(torch.full((n, 6 + 3), 0.5, dtype=torch.float64), generator=gen)
+    even, _ = gibbs_sweeps(even, _torch(weights), _torch(biases), n_steps=100, gen=gen)
+    tv = _total_variation(even[:, :6].numpy(), _exact_log_p_v(weights, biases))
     # sampling noise alone: about 0.5 * sum_x sqrt(2 p(x) / (pi n)) = 0.02 here
     assert tv < 0.04
 
@@ -237,11 +235,15 @@ def test_persistent_step_follows_the_exact_gradient():
     V = _states(4)[[0, 1, 3, 7, 15, 15]]  # far from the model's distribution
     n_chains = 40_000
     gen = torch.Generator().manual_seed(0)
-    chains = [
-        torch.bernoulli(torch.full((n_chains, s), 0.5, dtype=torch.float64), generator=gen)
-        for s in sizes
-    ]
-    chains = gibbs_sweeps(chains, _torch(weights), _torch(biases), n_steps=200, gen=gen)
+    # The chains' state is the even block, layers 0 and 2 side by side (4 + 2 units).
+    start = torch.full((n_chains, 4 + 2), 0.5, dtype=torch.float64)
+    chains, _ = gibbs_sweeps(
+        torch.bernoulli(start, generator=gen),
+        _torch(weights),
+        _torch(biases),
+        n_steps=200,
+        gen=gen,
+    )
 
     def step(V):
         """The change of every parameter in one plain step (rate 1, no momentum or decay)."""

@@ -235,14 +235,12 @@ def test_log_partition_can_be_deferred_and_partial_fit_drops_a_stale_estimate(ai
 
 def test_one_cd1_update_equals_the_hand_computed_step():
     """One CD-1 step with momentum and weight decay, from scikit-learn's start, by hand."""
-    from genzoo.boltzmann._rbm_train import train_epochs
+    from genzoo.boltzmann._cd import train_epochs
 
     rng = np.random.default_rng(0)
     v = (rng.random((5, 4)) < 0.5).astype(np.float64)
     W0, b0, c0 = rng.normal(0, 0.3, (3, 4)), rng.normal(0, 0.3, 4), rng.normal(0, 0.3, 3)
     lr, decay, momentum = 0.1, 0.01, 0.5
-    rbm = RBM(3, learning_rate=lr, batch_size=5, k=1, persistent=False, momentum=momentum,
-              weight_decay=decay, dtype="float64")  # fmt: skip
     params = {"W": torch.tensor(W0), "b": torch.tensor(b0), "c": torch.tensor(c0)}
     gen = torch.Generator().manual_seed(0)
     # The same draws as the training step makes, replayed: the permutation, then h, then v.
@@ -256,8 +254,18 @@ def test_one_cd1_update_equals_the_hand_computed_step():
     grad_W = (h_pos.T @ v_pos - h_neg.T @ v_neg) / 5 - decay * W0
     grad_b = (v_pos - v_neg).mean(0)
     grad_c = (h_pos - h_neg).mean(0)
-    train_epochs(rbm, torch.tensor(v), params, torch.zeros(5, 3, dtype=torch.float64),
-                 n_epochs=1, gen=gen, decay=False)  # fmt: skip
+    train_epochs(
+        torch.tensor(v),
+        params,
+        None,
+        n_epochs=1,
+        batch_size=5,
+        learning_rate=lr,
+        gen=gen,
+        momentum=momentum,
+        weight_decay=decay,
+        k=1,
+    )
     # The first step's velocity is lr * gradient (it starts at zero).
     np.testing.assert_allclose(params["W"].numpy(), W0 + lr * grad_W, atol=1e-12)
     np.testing.assert_allclose(params["b"].numpy(), b0 + lr * grad_b, atol=1e-12)
@@ -265,16 +273,16 @@ def test_one_cd1_update_equals_the_hand_computed_step():
 
 
 def test_linear_schedule_decays_within_fit_but_not_across_partial_fit(monkeypatch):
-    import genzoo.boltzmann._rbm_train as training
+    import genzoo.boltzmann._cd as training
 
     rates = []
-    real_step = training._step
+    real_update = training.cd_update
 
-    def recording_step(model, v_pos, params, chains, velocity, lr, gen):
-        rates.append(lr)
-        return real_step(model, v_pos, params, chains, velocity, lr, gen)
+    def recording_update(params, velocity, statistics, *, learning_rate, **settings):
+        rates.append(learning_rate)
+        return real_update(params, velocity, statistics, learning_rate=learning_rate, **settings)
 
-    monkeypatch.setattr(training, "_step", recording_step)
+    monkeypatch.setattr(training, "cd_update", recording_update)
     X = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
     settings = dict(batch_size=10, n_iter=2, learning_rate=0.1, learning_rate_schedule="linear")
     RBM(3, **settings, random_state=0).fit(X)
