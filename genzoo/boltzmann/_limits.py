@@ -15,10 +15,8 @@ __all__ = [
     "MAX_BETAS",
     "MAX_POSTERIOR_SAMPLES",
     "MAX_ROWS",
-    "MAX_SAMPLE_ELEMENTS",
     "MAX_STEPS",
     "MAX_UNITS",
-    "check_n_samples",
     "check_sizes",
 ]
 
@@ -33,8 +31,6 @@ MAX_STEPS = 10**6
 MAX_BETAS = 10**7
 # Draws from the DBN's recognition posterior per row of log_prob.
 MAX_POSTERIOR_SAMPLES = 10**5
-# Elements (samples x units) of the widest state tensor of one `sample` call: 4 GiB in float32.
-MAX_SAMPLE_ELEMENTS = 2**30
 
 UNITS = Interval(int, 1, MAX_UNITS)
 ROWS = Interval(int, 1, MAX_ROWS)
@@ -50,14 +46,4 @@ def check_sizes(sizes, name: str = "hidden_layer_sizes") -> None:
     if too_wide:
         raise ValueError(
             f"{name} allows at most {MAX_UNITS} units per layer; got {too_wide[0]} in {sizes!r}."
-        )
-
-
-def check_n_samples(n_samples: int, width: int) -> None:
-    """Raise ValueError naming n_samples if `n_samples` rows of `width` units are too many."""
-    if n_samples * width > MAX_SAMPLE_ELEMENTS:
-        most = max(1, MAX_SAMPLE_ELEMENTS // width)
-        raise ValueError(
-            f"n_samples must be at most {most} for a model whose widest layer has {width} units "
-            f"({MAX_SAMPLE_ELEMENTS} states at once); got {n_samples}. Draw in several calls."
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, check_binary, validate_params
@@ -385,16 +384,18 @@ class DBM(GenerativeModel):
         mu = self._mean_field(X.double(), weights, biases)
         return mean_field_bound(mu, weights, biases) - self.log_partition_
 
+    def _sample_item_bytes(self) -> int:
+        # every layer's state per chain, with its probabilities and uniforms
+        return 4 * 8 * sum(len(b) for b in self.biases_)
+
     def _sample(self, n_samples: int, y, gen: torch.Generator) -> torch.Tensor:
-        validate_params(self, self._parameter_constraints)  # sizes changed by set_params
-        sizes = [len(b) for b in self.biases_]
-        _limits.check_n_samples(n_samples, max(sum(sizes[0::2]), sum(sizes[1::2])))
+        self._validate_params()  # sizes changed by set_params after fit
         weights, biases = self._parameters(self._dtype())
         # Fresh chains start from each even unit's bias alone, then burn in.
         even_bias = torch.cat(biases[0::2])
         even = bernoulli(torch.sigmoid(even_bias).expand(n_samples, -1), gen)
         even, _ = gibbs_sweeps(even, weights, biases, n_steps=self.sample_burn_in, gen=gen)
-        return even[:, : sizes[0]]  # v leads the even block, which is sampled last
+        return even[:, : len(self.biases_[0])]  # v leads the even block, which is sampled last
 
     def transform(self, X, *, layer: int | None = -1) -> np.ndarray:
         """Return the mean-field posterior means of hidden layer `layer` for each row of X.
@@ -402,7 +403,7 @@ class DBM(GenerativeModel):
         `layer` indexes `hidden_layer_sizes` (-1, the default, is the top layer); None
         concatenates all hidden layers, bottom first. Shape (n_samples, units).
         """
-        check_is_fitted(self)
+        self._check_fitted()
         validate_params(self, self._parameter_constraints)  # device, after set_params
         n_hidden = len(self.weights_)
         if layer is not None and not (

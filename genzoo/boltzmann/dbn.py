@@ -20,7 +20,6 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
@@ -359,10 +358,11 @@ class DBN(GenerativeModel):
 
     # --- sampling
 
+    def _sample_item_bytes(self) -> int:
+        return max(rbm._sample_item_bytes() for rbm in self.rbms_)
+
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        validate_params(self, self._parameter_constraints)  # sizes changed by set_params
-        widest = max(max(rbm.components_.shape) for rbm in self.rbms_)
-        _limits.check_n_samples(n_samples, widest)
+        self._validate_params()  # sizes changed by set_params after fit
         # Block Gibbs in the top RBM from its base rate: its visible states are h_(L-1).
         h = self.rbms_[-1]._draw(n_samples, gen, burn_in=self.sample_burn_in)
         for rbm in reversed(self.rbms_[:-1]):  # the directed pass down to the data
@@ -375,31 +375,15 @@ class DBN(GenerativeModel):
     def transform(self, X) -> np.ndarray:
         """Return the top layer's hidden probabilities after an upward mean-field pass,
         (n_samples, hidden_layer_sizes[-1])."""
-        check_is_fitted(self)
+        self._check_fitted()
         H = self._check_X(X, reset=False)
         for rbm in self.rbms_:
             H = _upward(rbm, H)
         return H
 
-    # --- save and load
+    # --- files of format 1 kept each layer's state under a prefix
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """The base's arrays and values, each layer's RBM state under `rbms_.<l>.<name>`.
-
-        A saved file holds a nested model's params only, so each fitted RBM's own state goes
-        in under a prefix, and `_set_state` rebuilds it from a fresh RBM with those params.
-        """
-        arrays, values = super()._state()
-        rbms = values.pop("rbms_")
-        specs = []
-        for layer, rbm in enumerate(rbms):
-            rbm_arrays, rbm_values = rbm._state()
-            arrays.update({f"rbms_.{layer}.{k}": a for k, a in rbm_arrays.items()})
-            specs.append({"model": rbm, "values": rbm_values})
-        values[_RBM_STATES] = specs
-        return arrays, values
-
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+    def _from_legacy_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
         values = dict(values)
         specs = values.pop(_RBM_STATES)
         own = {k: a for k, a in arrays.items() if not k.startswith("rbms_.")}
@@ -408,9 +392,9 @@ class DBN(GenerativeModel):
             prefix = f"rbms_.{layer}."
             rbm_arrays = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
             rbm = spec["model"]  # an unfitted RBM with the saved params
-            rbm._set_state(rbm_arrays, dict(spec["values"]))
+            rbm._load_fitted(rbm._from_legacy_state(rbm_arrays, dict(spec["values"])))
             rbms.append(rbm)
-        self._set_fitted({**values, **own, "rbms_": rbms})
+        return {**values, **own, "rbms_": rbms}
 
 
 def _fit_layer(rbm: RBM, H: np.ndarray) -> None:
@@ -423,7 +407,7 @@ def _fit_layer(rbm: RBM, H: np.ndarray) -> None:
     validate_params(rbm, rbm._parameter_constraints)
     gen = make_generator(rbm.random_state, rbm._device())
     # A fresh writable copy: X may be read-only (a DataFrame's memory), H is shared.
-    rbm._set_fitted(rbm._fit(np.array(H, dtype=np.float64), None, gen))
+    rbm._commit(rbm._fit(np.array(H, dtype=np.float64), None, gen))
 
 
 def _upward(rbm: RBM, H: np.ndarray) -> np.ndarray:

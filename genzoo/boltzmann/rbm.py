@@ -348,18 +348,15 @@ class RBM(GenerativeModel):
             "ais_seed": int(torch.randint(2**62, (1,), generator=gen, device=gen.device)),
         }
 
-    def partial_fit(self, X, y=None) -> RBM:
+    def _partial_fit(self, X, y, gen) -> dict:
         """Run one epoch of minibatch updates on X, starting from the current fit if any.
 
         The first call initialises the model (and, for Gaussian visibles, the standardisation)
         from X. Momentum restarts at every call and the learning rate is not decayed. log Z
         is recomputed only when it is exact (cheap); an AIS estimate is dropped, as it no
-        longer fits the weights: call `estimate_log_partition` before `log_prob`. As `fit`, it
-        is atomic and returns self.
+        longer fits the weights: call `estimate_log_partition` before `log_prob`.
         """
-        validate_params(self, self._parameter_constraints)
-        fitted = hasattr(self, "components_")
-        X = self._check_X(X, reset=not fitted)
+        fitted = self._is_fitted()
         epochs = self.n_iter_ if fitted else 0
         # A new stream for each call, still reproducible from random_state.
         seed = None if self.random_state is None else self.random_state + epochs
@@ -383,8 +380,7 @@ class RBM(GenerativeModel):
         fitted = self._fitted(start["params"], chains, start, epochs + 1, X)
         if self.compute_log_partition and self._enumerable(X.shape[1]):
             fitted.update(self._log_partition(fitted))
-        self._set_fitted(fitted)
-        return self
+        return fitted
 
     def _standardisation(self, X: np.ndarray):
         if self.visible == "bernoulli":
@@ -463,9 +459,9 @@ class RBM(GenerativeModel):
         an AIS estimate, or to re-run AIS after changing `n_ais_chains` or `n_ais_betas`.
         Returns self.
         """
-        check_is_fitted(self)
-        validate_params(self, self._parameter_constraints)
-        self._set_fitted(self._log_partition(vars(self)))
+        self._check_fitted()
+        self._validate_params()
+        self._commit(self._log_partition(vars(self)))
         return self
 
     # --- protocol hooks
@@ -484,13 +480,12 @@ class RBM(GenerativeModel):
         return out
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        self._check_sample_size(n_samples)
+        self._validate_params()  # sizes changed by set_params after fit
         return self._draw(n_samples, gen, burn_in=self.sample_burn_in)
 
-    def _check_sample_size(self, n_samples: int) -> None:
-        """Refuse, before any device work, sizes changed by set_params or too many samples."""
-        validate_params(self, self._parameter_constraints)
-        _limits.check_n_samples(n_samples, max(self.components_.shape))
+    def _sample_item_bytes(self) -> int:
+        # a visible and a hidden state per chain, with their probabilities and uniforms
+        return 4 * 8 * sum(self.components_.shape)
 
     def _draw(self, n_samples: int, gen, *, burn_in: int) -> torch.Tensor:
         """Visible states after `burn_in` block Gibbs sweeps from `sample_from`'s start."""
