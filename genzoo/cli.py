@@ -28,6 +28,7 @@ from safetensors import SafetensorError
 import genzoo
 from genzoo import data as gdata
 from genzoo._files import RunLock, atomic_write, atomic_write_text, remove_stale_temporaries
+from genzoo.data.kinds import get_kind, kind_of
 from genzoo.io import MODEL_FILE, read_metadata
 from genzoo.plotting import save_samples_png
 from genzoo.zoo import evaluate_model, fit_model, leaderboard_markdown, prepare_data, run_zoo
@@ -409,7 +410,7 @@ def _write_samples(samples, out: Path, suffix: str, record: dict) -> None:
         default = "sentences" if is_text else "images" if samples.ndim > 2 else "vectors"
         kind = record.get("data_kind", default)
         kind = "images" if image_shape else kind
-        reference = None if kind in ("images", "sequences", "sentences") else _training_data(record)
+        reference = _training_data(record) if get_kind(kind).draws_reference else None
         title = " ".join(str(record[k]) for k in ("model", "data") if k in record)
         save_samples_png(
             samples, out, kind=kind, image_shape=image_shape, reference=reference, title=title
@@ -492,7 +493,7 @@ def _training_data(record: dict) -> np.ndarray | None:
     except (ValueError, OSError) as err:
         click.echo(f"genzoo: note: training data not drawn: {_error_message(err)}", err=True)
         return None
-    return dataset.X_train if dataset.kind == "table" else dataset.as_vectors().X_train
+    return kind_of(dataset).reference(dataset)
 
 
 def _frame(samples: np.ndarray):

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from genzoo.data.kinds import get_kind
+
 __all__ = ["FIGURE_PIXELS", "MAX_GRID_IMAGES", "save_samples_png"]
 
 FIGURE_PIXELS = 600  # width and height of every saved PNG
 MAX_GRID_IMAGES = 64
 _DPI = 100
 _MAX_POINTS = 5000  # points of each cloud drawn in a scatter
-_KINDS = ("vectors", "images", "counts", "sequences", "table", "sentences")
 _SENTENCES_SHOWN = 16
 _SENTENCE_CHARS = 70  # a longer sentence is cut with an ellipsis so it fits the figure
 
@@ -72,26 +73,13 @@ def save_samples_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {', '.join(_KINDS)}, got {kind!r}")
+    data_kind = get_kind(kind)
     if len(samples) == 0:
         raise ValueError("samples must hold at least one sample")
     size = FIGURE_PIXELS / _DPI
     fig = Figure(figsize=(size, size), dpi=_DPI)
     FigureCanvasAgg(fig)
-    if kind == "table":
-        _draw_table_frequencies(fig, samples, reference)
-    elif kind == "sentences":
-        _draw_sentences(fig, samples)
-    elif kind == "sequences":
-        _draw_sequences(fig.add_subplot(), np.asarray(samples, dtype=np.float64))
-    elif kind == "images" or image_shape is not None:
-        samples = np.asarray(samples, dtype=np.float64)
-        _draw_image_grid(fig, _as_images(samples, image_shape))
-    else:
-        samples = np.asarray(samples, dtype=np.float64)
-        ref = None if reference is None else np.asarray(reference, dtype=np.float64)
-        _draw_vectors(fig.add_subplot(), samples.reshape(len(samples), -1), ref)
+    data_kind.draw_figure(fig, samples, reference, image_shape)
     if title:
         fig.suptitle(title)
     path = Path(path)
@@ -103,7 +91,7 @@ def save_samples_png(
 # --- sequences, tables and sentences
 
 
-def _draw_sentences(fig, sentences) -> None:
+def draw_sentences(fig, sentences) -> None:
     """The first sentences as lines of text, cut to fit the figure's width."""
     lines = []
     for tokens in list(sentences)[:_SENTENCES_SHOWN]:
@@ -115,7 +103,7 @@ def _draw_sentences(fig, sentences) -> None:
         fig.text(0.03, 0.9 - i * 0.8 / _SENTENCES_SHOWN, line, fontsize=8, family="monospace")
 
 
-def _draw_sequences(ax, samples: np.ndarray, n_shown: int = 5) -> None:
+def draw_sequences(ax, samples: np.ndarray, n_shown: int = 5) -> None:
     """The first feature of the first `n_shown` sequences against time, offset apart."""
     values = samples[:n_shown, :, 0]
     spread = max(float(np.ptp(values)), 1.0) * 1.2
@@ -126,7 +114,7 @@ def _draw_sequences(ax, samples: np.ndarray, n_shown: int = 5) -> None:
     ax.set_title(f"{len(values)} sampled sequences (first feature)")
 
 
-def _draw_table_frequencies(fig, samples, reference) -> None:
+def draw_table_frequencies(fig, samples, reference) -> None:
     """For each column, the share of each state in the samples and in the reference data."""
     columns = list(samples.columns)
     n_cols = min(len(columns), 9)
@@ -152,7 +140,7 @@ def _draw_table_frequencies(fig, samples, reference) -> None:
 # --- images
 
 
-def _as_images(samples: np.ndarray, image_shape) -> np.ndarray:
+def as_images(samples: np.ndarray, image_shape) -> np.ndarray:
     """Samples as images (n, h, w, channels) in [0, 1], for imshow."""
     if image_shape is not None:
         shape = tuple(int(s) for s in image_shape)
@@ -174,7 +162,7 @@ def _as_images(samples: np.ndarray, image_shape) -> np.ndarray:
     return np.clip(samples, 0.0, 1.0).transpose(0, 2, 3, 1)  # (n, h, w, c)
 
 
-def _draw_image_grid(fig, images: np.ndarray) -> None:
+def draw_image_grid(fig, images: np.ndarray) -> None:
     """One mosaic of the images with a 1-pixel grey border, drawn by a single imshow.
 
     Grey, not white or black, so that neither ink nor background runs into the next image.
@@ -197,7 +185,7 @@ def _draw_image_grid(fig, images: np.ndarray) -> None:
 # --- vectors
 
 
-def _draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
+def draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
     d = samples.shape[1]
     if reference is not None:
         reference = reference.reshape(len(reference), -1)

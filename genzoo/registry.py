@@ -12,11 +12,33 @@ import inspect
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["ModelEntry", "UnknownModelError", "get_entry", "list_models", "make", "register"]
+__all__ = [
+    "ModelEntry",
+    "UnknownModelError",
+    "Variant",
+    "get_entry",
+    "list_models",
+    "make",
+    "register",
+]
 
 
 class UnknownModelError(ValueError):
     """Raised for a model name that no class has registered."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A setting of a model the conformance suite also runs: its name, the constructor
+    arguments that change from the entry's `test_params`, and its own fixture data if the
+    entry's does not suit it."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    fixture_dataset: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,7 @@ class ModelEntry:
     test_params : fast constructor arguments for the conformance suite.
     quick_params : constructor arguments for `genzoo zoo --quick`.
     zoo_params : constructor arguments for the full `genzoo zoo`.
+    test_variants : further settings (`Variant`) the conformance suite runs as well.
     """
 
     name: str
@@ -49,6 +72,7 @@ class ModelEntry:
     quick_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     zoo_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     zoo_datasets: tuple[str, ...] = ()
+    test_variants: tuple[Variant, ...] = ()
 
     def __post_init__(self):
         # The default data set always leads, and each name appears once.
@@ -85,10 +109,12 @@ def register(
     quick_params: dict | None = None,
     zoo_params: dict | None = None,
     zoo_datasets: tuple[str, ...] = (),
+    test_variants: tuple[Variant, ...] = (),
 ):
     """Class decorator that adds a model to the registry under `name`.
 
-    The zoo runs the model on `default_dataset` and on each of `zoo_datasets`.
+    The zoo runs the model on `default_dataset` and on each of `zoo_datasets`; the
+    conformance suite on its fixture with `test_params`, and with each of `test_variants`.
     """
 
     def decorator(cls):
@@ -107,6 +133,7 @@ def register(
             quick_params=MappingProxyType(dict(quick_params or {})),
             zoo_params=MappingProxyType(dict(zoo_params or quick_params or {})),
             zoo_datasets=tuple(zoo_datasets),
+            test_variants=tuple(test_variants),
         )
         return cls
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from genzoo import data as gdata
 from genzoo.base import LikelihoodUnavailable
+from genzoo.data.kinds import kind_of
 from genzoo.metrics import sample_quality
 from genzoo.plotting import save_samples_png
 from genzoo.registry import get_entry, list_models, make
@@ -91,28 +92,14 @@ def prepare_data(entry, dataset: gdata.Dataset) -> tuple[gdata.Dataset, tuple[in
 
 def fit_model(model, dataset: gdata.Dataset) -> float:
     """Fit `model` on the training part of `dataset`; return the seconds the fit took."""
-    # The one place where conditional models get their labels.
-    if model.conditional:
-        if dataset.y_train is None:
-            raise ValueError(
-                f"{type(model).__name__} is conditional, but data set {dataset.name!r} has "
-                "no labels"
-            )
-        args = (dataset.X_train, dataset.y_train)
-    elif dataset.kind == "sentences" and dataset.trees_train is not None:
-        args = (dataset.trees_train,)  # a treebank: fit by maximum likelihood on its trees
-    else:
-        args = (dataset.X_train,)
+    if model.conditional and dataset.y_train is None:
+        raise ValueError(
+            f"{type(model).__name__} is conditional, but data set {dataset.name!r} has no labels"
+        )
+    args, kwargs = kind_of(dataset).fit_args(dataset, "train", conditional=model.conditional)
     start = time.perf_counter()
-    model.fit(*args, **_lengths(dataset, "train"))
+    model.fit(*args, **kwargs)
     return time.perf_counter() - start
-
-
-def _lengths(dataset: gdata.Dataset, part: str) -> dict:
-    """The `lengths` keyword for sequences (the hmmlearn convention), else nothing."""
-    if dataset.kind != "sequences":
-        return {}
-    return {"lengths": getattr(dataset, f"lengths_{part}")}
 
 
 def evaluate_model(
@@ -153,10 +140,10 @@ def evaluate_model(
     results["likelihood_kind"] = model.likelihood_kind
     results["log_likelihood_per_token"] = None
     try:
-        log_prob = model.log_prob(dataset.X_test, **_lengths(dataset, "test"))
+        log_prob = model.log_prob(dataset.X_test, **kind_of(dataset).eval_kwargs(dataset, "test"))
         results["log_likelihood"] = float(np.mean(log_prob))
         results["likelihood_note"] = None
-        n_tokens = _n_tokens(dataset)
+        n_tokens = kind_of(dataset).n_tokens(dataset, "test")
         if n_tokens:
             results["log_likelihood_per_token"] = float(np.sum(log_prob)) / n_tokens
     except LikelihoodUnavailable as err:
@@ -167,73 +154,27 @@ def evaluate_model(
     return results, samples
 
 
-def _n_tokens(dataset: gdata.Dataset) -> int | None:
-    """Tokens of the test part: steps of sequences, words of sentences or of count documents."""
-    if dataset.kind == "sequences":
-        return len(dataset.X_test)
-    if dataset.kind == "sentences":
-        return sum(len(s) for s in dataset.X_test)
-    if dataset.kind == "counts":
-        return int(round(float(dataset.X_test.sum())))
-    return None
-
-
 def _draw_samples(model, dataset: gdata.Dataset, random_state: int):
     """As many samples as the test part has items (capped), of the same classes or lengths."""
-    if dataset.kind == "sequences":
-        n, length = len(dataset.lengths_test), int(np.median(dataset.lengths_test))
-        return model.sample(min(n, MAX_EVAL_SAMPLES), length=length, random_state=random_state)
-    n = min(len(dataset.X_test), MAX_EVAL_SAMPLES)
-    # Conditional models draw as many samples of each class as the test part has.
-    y = dataset.y_test[:n] if model.conditional else None
-    return model.sample(n, y=y, random_state=random_state)
+    n = min(kind_of(dataset).n_items(dataset, "test"), MAX_EVAL_SAMPLES)
+    return kind_of(dataset).draw(model, dataset, n, random_state)
 
 
 def _quality(samples, dataset: gdata.Dataset, trained_on: bool, random_state: int) -> dict:
     """MMD, sliced Wasserstein and memorization of samples against the held-out part.
 
-    Sequences are compared step by step (the marginal of one step), tables as one-hot rows,
-    sentences as word frequencies plus length; memorization is left out for these, where
-    repeats of training items are expected.
+    Each kind says which rows the metrics compare (`DataKind.features`): sequences step by
+    step, tables as one-hot rows, sentences as word frequencies plus length; memorization is
+    left out where repeats of training items are expected.
     """
-    X_test, X_train = dataset.X_test, dataset.X_train if trained_on else None
-    if dataset.kind == "sentences":
-        (samples, X_test), X_train = _bag_of_words(samples, X_test), None
-    elif dataset.kind == "sequences":
-        samples, X_train = samples.reshape(-1, samples.shape[-1]), None
-    elif dataset.kind == "table":
-        (samples, X_test), X_train = _one_hot(samples, X_test), None
+    X_train = dataset.X_train if trained_on else None
+    samples, X_test, X_train = kind_of(dataset).features(samples, dataset.X_test, X_train)
     quality = sample_quality(samples, X_test, X_train, random_state=random_state)
     return {
         "mmd": quality["mmd"],
         "sliced_wasserstein": quality["sliced_wasserstein"],
         "memorization": quality.get("memorization"),
     }
-
-
-def _bag_of_words(*corpora) -> list[np.ndarray]:
-    """Each sentence as its word frequencies over the words of all corpora, and its length."""
-    vocabulary = {w: i for i, w in enumerate(sorted({w for c in corpora for s in c for w in s}))}
-    out = []
-    for corpus in corpora:
-        X = np.zeros((len(corpus), len(vocabulary) + 1))
-        for row, sentence in enumerate(corpus):
-            for word in sentence:
-                X[row, vocabulary[word]] += 1.0 / len(sentence)
-            X[row, -1] = len(sentence)
-        out.append(X)
-    return out
-
-
-def _one_hot(*tables) -> list[np.ndarray]:
-    """Rows of each table as one-hot vectors over the states any of them shows per column."""
-    encoded = [[] for _ in tables]
-    for column in tables[0].columns:
-        values = [np.asarray(t[column]).astype(str) for t in tables]
-        states = np.unique(np.concatenate(values))
-        for parts, v in zip(encoded, values, strict=True):
-            parts.append((v[:, None] == states[None, :]).astype(np.float64))
-    return [np.concatenate(parts, axis=1) for parts in encoded]
 
 
 # --- the zoo
@@ -323,7 +264,7 @@ def _run_one(entry, data_name: str, quick: bool, out: Path, random_state: int, c
             out / f"{stem}.png",
             kind=dataset.kind,
             image_shape=image_shape,
-            reference=dataset.X_train if dataset.kind not in ("sequences", "sentences") else None,
+            reference=kind_of(dataset).reference(dataset),
             title=f"{entry.name} on {data_name}",
         )
         if image_shape is not None and hasattr(model, "topic_word_"):

@@ -14,6 +14,7 @@ import pytest
 import genzoo
 from genzoo.data import Dataset
 from genzoo.data import load as load_dataset
+from genzoo.data.kinds import kind_of
 
 
 @pytest.fixture
@@ -23,14 +24,27 @@ def rng():
 
 @dataclass
 class Fixture:
-    """A registered model's small dataset, and how to hand any part of it to the model."""
+    """A registered model's small dataset, and how to hand any part of it to the model.
+
+    How each kind of data goes to a model lives in `genzoo.data.kinds`; `conditional` says
+    whether the model under test takes labels (a variant may differ from its entry).
+    """
 
     entry: object
     data: Dataset
+    conditional: bool | None = None
+
+    def __post_init__(self):
+        if self.conditional is None:
+            self.conditional = self.entry.conditional
 
     @property
     def kind(self) -> str:
         return self.data.kind
+
+    @property
+    def data_kind(self):
+        return kind_of(self.data)
 
     def X(self, part: str = "train"):
         return getattr(self.data, f"X_{part}")
@@ -42,19 +56,8 @@ class Fixture:
         return getattr(self.data, f"lengths_{part}")
 
     def fit_args(self, part: str = "train", X=None) -> tuple[tuple, dict]:
-        """Arguments of fit (and log_prob) for a part of the data, or for a replacement X.
-
-        Sentences with known trees are fitted on the trees (maximum likelihood).
-        """
-        if X is None and self.kind == "sentences" and self.data.trees_train is not None:
-            X = getattr(self.data, f"trees_{part}")
-        X = self.X(part) if X is None else X
-        kwargs = {}
-        if self.kind == "sequences":
-            kwargs["lengths"] = self.lengths(part)
-        if self.entry.conditional:
-            return (X, self.labels(part)), kwargs
-        return (X,), kwargs
+        """Arguments of fit (and log_prob) for a part of the data, or for a replacement X."""
+        return self.data_kind.fit_args(self.data, part, conditional=self.conditional, X=X)
 
     def fit(self, model, part: str = "train"):
         args, kwargs = self.fit_args(part)
@@ -63,54 +66,36 @@ class Fixture:
     def log_prob(self, model, part: str = "test", X=None) -> np.ndarray:
         """Unconditional log_prob of a part (or of X with that part's lengths)."""
         X = self.X(part) if X is None else X
-        if self.kind == "sequences":
-            return model.log_prob(X, lengths=self.lengths(part))
-        return model.log_prob(X)
+        return model.log_prob(X, **self.data_kind.eval_kwargs(self.data, part))
 
     def n_items(self, part: str = "test") -> int:
-        return len(self.lengths(part)) if self.kind == "sequences" else len(self.X(part))
+        return self.data_kind.n_items(self.data, part)
 
     def halves(self, model, part: str = "test") -> np.ndarray:
         """log_prob of the first and second half of a part, concatenated."""
-        X = self.X(part)
-        if self.kind == "sequences":
-            lengths = self.lengths(part)
-            cut, steps = len(lengths) // 2, int(np.sum(lengths[: len(lengths) // 2]))
-            first = model.log_prob(X[:steps], lengths=lengths[:cut])
-            second = model.log_prob(X[steps:], lengths=lengths[cut:])
-            return np.concatenate([first, second])
-        half = len(X) // 2
-        return np.concatenate([model.log_prob(X[:half]), model.log_prob(X[half:])])
+        halves = self.data_kind.halves(self.data, part)
+        return np.concatenate([model.log_prob(X, **kwargs) for X, kwargs in halves])
 
     def assert_samples(self, model, samples, n: int):
         """Samples have the training data's shape (per item), a numeric dtype and are finite."""
-        if self.kind == "table":
-            assert list(samples.columns) == list(self.X().columns) and len(samples) == n
-            return
-        if self.kind == "sentences":
-            assert isinstance(samples, list) and len(samples) == n
-            assert all(isinstance(s, list) and s for s in samples)
-            assert all(isinstance(t, str) for s in samples for t in s)
-            return
-        assert isinstance(samples, np.ndarray) and samples.dtype.kind in "fiu"
-        if self.kind == "sequences":
-            assert samples.ndim == 3 and samples.shape[0] == n
-            assert samples.shape[2] == self.X().shape[1]
-        else:
-            assert samples.shape == (n, *self.X().shape[1:])
-        assert np.isfinite(samples).all()
+        problem = self.data_kind.sample_problem(samples, self.X(), n)
+        assert problem is None, problem
 
 
-def fixture_data(entry) -> Dataset:
+def fixture_data(entry, dataset: str | None = None) -> Dataset:
     """The small dataset a registered model's conformance tests run on."""
-    data = load_dataset(entry.fixture_dataset, n_samples=entry.fixture_size, random_state=0)
+    name = dataset or entry.fixture_dataset
+    data = load_dataset(name, n_samples=entry.fixture_size, random_state=0)
     if entry.data_kind == "vectors" and data.kind in ("images", "counts"):
         data = data.as_vectors()
     return data
 
 
-def fitted_model(entry, **overrides):
-    """A fresh model of `entry`, fitted on its fixture data with its fast params."""
-    fixture = Fixture(entry, fixture_data(entry))
-    model = genzoo.make(entry.name, **{**entry.test_params, **overrides})
+def fitted_model(entry, variant=None, **overrides):
+    """A fresh model of `entry` (in `variant`'s setting), fitted on its fixture data with its
+    fast params."""
+    params = {**entry.test_params, **(variant.params if variant else {}), **overrides}
+    model = genzoo.make(entry.name, **params)
+    data = fixture_data(entry, variant.fixture_dataset if variant else None)
+    fixture = Fixture(entry, data, conditional=model.conditional)
     return fixture.fit(model), fixture

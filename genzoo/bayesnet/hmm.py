@@ -44,7 +44,7 @@ from genzoo.bayesnet._hmm_math import (
     transition_sums,
     viterbi,
 )
-from genzoo.registry import register
+from genzoo.registry import Variant, register
 from genzoo.training.em import all_reduce_sum, best_em_run, is_distributed
 
 __all__ = ["HiddenMarkovModel"]
@@ -70,6 +70,12 @@ def _all_reduce_max(value: int, device) -> int:
     fixture_size=8,
     test_params={"n_components": 2, "emission": "categorical", "max_iter": 10, "random_state": 0},
     quick_params={"n_components": 2, "emission": "categorical", "random_state": 0},
+    # Gaussian emissions read the casino's die faces as numbers.
+    test_variants=(
+        Variant("gaussian_diag", {"emission": "gaussian", "covariance_type": "diag"}),
+        Variant("gaussian_full", {"emission": "gaussian", "covariance_type": "full"}),
+        Variant("gmm_emissions", {"emission": "gmm", "n_mix": 2}),
+    ),
 )
 class HiddenMarkovModel(GenerativeModel):
     """Hidden Markov model fitted by Baum-Welch (EM) on sufficient statistics.

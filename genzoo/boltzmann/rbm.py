@@ -24,7 +24,7 @@ from genzoo.boltzmann._rbm_math import (
     sample_visible,
 )
 from genzoo.boltzmann.ais import MAX_ENUMERATED_UNITS, ais_log_partition, exact_log_partition
-from genzoo.registry import register
+from genzoo.registry import Variant, register
 
 __all__ = ["RBM"]
 
@@ -59,6 +59,7 @@ DIVERGED = (
         "n_components": 256, "batch_size": 20, "n_iter": 100, "learning_rate": 0.05,
         "momentum": 0.5, "learning_rate_schedule": "linear", "random_state": 0,
     },
+    test_variants=(Variant("gaussian_visibles", {"visible": "gaussian"}),),
 )  # fmt: skip
 class RBM(GenerativeModel):
     """Restricted Boltzmann machine: binary hidden units, binary or Gaussian visible units.
@@ -546,9 +547,9 @@ class RBM(GenerativeModel):
         n_features times one randomly chosen term of it, an unbiased estimate of this.
         Bernoulli visibles only.
         """
+        X = self._inputs(X)
         if self.visible != "bernoulli":
             raise ValueError("pseudo_likelihood needs visible='bernoulli'.")
-        X = self._inputs(X)
         W, b, c = self._params()
         rows = max(1, _CHUNK_ELEMENTS // (W.numel()))
         with torch.no_grad():

@@ -31,7 +31,7 @@ from genzoo.mixture._gaussian import (
     stats_from_params,
     weighted_log_prob,
 )
-from genzoo.registry import register
+from genzoo.registry import Variant, register
 from genzoo.training.em import (
     Batches,
     Chunks,
@@ -65,6 +65,9 @@ _SEED_ELEMENTS = 2**22
     test_params={"n_components": 3, "max_iter": 20, "random_state": 0},
     quick_params={"n_components": 8, "random_state": 0},
     zoo_params={"n_components": 8, "n_init": 3, "random_state": 0},
+    test_variants=tuple(
+        Variant(kind, {"covariance_type": kind}) for kind in ("tied", "diag", "spherical")
+    ),
 )
 class GaussianMixture(MixtureModel):
     """Gaussian mixture model, fitted by EM on sufficient statistics.

@@ -21,18 +21,24 @@ from sklearn.exceptions import NotFittedError
 
 import genzoo
 from genzoo.registry import list_models
-from tests.conftest import Fixture, fitted_model
+from tests.conftest import fitted_model
 
-ENTRIES = list_models()
-IDS = [e.name for e in ENTRIES]
+# Every registered model with its test params, and again in each of its test variants.
+CASES = [(e, v) for e in list_models() for v in (None, *e.test_variants)]
+IDS = [e.name if v is None else f"{e.name}-{v.name}" for e, v in CASES]
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@pytest.fixture(scope="module", params=ENTRIES, ids=IDS)
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
 def fitted(request):
-    entry = request.param
-    model, fixture = fitted_model(entry)
+    entry, variant = request.param
+    model, fixture = fitted_model(entry, variant)
     return entry, model, fixture
+
+
+def _fresh(entry, model):
+    """An unfitted model with the same params as `model` (its variant's)."""
+    return genzoo.make(entry.name, **model.get_params(deep=False))
 
 
 # --- comparing states and samples
@@ -88,8 +94,8 @@ def test_registry_entry_is_complete(fitted):
 
 
 def test_fit_returns_self_and_adds_only_fitted_attributes(fitted):
-    entry, _, fixture = fitted
-    model = genzoo.make(entry.name, **entry.test_params)
+    entry, fitted_one, fixture = fitted
+    model = _fresh(entry, fitted_one)
     params_before = dict(vars(model))
     assert fixture.fit(model) is model
     for name in set(vars(model)) - set(params_before):
@@ -112,7 +118,7 @@ def test_seeded_sample_is_reproducible(fitted):
 
 def test_log_prob_shape_finite_and_score_is_its_mean(fitted):
     entry, model, fixture = fitted
-    if entry.likelihood_kind is None:
+    if model.likelihood_kind is None:
         with pytest.raises(genzoo.LikelihoodUnavailable, match=type(model).__name__):
             fixture.log_prob(model)
         return
@@ -121,13 +127,13 @@ def test_log_prob_shape_finite_and_score_is_its_mean(fitted):
     assert log_prob.dtype == np.float64
     assert np.isfinite(log_prob).all()
     args, kwargs = fixture.fit_args("test", X=fixture.X("test"))
-    score_args = args[:1] if entry.conditional else args
+    score_args = args[:1] if fixture.conditional else args
     assert model.score(*score_args, **kwargs) == pytest.approx(log_prob.mean(), rel=1e-12)
 
 
 def test_log_prob_of_batch_equals_its_halves(fitted):
     entry, model, fixture = fitted
-    if entry.likelihood_kind is None:
+    if model.likelihood_kind is None:
         pytest.skip("no likelihood: checked by the LikelihoodUnavailable test")
     np.testing.assert_allclose(
         fixture.log_prob(model), fixture.halves(model), rtol=1e-10, atol=1e-10
@@ -139,7 +145,7 @@ def test_public_methods_leave_the_model_unchanged(fitted):
     before = _snapshot(model)
     model.sample(5, random_state=0)
     model.sample(5)
-    if entry.likelihood_kind is not None:
+    if model.likelihood_kind is not None:
         fixture.log_prob(model)
         args, kwargs = fixture.fit_args("test", X=fixture.X("test"))
         model.score(*args, **kwargs)
@@ -148,14 +154,14 @@ def test_public_methods_leave_the_model_unchanged(fitted):
 
 def test_conditional_models_take_labels(fitted):
     entry, model, fixture = fitted
-    if not entry.conditional:
+    if not fixture.conditional:
         with pytest.raises(ValueError, match="not a conditional model"):
             model.sample(3, y=np.zeros(3, dtype=int))
         return
     label = model.classes_[0]
     fixture.assert_samples(model, model.sample(4, y=label), 4)
     fixture.assert_samples(model, model.sample(4, y=[label] * 4), 4)
-    if entry.likelihood_kind is not None:
+    if model.likelihood_kind is not None:
         X, y = fixture.X("test"), fixture.labels("test")
         joint = model.log_prob(X, y)
         assert joint.shape == (len(X),) and np.isfinite(joint).all()
@@ -191,7 +197,7 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path, as_file):
     loaded = genzoo.load(path)
     assert type(loaded) is type(model)
     assert loaded.get_params().keys() == model.get_params().keys()
-    if entry.likelihood_kind is not None:
+    if model.likelihood_kind is not None:
         np.testing.assert_array_equal(fixture.log_prob(loaded), fixture.log_prob(model))
     assert _same_samples(loaded.sample(6, random_state=5), model.sample(6, random_state=5))
 
@@ -215,47 +221,13 @@ def test_clone_and_params_round_trip(fitted):
 
 
 def test_unfitted_model_raises_not_fitted(fitted):
-    entry, _, fixture = fitted
-    model = genzoo.make(entry.name, **entry.test_params)
+    entry, fitted_one, fixture = fitted
+    model = _fresh(entry, fitted_one)
     with pytest.raises(NotFittedError):
         model.sample(3)
-    if entry.likelihood_kind is not None:
+    if model.likelihood_kind is not None:
         with pytest.raises(NotFittedError):
             fixture.log_prob(model)
-
-
-def _bad_inputs(fixture: Fixture) -> dict:
-    """Corrupted training inputs of the fixture's kind, with the message each must raise."""
-    X = fixture.X()
-    if fixture.kind == "sentences":
-        return {
-            "empty": ([], "empty"),
-            "text": ("not data", "X"),
-            "strings": ([["a", 3]], "str"),
-            "malformed": (["(S (NP the"], "bracket|malformed|tree"),
-        }
-    if fixture.kind == "table":
-        missing = X.copy()
-        missing.iloc[3, 0] = None
-        return {"empty": (X.iloc[:0], "empty"), "text": ("not data", "X"),
-                "missing": (missing, "missing")}  # fmt: skip
-    nan, inf = X.copy(), X.copy()
-    nan.flat[3] = np.nan
-    inf.flat[5] = np.inf
-    strings = np.array(X, dtype=object)
-    strings.flat[0] = "a"
-    cases = {
-        "NaN": (nan, "NaN"),
-        "inf": (inf, "infinity"),
-        "empty": (X[:0], "empty"),
-        "strings": (strings, "numeric"),
-        "text": ("not data", "X"),
-    }
-    if fixture.kind == "counts":
-        negative = X.copy()
-        negative.flat[2] = -1
-        cases["negative"] = (negative, "negative")
-    return cases
 
 
 BAD_CASES = ["NaN", "inf", "empty", "strings", "text", "negative", "missing", "malformed"]
@@ -264,14 +236,14 @@ BAD_CASES = ["NaN", "inf", "empty", "strings", "text", "negative", "missing", "m
 @pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_fit_input_raises_value_error_and_keeps_the_fit(fitted, case):
     entry, model, fixture = fitted
-    cases = _bad_inputs(fixture)
+    cases = fixture.data_kind.bad_inputs(fixture.X())
     if case not in cases:
         pytest.skip(f"{case} does not apply to {fixture.kind} data")
     X_bad, message = cases[case]
     args, kwargs = fixture.fit_args("train", X=X_bad)
     if fixture.kind == "sequences" and case in ("empty", "text"):
         kwargs = {}
-    if entry.conditional and case in ("empty", "text"):
+    if fixture.conditional and case in ("empty", "text"):
         args = (X_bad, fixture.labels()[:0] if case == "empty" else fixture.labels())
     before = _snapshot(model)
     with pytest.raises(ValueError, match=message):
@@ -279,21 +251,11 @@ def test_bad_fit_input_raises_value_error_and_keeps_the_fit(fitted, case):
     _assert_same_state(before, _snapshot(model))
 
 
-def _wrong_features(fixture: Fixture):
-    X = fixture.X("test")
-    if fixture.kind == "sentences":
-        return [*X[:2], ["no_such_word_zz"]], "unknown word|no_such_word_zz"
-    if fixture.kind == "table":
-        return X.rename(columns={X.columns[0]: "no_such_column"}), "column"
-    flat = X.reshape(len(X), -1)
-    return np.concatenate([flat, flat[:, :1]], axis=1), "X has|features"
-
-
 def test_bad_log_prob_input(fitted):
     entry, model, fixture = fitted
-    if entry.likelihood_kind is None:
+    if model.likelihood_kind is None:
         pytest.skip("no likelihood")
-    wrong, message = _wrong_features(fixture)
+    wrong, message = fixture.data_kind.wrong_features(fixture.X("test"))
     with pytest.raises(ValueError, match=message):
         fixture.log_prob(model, X=wrong)
     if fixture.kind not in ("table", "sentences"):
@@ -326,7 +288,7 @@ def test_fewer_samples_than_components(fitted):
 def test_dataframe_and_tensor_input(fitted):
     pd = pytest.importorskip("pandas")
     entry, model, fixture = fitted
-    if fixture.kind not in ("vectors", "counts") or entry.likelihood_kind is None:
+    if fixture.kind not in ("vectors", "counts") or model.likelihood_kind is None:
         pytest.skip("DataFrames and tensors stand for vectors here")
     columns = [f"f{i}" for i in range(fixture.X().shape[1])]
     args, kwargs = fixture.fit_args("train", X=pd.DataFrame(fixture.X(), columns=columns))
@@ -337,8 +299,8 @@ def test_dataframe_and_tensor_input(fitted):
 
 
 def test_invalid_constructor_argument_is_named(fitted):
-    entry, _, fixture = fitted
-    model = genzoo.make(entry.name, **entry.test_params)
+    entry, fitted_one, fixture = fitted
+    model = _fresh(entry, fitted_one)
     model.set_params(random_state="seed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -392,9 +354,9 @@ def test_every_method_of_X_checks_fitted_state_and_input(fitted):
     methods = _methods_taking_X(model)
     if not methods:
         pytest.skip("no public method beyond the protocol takes X")
-    kwargs = {"lengths": fixture.lengths("test")} if fixture.kind == "sequences" else {}
-    fresh = genzoo.make(entry.name, **entry.test_params)
-    wrong, message = _wrong_features(fixture)
+    kwargs = fixture.data_kind.eval_kwargs(fixture.data, "test")
+    fresh = _fresh(entry, model)
+    wrong, message = fixture.data_kind.wrong_features(fixture.X("test"))
     for name in methods:
         with pytest.raises(NotFittedError):
             getattr(fresh, name)(fixture.X("test"), **kwargs)
