@@ -440,8 +440,18 @@ def is_one_shot(iterable: Iterable) -> bool:
 
 
 def resolve_device(device) -> torch.device:
-    """Turn 'auto' into CUDA where present, else the CPU; pass other names to torch."""
+    """Turn 'auto' into CUDA where present, else the CPU; pass other names to torch.
+
+    The environment variable GENZOO_DEVICE, when set, is what 'auto' means (the test suite's
+    ``--device`` option sets it).
+    """
     if device == "auto":
+        chosen = os.environ.get("GENZOO_DEVICE", "")
+        if chosen and chosen != "auto":
+            try:
+                return resolve_device(chosen)
+            except (ValueError, RuntimeError) as err:
+                raise ValueError(f"GENZOO_DEVICE={chosen!r}: {err}") from None
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda":

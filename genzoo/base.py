@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.metaestimators import available_if
 
+from genzoo._determinism import deterministic_kernels
 from genzoo._validation import (
     check_array,
     check_finite_output,
@@ -177,7 +178,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         data = self._prepare(X, lengths=lengths, reset=True)
         labels, y_index = self._fit_labels(y, data, classes=None)
         gen = make_generator(self.random_state, self._device())
-        with self._fitting(labels):
+        with self._fitting(labels), deterministic_kernels(self._device()):
             fitted = self._fit(data, y_index, gen)
         self._commit({**labels, **fitted})
         return self
@@ -197,7 +198,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         else:
             labels, y_index = self._stream_labels(y, data, classes)
         gen = make_generator(self.random_state, self._device())
-        with self._fitting(labels):
+        with self._fitting(labels), deterministic_kernels(self._device()):
             fitted = self._partial_fit(data, y_index, gen)
         self._commit({**labels, **fitted})
         return self
@@ -211,7 +212,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         if self.likelihood_kind is None:
             raise LikelihoodUnavailable(self._no_likelihood_message())
         data, y_index = self._inference_data(X, y, lengths=lengths)
-        with torch.no_grad():
+        with torch.no_grad(), deterministic_kernels(self._device()):
             if y_index is None:
                 out = self._log_prob(data)
             else:
@@ -273,7 +274,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         )
         y_index = self._label_index(y, n_samples, broadcast=True)
         gen = self._generator(random_state)
-        with torch.no_grad():
+        with torch.no_grad(), deterministic_kernels(self._device()):
             if not return_labels:
                 return self._to_output(self._sample(n_samples, y_index, gen, **options))
             X, labels = self._sample_with_labels(n_samples, y_index, gen, **options)

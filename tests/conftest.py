@@ -6,15 +6,52 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 
 import genzoo
+import genzoo._validation
 from genzoo.data import Dataset
 from genzoo.data import load as load_dataset
 from genzoo.data.kinds import kind_of
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device",
+        default=None,
+        help="device that models with device='auto' use: cpu, cuda, cuda:N (sets GENZOO_DEVICE)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "cpu_stream(reason): compares with a CPU-only peer or an exact CPU random stream, so "
+        "it runs on the CPU whatever --device says",
+    )
+    device = config.getoption("--device")
+    if device:
+        os.environ["GENZOO_DEVICE"] = device  # subprocesses of the tests inherit it
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:  # several workers each spinning every core's threads run far slower
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+@pytest.fixture(autouse=True)
+def _cpu_stream(request, monkeypatch):
+    """Tests marked cpu_stream keep device='auto' on the CPU, and say why in the marker."""
+    if request.node.get_closest_marker("cpu_stream") is not None:
+        monkeypatch.setenv("GENZOO_DEVICE", "cpu")
+
+
+def on_gpu() -> bool:
+    """Whether the suite runs its models on a GPU (--device cuda, or CUDA present)."""
+    return genzoo._validation.resolve_device("auto").type == "cuda"
 
 
 @pytest.fixture

@@ -131,7 +131,17 @@ def log_gaussian_centred(Xc, means_c, prec_chol, covariance_type: str) -> torch.
 
 
 def is_centred(params: dict, covariance_type: str) -> bool:
-    """Whether the expanded squares would lose too much precision for these parameters."""
+    """Whether the expanded squares would lose too much precision for these parameters.
+
+    `make_params` decides it once per parameter set (one host sync per EM iteration, not one
+    per batch) and records it under "centred".
+    """
+    if "centred" in params:
+        return params["centred"]
+    return _expanded_squares_too_coarse(params, covariance_type)
+
+
+def _expanded_squares_too_coarse(params: dict, covariance_type: str) -> bool:
     means_c = (params["means"] - params["shift"]).unsqueeze(1)  # (K, 1, d)
     whitened = _whitened(means_c, params["precisions_cholesky"], covariance_type)
     R = float(whitened.square().sum(-1).max()) + means_c.shape[-1]
@@ -252,22 +262,26 @@ def precision_cholesky(cov, covariance_type: str) -> torch.Tensor:
     return 1.0 / torch.sqrt(cov)
 
 
-def make_params(weights, means, cov, prec_chol, shift=None) -> dict:
-    """The parameter dict EM passes around; `shift` is the centre statistics are taken about."""
-    return {
+def make_params(weights, means, cov, prec_chol, covariance_type: str, shift=None) -> dict:
+    """The parameter dict EM passes around; `shift` is the centre statistics are taken about.
+
+    Its tensors, plus "centred" (see `is_centred`), a bool decided here once.
+    """
+    params = {
         "weights": weights,
         "means": means,
         "covariances": cov,
         "precisions_cholesky": prec_chol,
         "shift": weights @ means if shift is None else shift,
     }
+    return params | {"centred": _expanded_squares_too_coarse(params, covariance_type)}
 
 
 def params_from_sums(stats: dict, centre, shift, reg_covar: float, covariance_type: str) -> dict:
     """New parameters from statistics about `centre`, (d,) or (K, d); `shift` is kept."""
     weights, means, cov = covariances_from_sums(stats, reg_covar, covariance_type)
     prec_chol = precision_cholesky(cov, covariance_type)
-    return make_params(weights, means + centre, cov, prec_chol, shift)
+    return make_params(weights, means + centre, cov, prec_chol, covariance_type, shift)
 
 
 def m_step(stats: dict, params: dict, reg_covar: float, covariance_type: str) -> dict:
@@ -336,7 +350,7 @@ def override_params(params: dict, given: dict, covariance_type: str) -> dict:
         if not bool((precisions > 0).all()):
             raise ValueError("precisions_init must be positive.")
         prec_chol, cov = torch.sqrt(precisions), 1.0 / precisions
-    return make_params(weights, means, cov, prec_chol, shift=params["shift"])
+    return make_params(weights, means, cov, prec_chol, covariance_type, shift=params["shift"])
 
 
 # --- k-means

@@ -274,7 +274,7 @@ class GaussianMixture(MixtureModel):
 
         def start():
             if warm:
-                return make_params(*self._params_tuple(), shift=shift)
+                return make_params(*self._params_tuple(), self.covariance_type, shift=shift)
             return self._init_params(shifted, shift, seeds, gen, given)
 
         best = best_em_run(
@@ -390,11 +390,11 @@ class GaussianMixture(MixtureModel):
         )
 
     def _params(self) -> dict:
-        return make_params(*self._params_tuple())
+        return make_params(*self._params_tuple(), self.covariance_type)
 
     def _attributes(self, params: dict) -> dict:
         precisions = precisions_from_cholesky(params["precisions_cholesky"], self.covariance_type)
-        numpy = {k: params[k].detach().cpu().numpy() for k in params}
+        numpy = {k: v.detach().cpu().numpy() for k, v in params.items() if torch.is_tensor(v)}
         return {
             "weights_": numpy["weights"],
             "means_": numpy["means"],

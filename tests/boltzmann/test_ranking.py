@@ -16,6 +16,9 @@ import pytest
 from genzoo import DBM, DBN, RBM, BernoulliMixture
 from genzoo.data import binary_bars_log_prob, load
 
+# The margins were measured on the CPU's random streams (and spread over seeds there).
+pytestmark = pytest.mark.cpu_stream("margins measured on the CPU's random streams")
+
 
 def _rbm(n_hidden: int, **kwargs) -> RBM:
     settings = dict(batch_size=20, n_iter=100, learning_rate=0.05, momentum=0.5)
