@@ -258,7 +258,7 @@ def check_counts(X: np.ndarray, what: str, name: str = "X") -> np.ndarray:
     if fractional.any():
         index = tuple(int(i) for i in np.argwhere(fractional)[0])
         raise ValueError(
-            f"{name} contains the non-integer count {X[index]!r} at {index}; {what} takes whole "
+            f"{name} contains the non-integer count {X[index]:g} at {index}; {what} takes whole "
             "counts (round them, or use a model of continuous data)."
         )
     return X

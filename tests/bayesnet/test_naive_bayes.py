@@ -371,6 +371,10 @@ def test_unseen_category_names_the_feature_and_value():
         (MultinomialNaiveBayes(), [[1.0, np.inf], [0.0, 1.0]], "infinity"),
         (GaussianNaiveBayes(), np.zeros((0, 2)), "empty"),
         (GaussianNaiveBayes(), [["a", "b"], ["c", "d"]], "numeric"),
+        (MultinomialNaiveBayes(), [[1.0, 0.5], [0.0, 1.0]], "non-integer count 0.5"),
+        (CategoricalNaiveBayes(), [[1.0, np.inf], [0.0, 1.0]], "infinity"),
+        (CategoricalNaiveBayes(), [[1.0, 1e300], [0.0, 1.0]], "magnitude|codes above"),
+        (CategoricalNaiveBayes(), [[1.0, 2.0**40], [0.0, 1.0]], "codes above"),
     ],
 )
 def test_bad_training_input(model, X, message):
@@ -449,3 +453,22 @@ def test_zero_smoothing_that_would_give_nan_is_refused():
         MultinomialNaiveBayes(alpha=0.0, force_alpha=False).fit(X, y)
     with pytest.raises(ValueError, match="var_smoothing > 0"):
         GaussianNaiveBayes(var_smoothing=0.0).fit(X, y)
+
+
+@pytest.mark.parametrize("variant", sorted(PAIRS))
+def test_methods_before_fit_raise_not_fitted(variant):
+    from sklearn.exceptions import NotFittedError
+
+    model = PAIRS[variant][0]()
+    for method in ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba"):
+        with pytest.raises(NotFittedError):
+            getattr(model, method)(np.zeros((2, 3)))
+
+
+def test_mixed_label_types_are_named():
+    X = np.abs(np.random.default_rng(0).normal(size=(4, 2))).round()
+    with pytest.raises(ValueError, match="y mixes label types"):
+        MultinomialNaiveBayes().fit(X, np.array([1, "a", 1, "a"], dtype=object))
+    model = MultinomialNaiveBayes().fit(X, ["a", "b", "a", "b"])
+    with pytest.raises(ValueError, match="unseen"):
+        model.log_prob(X, [1, 2, 1, 2])
