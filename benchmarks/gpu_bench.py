@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -45,9 +46,11 @@ def _workloads(rng):
                 16, max_iter=100, tol=0, random_state=0, device=device
             ).fit(X_gmm),
             "sklearn.mixture.GaussianMixture",
-            lambda: __import__("sklearn.mixture").mixture.GaussianMixture(
-                16, max_iter=100, tol=0, random_state=0
-            ).fit(X_gmm),
+            lambda: (
+                __import__("sklearn.mixture")
+                .mixture.GaussianMixture(16, max_iter=100, tol=0, random_state=0)
+                .fit(X_gmm)
+            ),
         ),
         "vae (digits, 1,000 steps)": (
             lambda device: VAE(8, max_steps=1000, verbose=0, random_state=0, device=device).fit(
@@ -61,28 +64,43 @@ def _workloads(rng):
                 8, max_iter=20, tol=0, random_state=0, device=device
             ).fit(X_hmm, lengths=lengths),
             "hmmlearn.hmm.GaussianHMM",
-            lambda: __import__("hmmlearn.hmm").hmm.GaussianHMM(
-                8, n_iter=20, tol=0, random_state=0
-            ).fit(X_hmm, lengths),
+            lambda: (
+                __import__("hmmlearn.hmm")
+                .hmm.GaussianHMM(8, n_iter=20, tol=0, random_state=0)
+                .fit(X_hmm, lengths)
+            ),
         ),
         "lda (bars 2,000 docs, 10 topics, 20 passes)": (
             lambda device: LatentDirichletAllocation(
                 10, max_iter=20, random_state=0, device=device
             ).fit(counts),
             "sklearn.decomposition.LatentDirichletAllocation",
-            lambda: __import__("sklearn.decomposition").decomposition.LatentDirichletAllocation(
-                10, max_iter=20, random_state=0
-            ).fit(counts),
+            lambda: (
+                __import__("sklearn.decomposition")
+                .decomposition.LatentDirichletAllocation(10, max_iter=20, random_state=0)
+                .fit(counts)
+            ),
         ),
         "rbm (binarised digits, 256 hidden, 20 epochs)": (
             lambda device: RBM(
-                256, n_iter=20, batch_size=64, learning_rate=0.05, persistent=True,
-                compute_log_partition=False, random_state=0, device=device, verbose=0,
+                256,
+                n_iter=20,
+                batch_size=64,
+                learning_rate=0.05,
+                persistent=True,
+                compute_log_partition=False,
+                random_state=0,
+                device=device,
+                verbose=0,
             ).fit(binary),  # fmt: skip
             "sklearn.neural_network.BernoulliRBM",
-            lambda: __import__("sklearn.neural_network").neural_network.BernoulliRBM(
-                256, n_iter=20, batch_size=64, learning_rate=0.05, random_state=0
-            ).fit(binary),
+            lambda: (
+                __import__("sklearn.neural_network")
+                .neural_network.BernoulliRBM(
+                    256, n_iter=20, batch_size=64, learning_rate=0.05, random_state=0
+                )
+                .fit(binary)
+            ),
         ),
     }
 
@@ -94,8 +112,8 @@ def main() -> None:
     rows = []
     cuda = torch.cuda.is_available()
     for name, (ours, peer_name, peer) in _workloads(np.random.default_rng(0)).items():
-        row = {"workload": name, "cpu": _timed(lambda: ours("cpu"))}
-        row["cuda"] = _timed(lambda: ours("cuda")) if cuda else None
+        row = {"workload": name, "cpu": _timed(partial(ours, "cpu"))}
+        row["cuda"] = _timed(partial(ours, "cuda")) if cuda else None
         try:
             row["peer"], row["peer_name"] = _timed(peer) if peer else None, peer_name
         except ImportError:
