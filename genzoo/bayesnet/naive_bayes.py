@@ -214,15 +214,6 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
     True
     """
 
-    fitted_attributes = (
-        "class_count_",
-        "class_log_prior_",
-        "feature_count_",
-        "feature_log_prob_",
-        "classes_",
-        "n_features_in_",
-        "input_shape_",
-    )
     data_kind = "counts"
 
     def __init__(
@@ -325,15 +316,6 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     ((5, 64), (5,))
     """
 
-    fitted_attributes = (
-        "class_count_",
-        "class_log_prior_",
-        "feature_count_",
-        "feature_log_prob_",
-        "classes_",
-        "n_features_in_",
-        "input_shape_",
-    )
     _parameter_constraints = {
         **_DISCRETE_CONSTRAINTS,
         "binarize": [Interval(float, None, None), None],
