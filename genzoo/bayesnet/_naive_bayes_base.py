@@ -152,9 +152,14 @@ class _DiscreteNaiveBayes(_BaseNaiveBayes):
     _parameter_constraints = _DISCRETE_CONSTRAINTS
     # the multinomial and Bernoulli models'; the categorical one keeps tables per feature
     fitted_attributes = (
-        "class_count_", "class_log_prior_", "feature_count_", "feature_log_prob_", "classes_",
-        "n_features_in_", "input_shape_",
-    )  # fmt: skip
+        "class_count_",
+        "class_log_prior_",
+        "feature_count_",
+        "feature_log_prob_",
+        "classes_",
+        "n_features_in_",
+        "input_shape_",
+    )
 
     def _class_log_prior(self, class_count: np.ndarray) -> np.ndarray:
         return discrete_log_prior(class_count, self.class_prior, self.fit_prior)
