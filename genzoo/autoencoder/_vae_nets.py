@@ -100,8 +100,9 @@ class CodeEncoder(nn.Module):
         return torch.sigmoid(h) if self.squash else h
 
 
-def build_networks(architecture: dict) -> tuple[Encoder, Decoder]:
-    return Encoder(architecture), Decoder(architecture)
+def build_networks(architecture: dict) -> dict[str, nn.Module]:
+    """The VAE's networks: {"encoder": q(z | x), "decoder": p(x | z)}."""
+    return {"encoder": Encoder(architecture), "decoder": Decoder(architecture)}
 
 
 # --- densities
@@ -112,6 +113,7 @@ def log_likelihood(x: Tensor, location: Tensor, log_std: Tensor | None) -> Tenso
 
     Gaussian with `log_std`, else Bernoulli with logits `location`: x log p + (1 - x) log(1 - p)
     = x * logit - softplus(logit), which for x in [0, 1] is the continuous cross-entropy.
+    Computed in the widest dtype of the inputs: a float64 x gives float64 terms and sums.
     """
     n_dims = x.dim() - 1
     if log_std is not None:
@@ -135,20 +137,24 @@ def kl_to_standard_normal(mu: Tensor, log_var: Tensor) -> Tensor:
 def importance_log_weights(
     x: Tensor, y: Tensor | None, encoder: Encoder, decoder: Decoder, eps: Tensor
 ) -> Tensor:
-    """log p(x, z_k) - log q(z_k | x) for z_k = mu + sigma * eps_k; shape (K, batch).
+    """log p(x, z_k) - log q(z_k | x) for z_k = mu + sigma * eps_k; shape (K, batch), float64.
 
-    x is standardised data (batch, *shape) and eps the standard normal noise (K, batch, L).
+    x is standardised data (batch, *shape), float64, and eps the standard normal noise
+    (K, batch, L) in the networks' dtype. The networks run in that dtype; every sum (over
+    x's dimensions and over L) is taken in float64.
     """
     K, _, L = eps.shape
-    mu, log_var = encoder(x, y)  # (batch, L) each
+    mu, log_var = encoder(x.to(eps.dtype), y)  # (batch, L) each
     z = mu + torch.exp(0.5 * log_var) * eps  # (K, batch, L)
     y_rep = None if y is None else y.repeat(K)  # row k * batch + i has label y[i]
     location, log_std = decoder(z.reshape(-1, L), y_rep)
     location = location.reshape(K, *x.shape)  # (K, batch, *shape)
     log_std = None if log_std is None else log_std.reshape(K, *x.shape)
-    log_px = log_likelihood(x, location, log_std)  # (K, batch)
-    log_pz = -0.5 * (z**2).sum(-1) - 0.5 * L * LOG_2PI
-    log_qz = -0.5 * (eps**2).sum(-1) - 0.5 * log_var.sum(-1) - 0.5 * L * LOG_2PI
+    log_px = log_likelihood(x.to(torch.float64), location, log_std)  # (K, batch)
+    wide = torch.float64
+    log_pz = -0.5 * (z**2).sum(-1, dtype=wide) - 0.5 * L * LOG_2PI
+    log_qz = -0.5 * (eps**2).sum(-1, dtype=wide) - 0.5 * log_var.sum(-1, dtype=wide)
+    log_qz = log_qz - 0.5 * L * LOG_2PI
     return log_px + log_pz - log_qz
 
 

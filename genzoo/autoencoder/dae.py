@@ -7,16 +7,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genzoo._neural import NEURAL_CONSTRAINTS
 from genzoo._validation import Interval, Options
-from genzoo.autoencoder._base import (
-    TRAINER_CONSTRAINTS,
-    CodeAutoencoder,
-    _float64_state,
-    _standardisation,
-)
+from genzoo.autoencoder._base import CodeAutoencoder
 from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, decoder_mean, log_likelihood
 from genzoo.registry import register
-from genzoo.training import Trainer
+from genzoo.training import Objective
 
 __all__ = ["DenoisingAutoencoder"]
 
@@ -29,7 +25,7 @@ _MIN_STD = 0.01
 
 def gaussian_corruption(x: Tensor, noise_level: float, gen: torch.Generator) -> Tensor:
     """x~ = x + noise_level * eps, eps ~ N(0, I) (additive isotropic Gaussian noise)."""
-    eps = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+    eps = torch.randn(x.shape, generator=gen, device=gen.device, dtype=x.dtype)
     return x + noise_level * eps
 
 
@@ -38,7 +34,7 @@ def mask_corruption(x: Tensor, noise_level: float, gen: torch.Generator) -> Tens
 
     On standardised data 0 is the feature's (or the image's) mean; on Bernoulli data, 0.
     """
-    keep = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) >= noise_level
+    keep = torch.rand(x.shape, generator=gen, device=gen.device, dtype=x.dtype) >= noise_level
     return x * keep
 
 
@@ -51,8 +47,7 @@ CORRUPTIONS = {"gaussian": gaussian_corruption, "mask": mask_corruption}
 def draw_reconstruction(location: Tensor, log_std: Tensor | None, gen: torch.Generator) -> Tensor:
     """x ~ P(x | x~): a Gaussian draw with the decoder's std, or Bernoulli 0/1 draws."""
     if log_std is not None:
-        eps = torch.randn(location.shape, generator=gen, device=location.device,
-                          dtype=location.dtype)  # fmt: skip
+        eps = torch.randn(location.shape, generator=gen, device=gen.device, dtype=location.dtype)
         return location + torch.exp(log_std) * eps
     return torch.bernoulli(torch.sigmoid(location), generator=gen)
 
@@ -92,9 +87,9 @@ def gdae_chain(
     return torch.stack(draws), torch.stack(means)
 
 
-def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
+def build_networks(architecture: dict) -> dict[str, torch.nn.Module]:
     """The code encoder and the VAE's decoder P(x | h): Gaussian (mean, std) or Bernoulli."""
-    return CodeEncoder(architecture), Decoder(architecture)
+    return {"encoder": CodeEncoder(architecture), "decoder": Decoder(architecture)}
 
 
 @register(
@@ -161,24 +156,18 @@ class DenoisingAutoencoder(CodeAutoencoder):
         Whether `sample` returns the chain's states, draws from P(x | x~), rather than the
         means E[x | x~] of the steps that drew them (the chain runs on draws either way).
         "auto" returns draws for vectors and means for images, which is what one plots.
-    device : str, default="auto"
-    batch_size : int, default=128
-    max_steps : int, default=2000
-    learning_rate : float, default=1e-3
-    ema_decay : float or None, default=None
-        When set, the fitted weights are the exponential moving average of training's.
-    verbose : int, default=1
-        1 shows a progress bar of training.
-    checkpoint_dir, checkpoint_every : optional
-        Where and how often training writes a checkpoint; `fit` resumes from one found there.
-    random_state : int or None
+    device, batch_size, max_steps, learning_rate, weight_decay, warmup_steps, schedule,
+    grad_clip, ema_decay, verbose, checkpoint_dir, checkpoint_every, precision, dtype
+        Training and evaluation settings, documented once in `NeuralGenerativeModel`
+        (genzoo/_neural.py).
+    random_state : int or None, default=None
         Seeds the weights, the training batches and corruption, and (unless `sample` gets its
         own) the chains.
 
     Attributes
     ----------
     encoder_state_, decoder_state_ : dict of str to Tensor
-        The networks' weights (float64); `networks()` builds the modules.
+        The networks' weights (in `dtype`); `networks()` builds the modules.
     architecture_ : dict
     likelihood_ : str, "gaussian" or "bernoulli", as resolved at fit
     data_shift_, data_scale_ : Tensor of shape input_shape
@@ -231,7 +220,7 @@ class DenoisingAutoencoder(CodeAutoencoder):
         "thinning": [Interval(int, 1, None)],
         "n_chains": [Interval(int, 1, None)],
         "sample_noise": [bool, Options("auto")],
-        **TRAINER_CONSTRAINTS,
+        **NEURAL_CONSTRAINTS,
     }
 
     def __init__(
@@ -252,11 +241,17 @@ class DenoisingAutoencoder(CodeAutoencoder):
         batch_size: int = 128,
         max_steps: int = 2000,
         learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        schedule: str = "cosine",
+        grad_clip: float | None = 1.0,
         ema_decay: float | None = None,
         verbose: int = 1,
         checkpoint_dir=None,
         checkpoint_every: int | None = None,
         random_state: int | None = None,
+        precision: str = "auto",
+        dtype: str = "float32",
     ):
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -273,55 +268,35 @@ class DenoisingAutoencoder(CodeAutoencoder):
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.schedule = schedule
+        self.grad_clip = grad_clip
         self.ema_decay = ema_decay
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.random_state = random_state
+        self.precision = precision
+        self.dtype = dtype
 
     # --- fitting
 
-    def _fit(self, X, y, gen) -> dict:
+    def _check_arguments(self) -> None:
         if self.corruption == "mask" and self.noise_level >= 1:
             raise ValueError(
                 f"noise_level is a masking probability with corruption='mask', so below 1; "
                 f"got {self.noise_level}."
             )
-        shape = tuple(X.shape[1:])
-        likelihood = self._resolve_likelihood(X)
-        architecture = {
-            "network": self._resolve_network(shape),
-            "likelihood": likelihood,
-            "input_shape": list(shape),
-            "latent_dim": self.latent_dim,
-            "hidden": list(self.hidden),
-            "channels": list(self.channels),
-            "n_classes": None,
-            "min_std": _MIN_STD,
-        }
-        shift, scale = _standardisation(X, likelihood)
-        init_seed, train_seed = torch.randint(2**62, (2,), generator=gen, device=gen.device)
-        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
-            torch.manual_seed(int(init_seed))
-            encoder, decoder = build_networks(architecture)
-        data = (torch.as_tensor((X - shift) / scale, dtype=torch.float32),)
-        result = Trainer(self._train_config(int(train_seed))).fit(
-            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), data
-        )
-        if result.ema is not None:
-            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
-        device = self._device()
-        return {
-            "encoder_state_": _float64_state(encoder, device),
-            "decoder_state_": _float64_state(decoder, device),
-            "architecture_": architecture,
-            "likelihood_": likelihood,
-            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
-            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
-            "loss_curve_": [float(v) for v in result.history],
-            "n_steps_": int(result.step),
-            **self._fitted_input_shape(X),
-        }
+
+    def _architecture(self, X, y) -> dict:
+        return self._autoencoder_architecture(X, self.latent_dim, n_classes=None, min_std=_MIN_STD)
+
+    def _build_networks(self, architecture: dict) -> dict:
+        return build_networks(architecture)
+
+    def _objectives(self) -> list[Objective]:
+        return [Objective("reconstruction", self._loss_fn())]
 
     def _loss_fn(self):
         """-log P(x | x~) per dimension of one minibatch, one corruption x~ per row."""
@@ -338,35 +313,35 @@ class DenoisingAutoencoder(CodeAutoencoder):
     # --- sampling
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
-        """The kept states (or their means) of the chains, in standardisation's units undone."""
-        device = self._device()
+        """The kept states (or their means) of the chains, in standardisation's units undone.
+
+        All noise comes from `gen`, on its device (the model's).
+        """
         n_chains = min(self.n_chains, n_samples)
-        shape = (n_chains, *self.input_shape_)
+        shape, dtype = (n_chains, *self.input_shape_), self._dtype()
         if self.likelihood_ == "bernoulli":
-            start = torch.full(shape, 0.5, dtype=torch.float64, device=device)
+            start = torch.full(shape, 0.5, dtype=dtype, device=gen.device)
             start = torch.bernoulli(start, generator=gen)
         else:
-            start = torch.randn(shape, generator=gen, dtype=torch.float64, device=device)
-        encoder, decoder = self._modules()
+            start = torch.randn(shape, generator=gen, dtype=dtype, device=gen.device)
         corrupt, level = CORRUPTIONS[self.corruption], float(self.noise_level)
+        with self._evaluation() as networks:
+            encoder, decoder = networks["encoder"], networks["decoder"]
 
-        def reconstruct(x_tilde, g):
-            location, log_std = decoder(encoder(x_tilde))
-            return draw_reconstruction(location, log_std, g), decoder_mean(location, log_std)
+            def reconstruct(x_tilde, g):
+                location, log_std = decoder(encoder(x_tilde))
+                return draw_reconstruction(location, log_std, g), decoder_mean(location, log_std)
 
-        draws, means = gdae_chain(
-            lambda x, g: corrupt(x, level, g),
-            reconstruct,
-            start,
-            n_burn_in=self.n_burn_in,
-            thinning=self.thinning,
-            n_keep=-(-n_samples // n_chains),
-            gen=gen,
-        )  # (n_keep, n_chains, ...)
+            draws, means = gdae_chain(
+                lambda x, g: corrupt(x, level, g),
+                reconstruct,
+                start,
+                n_burn_in=self.n_burn_in,
+                thinning=self.thinning,
+                n_keep=-(-n_samples // n_chains),
+                gen=gen,
+            )  # (n_keep, n_chains, ...)
         draw = self.sample_noise
         if draw == "auto":
             draw = len(self.input_shape_) == 1
-        out = (draws if draw else means).flatten(0, 1)[:n_samples]
-        return out * self.data_scale_ + self.data_shift_
-
-    # --- save and load
+        return self._unstandardise((draws if draw else means).flatten(0, 1)[:n_samples])

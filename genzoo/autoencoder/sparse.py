@@ -7,19 +7,14 @@ import torch
 from sklearn.base import clone
 from torch import Tensor
 
+from genzoo._neural import NEURAL_CONSTRAINTS
 from genzoo._validation import Interval, Options
-from genzoo.autoencoder._base import (
-    TRAINER_CONSTRAINTS,
-    CodeAutoencoder,
-    _float64_state,
-    _numpy,
-    _standardisation,
-)
+from genzoo.autoencoder._base import CodeAutoencoder, _numpy
 from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, log_likelihood
 from genzoo.base import GenerativeModel
 from genzoo.mixture import GaussianMixture
 from genzoo.registry import register
-from genzoo.training import Trainer
+from genzoo.training import Objective
 
 __all__ = ["SparseAutoencoder"]
 
@@ -47,9 +42,9 @@ def l1_sparsity(h: Tensor) -> Tensor:
     return h.abs().sum(1).mean()
 
 
-def build_networks(architecture: dict) -> tuple[CodeEncoder, Decoder]:
+def build_networks(architecture: dict) -> dict[str, torch.nn.Module]:
     """The code encoder and the VAE's decoder, which maps the code (its `latent_dim`) to x."""
-    return CodeEncoder(architecture, squash=True), Decoder(architecture)
+    return {"encoder": CodeEncoder(architecture, squash=True), "decoder": Decoder(architecture)}
 
 
 @register(
@@ -87,7 +82,7 @@ class SparseAutoencoder(CodeAutoencoder):
     `log_prob` raises `LikelihoodUnavailable`.
 
     Data are standardised as in the VAE (per feature for vectors, one scale for images; none
-    for the Bernoulli decoder). Weights train in float32; the fitted model evaluates in float64.
+    for the Bernoulli decoder). The fitted networks evaluate in `dtype` (float32 by default).
 
     Parameters
     ----------
@@ -106,7 +101,8 @@ class SparseAutoencoder(CodeAutoencoder):
     code_density : genzoo model or None, default=None
         Estimator of the codes' density, cloned at fit; it needs a likelihood and must not be
         conditional. None is ``GaussianMixture(n_components=10, covariance_type="full",
-        reg_covar=1e-3)``. A clone whose `random_state` is None is seeded from this model's.
+        reg_covar=1e-3)`` on this model's `device`. A clone whose `random_state` is None is
+        seeded from this model's.
     likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
         The reconstruction loss, as the VAE's decoder: "bernoulli" for data in [0, 1]; "auto"
         picks it when every training value is 0 or 1.
@@ -114,24 +110,18 @@ class SparseAutoencoder(CodeAutoencoder):
         "auto" uses convolutions for images with both sides in [8, 64], else an MLP.
     min_std : float, default=0.01
         Floor of the Gaussian decoder's standard deviation, in units of the standardised data.
-    device : str, default="auto"
-    batch_size : int, default=128
-    max_steps : int, default=2000
-    learning_rate : float, default=1e-3
-    ema_decay : float or None, default=None
-        When set, the fitted weights are the exponential moving average of training's.
-    verbose : int, default=1
-        1 shows a progress bar of training.
-    checkpoint_dir, checkpoint_every : optional
-        Where and how often training writes a checkpoint; `fit` resumes from one found there.
-    random_state : int or None
+    device, batch_size, max_steps, learning_rate, weight_decay, warmup_steps, schedule,
+    grad_clip, ema_decay, verbose, checkpoint_dir, checkpoint_every, precision, dtype
+        Training and evaluation settings, documented once in `NeuralGenerativeModel`
+        (genzoo/_neural.py).
+    random_state : int or None, default=None
         Seeds the weights, the training batches, the code density's fit (when its own
         `random_state` is None) and (unless `sample` gets its own) sampling.
 
     Attributes
     ----------
     encoder_state_, decoder_state_ : dict of str to Tensor
-        The networks' weights (float64); `networks()` builds the modules.
+        The networks' weights (in `dtype`); `networks()` builds the modules.
     architecture_ : dict
         What the networks were built from (network, likelihood, sizes).
     likelihood_ : str
@@ -190,7 +180,7 @@ class SparseAutoencoder(CodeAutoencoder):
         "likelihood": [Options("auto", "gaussian", "bernoulli")],
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
-        **TRAINER_CONSTRAINTS,
+        **NEURAL_CONSTRAINTS,
     }
 
     def __init__(
@@ -210,11 +200,17 @@ class SparseAutoencoder(CodeAutoencoder):
         batch_size: int = 128,
         max_steps: int = 2000,
         learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        schedule: str = "cosine",
+        grad_clip: float | None = 1.0,
         ema_decay: float | None = None,
         verbose: int = 1,
         checkpoint_dir=None,
         checkpoint_every: int | None = None,
         random_state: int | None = None,
+        precision: str = "auto",
+        dtype: str = "float32",
     ):
         self.n_hidden = n_hidden
         self.hidden = hidden
@@ -230,18 +226,26 @@ class SparseAutoencoder(CodeAutoencoder):
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.schedule = schedule
+        self.grad_clip = grad_clip
         self.ema_decay = ema_decay
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.random_state = random_state
+        self.precision = precision
+        self.dtype = dtype
 
     # --- the code density
 
     def _code_density_estimator(self) -> GenerativeModel:
         """The unfitted code density: `code_density`, or the default Gaussian mixture."""
         if self.code_density is None:
-            return GaussianMixture(n_components=10, covariance_type="full", reg_covar=1e-3)
+            return GaussianMixture(
+                n_components=10, covariance_type="full", reg_covar=1e-3, device=self.device
+            )
         model = self.code_density
         if not isinstance(model, GenerativeModel):
             raise ValueError(
@@ -257,56 +261,33 @@ class SparseAutoencoder(CodeAutoencoder):
 
     # --- fitting
 
-    def _fit(self, X, y, gen) -> dict:
-        density = clone(self._code_density_estimator())  # refuses a bad one before training
-        shape = tuple(X.shape[1:])
-        likelihood = self._resolve_likelihood(X)
-        architecture = {
-            "network": self._resolve_network(shape),
-            "likelihood": likelihood,
-            "input_shape": list(shape),
-            "latent_dim": self.n_hidden,
-            "hidden": list(self.hidden),
-            "channels": list(self.channels),
-            "n_classes": None,
-            "min_std": self.min_std,
-        }
-        shift, scale = _standardisation(X, likelihood)
-        seeds = torch.randint(2**62, (3,), generator=gen, device=gen.device)
-        init_seed, train_seed, density_seed = (int(s) for s in seeds)
-        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
-            torch.manual_seed(init_seed)
-            encoder, decoder = build_networks(architecture)
-        data = (torch.as_tensor((X - shift) / scale, dtype=torch.float32),)
-        result = Trainer(self._train_config(train_seed)).fit(
-            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), data
+    def _check_arguments(self) -> None:
+        self._code_density_estimator()  # refuses a bad one before training
+
+    def _architecture(self, X, y) -> dict:
+        return self._autoencoder_architecture(
+            X, self.n_hidden, n_classes=None, min_std=self.min_std
         )
-        if result.ema is not None:
-            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
-        device = self._device()
-        fitted = {
-            "encoder_state_": _float64_state(encoder, device),
-            "decoder_state_": _float64_state(decoder, device),
-            "architecture_": architecture,
-            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
-            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
-        }
-        # The codes of the training data, by the fitted float64 encoder, and their density.
-        code_encoder, _ = self._modules(fitted)
-        with torch.no_grad():
-            Xs = torch.as_tensor(X, dtype=torch.float64, device=device) - fitted["data_shift_"]
-            codes = _numpy(code_encoder(Xs / fitted["data_scale_"]))
+
+    def _build_networks(self, architecture: dict) -> dict:
+        return build_networks(architecture)
+
+    def _objectives(self) -> list[Objective]:
+        return [Objective("reconstruction", self._loss_fn())]
+
+    def _extra_fitted(self, X, y, fitted: dict, seed: int) -> dict:
+        """The code density, fitted to the training data's codes by the fitted encoder."""
+        density = clone(self._code_density_estimator())
+        with torch.no_grad(), self._evaluation(fitted) as networks:
+            Xs = self._standardise(self._to_tensor(X), fitted).to(self._dtype())
+            codes = _numpy(networks["encoder"](Xs))
         if "random_state" in density.get_params() and density.random_state is None:
-            density.set_params(random_state=density_seed % 2**31)
+            density.set_params(random_state=seed % 2**31)
         density.fit(codes)
         return {
-            **fitted,
-            "likelihood_": likelihood,
+            **super()._extra_fitted(X, y, fitted, seed),
             "code_density_": density,
             "mean_activation_": float(codes.mean()),
-            "loss_curve_": [float(v) for v in result.history],
-            "n_steps_": int(result.step),
-            **self._fitted_input_shape(X),
         }
 
     def _loss_fn(self):
@@ -320,8 +301,8 @@ class SparseAutoencoder(CodeAutoencoder):
             reconstruction = log_likelihood(x, location, log_std).mean()
             penalty = kl_sparsity(h, rho) if sparsity == "kl" else l1_sparsity(h)
             loss = (weight * penalty - reconstruction) / x[0].numel()
-            rate = h.mean().item()
-            return loss, {"reconstruction": reconstruction.item(), "rate": rate}
+            # tensors: the Trainer reads them every few steps, not at every step
+            return loss, {"reconstruction": reconstruction.detach(), "rate": h.mean().detach()}
 
         return loss_fn
 
@@ -360,5 +341,5 @@ class SparseAutoencoder(CodeAutoencoder):
         density = density_spec["model"]  # an unfitted instance with the saved params
         density._set_state(density_arrays, dict(density_spec["values"]))
         fitted[_DENSITY_PREFIX] = density
-        self._modules(fitted)  # raises if the weights do not fit the architecture
+        self._networks(fitted)  # raises if the weights do not fit the architecture
         self._set_fitted(fitted)

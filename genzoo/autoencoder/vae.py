@@ -8,14 +8,9 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from genzoo._neural import NEURAL_CONSTRAINTS
 from genzoo._validation import Interval, Options
-from genzoo.autoencoder._base import (
-    TRAINER_CONSTRAINTS,
-    NeuralAutoencoder,
-    _float64_state,
-    _numpy,
-    _standardisation,
-)
+from genzoo.autoencoder._base import NeuralAutoencoder, _numpy
 from genzoo.autoencoder._vae_nets import (
     build_networks,
     decoder_mean,
@@ -25,7 +20,7 @@ from genzoo.autoencoder._vae_nets import (
     row_noise,
 )
 from genzoo.registry import register
-from genzoo.training import Trainer
+from genzoo.training import Objective
 
 __all__ = ["VAE"]
 
@@ -59,7 +54,8 @@ class VAE(NeuralAutoencoder):
     Continuous data are standardised before training (per feature for vectors, one scale for
     images) and the densities are mapped back, so `log_prob` is a density of the original data
     in nats. Networks are MLPs on vectors and convolutional for images with sides 8 to 64
-    (`network="auto"`). Weights train in float32; the fitted model evaluates in float64.
+    (`network="auto"`). The fitted networks evaluate in `dtype` (float32 by default); the
+    bounds are summed in float64.
 
     Parameters
     ----------
@@ -96,26 +92,21 @@ class VAE(NeuralAutoencoder):
         than returning the decoder's mean E[x | z] (pixel probabilities for "bernoulli").
         "auto" draws for vectors, where the decoder's noise is part of the data's spread, and
         returns the mean for images, which is what one plots.
-    device : str, default="auto"
-    batch_size : int, default=128
-    max_steps : int, default=2000
-    learning_rate : float, default=1e-3
-    ema_decay : float or None, default=None
-        When set, the fitted weights are the exponential moving average of training's.
-    verbose : int, default=1
-        1 shows a progress bar of training.
-    checkpoint_dir, checkpoint_every : optional
-        Where and how often training writes a checkpoint; `fit` resumes from one found there.
-    random_state : int or None
+    device, batch_size, max_steps, learning_rate, weight_decay, warmup_steps, schedule,
+    grad_clip, ema_decay, verbose, checkpoint_dir, checkpoint_every, precision, dtype
+        Training and evaluation settings, documented once in `NeuralGenerativeModel`
+        (genzoo/_neural.py).
+    random_state : int or None, default=None
         Seeds the weights, the training batches and noise, and (unless `sample` gets its own)
         sampling. The importance samples of `log_prob` and `elbo` for a row are drawn from a
         hash of this seed (0 when None) and the row's values: both are deterministic
-        functions of each row, whatever the batch, and independent between distinct rows.
+        functions of each row, whatever the batch or the device, and independent between
+        distinct rows.
 
     Attributes
     ----------
     encoder_state_, decoder_state_ : dict of str to Tensor
-        The networks' weights (float64); `networks()` builds the modules.
+        The networks' weights (in `dtype`); `networks()` builds the modules.
     architecture_ : dict
         What the networks were built from (network, likelihood, sizes, n_classes).
     likelihood_ : str
@@ -169,8 +160,9 @@ class VAE(NeuralAutoencoder):
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
         "sample_noise": [bool, Options("auto")],
-        **TRAINER_CONSTRAINTS,
+        **NEURAL_CONSTRAINTS,
     }
+    _tensor_attributes = (*NeuralAutoencoder._tensor_attributes, "class_log_prior_")
 
     def __init__(
         self,
@@ -190,11 +182,17 @@ class VAE(NeuralAutoencoder):
         batch_size: int = 128,
         max_steps: int = 2000,
         learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        schedule: str = "cosine",
+        grad_clip: float | None = 1.0,
         ema_decay: float | None = None,
         verbose: int = 1,
         checkpoint_dir=None,
         checkpoint_every: int | None = None,
         random_state: int | None = None,
+        precision: str = "auto",
+        dtype: str = "float32",
     ):
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -211,11 +209,17 @@ class VAE(NeuralAutoencoder):
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.schedule = schedule
+        self.grad_clip = grad_clip
         self.ema_decay = ema_decay
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.random_state = random_state
+        self.precision = precision
+        self.dtype = dtype
 
     # The base declares `conditional` as a class-level constant; here it is a constructor
     # argument. A property keeps it in the instance under its own name (for get_params and
@@ -231,49 +235,25 @@ class VAE(NeuralAutoencoder):
 
     # --- fitting
 
-    def _fit(self, X, y, gen) -> dict:
-        shape = tuple(X.shape[1:])
-        likelihood = self._resolve_likelihood(X)
+    def _architecture(self, X, y) -> dict:
         n_classes = int(y.max()) + 1 if self.conditional else None
-        architecture = {
-            "network": self._resolve_network(shape),
-            "likelihood": likelihood,
-            "input_shape": list(shape),
-            "latent_dim": self.latent_dim,
-            "hidden": list(self.hidden),
-            "channels": list(self.channels),
-            "n_classes": n_classes,
-            "min_std": self.min_std,
-        }
-        shift, scale = _standardisation(X, likelihood)
-        init_seed, train_seed = torch.randint(2**62, (2,), generator=gen, device=gen.device)
-        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
-            torch.manual_seed(int(init_seed))
-            encoder, decoder = build_networks(architecture)
-        data = [torch.as_tensor((X - shift) / scale, dtype=torch.float32)]
-        if self.conditional:
-            data.append(y.cpu())
-        result = Trainer(self._train_config(int(train_seed))).fit(
-            {"encoder": encoder, "decoder": decoder}, self._loss_fn(), tuple(data)
+        return self._autoencoder_architecture(
+            X, self.latent_dim, n_classes=n_classes, min_std=self.min_std
         )
-        if result.ema is not None:
-            encoder, decoder = result.ema["encoder"], result.ema["decoder"]
-        device = self._device()
-        fitted = {
-            "encoder_state_": _float64_state(encoder, device),
-            "decoder_state_": _float64_state(decoder, device),
-            "architecture_": architecture,
-            "likelihood_": likelihood,
-            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
-            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
-            "loss_curve_": [float(v) for v in result.history],
-            "n_steps_": int(result.step),
-            **self._fitted_input_shape(X),
-        }
+
+    def _build_networks(self, architecture: dict) -> dict:
+        return build_networks(architecture)
+
+    def _objectives(self) -> list[Objective]:
+        return [Objective("elbo", self._loss_fn())]
+
+    def _extra_fitted(self, X, y, fitted: dict, seed: int) -> dict:
+        extra = super()._extra_fitted(X, y, fitted, seed)
         if self.conditional:
-            counts = torch.bincount(y, minlength=n_classes).to(device, torch.float64)
-            fitted["class_log_prior_"] = torch.log(counts / counts.sum())
-        return fitted
+            n_classes = fitted["architecture_"]["n_classes"]
+            counts = torch.bincount(y, minlength=n_classes).to(self._device(), torch.float64)
+            extra["class_log_prior_"] = torch.log(counts / counts.sum())
+        return extra
 
     def _loss_fn(self):
         """The negative beta-ELBO per dimension of one minibatch, one z per row."""
@@ -283,7 +263,7 @@ class VAE(NeuralAutoencoder):
             x = batch[0]
             y = batch[1] if conditional else None
             mu, log_var = modules["encoder"](x, y)
-            eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
+            eps = torch.randn(mu.shape, generator=gen, device=gen.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * log_var) * eps  # the reparameterisation trick
             location, log_std = modules["decoder"](z, y)
             reconstruction = log_likelihood(x, location, log_std).mean()
@@ -291,7 +271,8 @@ class VAE(NeuralAutoencoder):
             n_dims = x[0].numel()
             weight = beta * min(1.0, step / warmup) if warmup else beta
             loss = (weight * kl - reconstruction) / n_dims
-            return loss, {"kl": kl.item(), "reconstruction": reconstruction.item()}
+            # tensors: the Trainer reads them every few steps, not at every step
+            return loss, {"kl": kl.detach(), "reconstruction": reconstruction.detach()}
 
         return loss_fn
 
@@ -300,32 +281,34 @@ class VAE(NeuralAutoencoder):
     def _importance_noise(self, X: torch.Tensor) -> torch.Tensor:
         """eps (n_importance, n, latent_dim), each row's a function of its values and the seed.
 
-        So `log_prob` is a deterministic function of each row, whatever the batch.
+        So `log_prob` is a deterministic function of each row, whatever the batch; the noise
+        is drawn on the host from the row's float64 values, so it is the same on every device.
         """
         seed = 0 if self.random_state is None else self.random_state
         eps = row_noise(X.cpu().numpy(), self.n_importance, self.latent_dim, seed)
-        return torch.as_tensor(eps, dtype=X.dtype, device=X.device)
+        return torch.as_tensor(eps, dtype=self._dtype(), device=X.device)
 
     def _log_det(self) -> torch.Tensor:
         """log |d standardise / dx|, which maps densities of standardised data back to X."""
         return -torch.log(self.data_scale_).sum()
 
     def _bound(self, X: torch.Tensor, y: torch.Tensor | None, iwae: bool) -> torch.Tensor:
-        """The IWAE bound (or the K-sample ELBO) of log p(x | y) for each row, shape (n,)."""
-        encoder, decoder = self._modules()
-        Xs = (X - self.data_shift_) / self.data_scale_
+        """The IWAE bound (or the K-sample ELBO) of log p(x | y) for each row, shape (n,),
+        summed in float64."""
+        Xs = self._standardise(X)
         rows = max(1, _CHUNK_ELEMENTS // (self.n_importance * self.n_features_in_))
         out = []
-        for start in range(0, len(X), rows):
-            part = slice(start, start + rows)
-            eps = self._importance_noise(X[part])
-            log_w = importance_log_weights(
-                Xs[part], None if y is None else y[part], encoder, decoder, eps
-            )  # (K, rows)
-            if iwae:
-                out.append(torch.logsumexp(log_w, 0) - math.log(len(eps)))
-            else:
-                out.append(log_w.mean(0))
+        with self._evaluation() as networks:
+            for start in range(0, len(X), rows):
+                part = slice(start, start + rows)
+                eps = self._importance_noise(X[part])
+                log_w = importance_log_weights(
+                    Xs[part], None if y is None else y[part], *networks.values(), eps
+                )  # (K, rows), float64
+                if iwae:
+                    out.append(torch.logsumexp(log_w, 0) - math.log(len(eps)))
+                else:
+                    out.append(log_w.mean(0))
         return torch.cat(out) + self._log_det()
 
     def _joint_or_marginal(self, X, y, iwae: bool) -> torch.Tensor:
@@ -364,9 +347,8 @@ class VAE(NeuralAutoencoder):
         A conditional model needs the labels y.
         """
         X, y = self._inputs(X, y, need_labels=True)
-        encoder, _ = self._modules()
-        with torch.no_grad():
-            mu, log_var = encoder((X - self.data_shift_) / self.data_scale_, y)
+        with torch.no_grad(), self._evaluation() as networks:
+            mu, log_var = networks["encoder"](self._standardise(X).to(self._dtype()), y)
         return (_numpy(mu), _numpy(log_var)) if return_log_var else _numpy(mu)
 
     def decode(self, Z, y=None) -> np.ndarray:
@@ -419,10 +401,9 @@ class VAE(NeuralAutoencoder):
         return self._label_index(y, n, broadcast=broadcast)
 
     def _decode_mean(self, Z: torch.Tensor, y) -> torch.Tensor:
-        _, decoder = self._modules()
-        location, log_std = decoder(Z, y)
-        mean = decoder_mean(location, log_std)
-        return mean * self.data_scale_ + self.data_shift_
+        with self._evaluation() as networks:
+            location, log_std = networks["decoder"](Z.to(self._dtype()), y)
+            return self._unstandardise(decoder_mean(location, log_std))
 
     # --- sampling
 
@@ -435,27 +416,27 @@ class VAE(NeuralAutoencoder):
         if not self.conditional:
             return super()._sample_with_labels(n_samples, y, gen)  # raises: no labels
         if y is None:
-            prior = torch.exp(self.class_log_prior_)
+            prior = torch.exp(self.class_log_prior_).to(gen.device)
             y = torch.multinomial(prior, n_samples, replacement=True, generator=gen)
         return self._draw(n_samples, y, gen), y
 
     def _draw(self, n_samples: int, y, gen) -> torch.Tensor:
-        """x ~ p(x | z, y) with z ~ N(0, I): the decoder's mean, or a draw (`sample_noise`)."""
-        device = self._device()
+        """x ~ p(x | z, y) with z ~ N(0, I): the decoder's mean, or a draw (`sample_noise`).
+
+        All noise comes from `gen`, on its device (the model's).
+        """
         z = torch.randn(
-            n_samples, self.latent_dim, generator=gen, device=device, dtype=torch.float64
+            n_samples, self.latent_dim, generator=gen, device=gen.device, dtype=self._dtype()
         )
-        _, decoder = self._modules()
-        location, log_std = decoder(z, y)
+        with self._evaluation() as networks:
+            location, log_std = networks["decoder"](z, y)
         mean = decoder_mean(location, log_std)
         draw = self.sample_noise
         if draw == "auto":
             draw = len(self.input_shape_) == 1
         if draw and log_std is not None:
-            noise = torch.randn(mean.shape, generator=gen, device=device, dtype=mean.dtype)
+            noise = torch.randn(mean.shape, generator=gen, device=gen.device, dtype=mean.dtype)
             mean = mean + torch.exp(log_std) * noise
         elif draw:
             mean = torch.bernoulli(mean, generator=gen)
-        return mean * self.data_scale_ + self.data_shift_
-
-    # --- save and load
+        return self._unstandardise(mean)

@@ -1,7 +1,7 @@
 """Training checkpoints without pickle, and what makes resuming from them exact.
 
-A checkpoint holds the weights of every module, their exponential moving average, the
-optimizer's state (tensors in the file, its numbers and hyper-parameters in the JSON), and the
+A checkpoint holds the weights of every module, their exponential moving average, the state of
+each optimizer (tensors in the file, its numbers and hyper-parameters in the JSON), and the
 trainer's own state (step, data position, seed, loss history) in the JSON. Loading parses JSON
 and raw tensors only, so a checkpoint from an untrusted source cannot run code. A write goes to
 a temporary file that then replaces the old one, so a process killed mid-write leaves the
@@ -57,36 +57,42 @@ def checkpoint_file(path: str | os.PathLike) -> Path:
 # --- tensors of modules and optimizer
 
 
+def _check_name(name: str, what: str) -> None:
+    if "/" in name:
+        raise ValueError(f"{what} name {name!r} must not contain '/'.")
+
+
 def _module_tensors(prefix: str, modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
     out = {}
     for name, module in modules.items():
-        if "/" in name:
-            raise ValueError(f"module name {name!r} must not contain '/'.")
+        _check_name(name, "module")
         for key, value in module.state_dict().items():
             # clone: tied weights share storage, which safetensors refuses
             out[f"{prefix}/{name}/{key}"] = value.detach().cpu().clone().contiguous()
     return out
 
 
-def _optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """The optimizer's state as (tensors, JSON-able numbers and param groups)."""
+def _optimizer_parts(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict, dict]:
+    """The optimizer's state as (tensors named `prefix/index/key`, JSON-able numbers and
+    param groups)."""
     state = optimizer.state_dict()
     tensors, numbers = {}, {}
     for index, entries in state["state"].items():
         for key, value in entries.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optimizer/{index}/{key}"] = value.detach().cpu().clone().contiguous()
+                tensors[f"{prefix}/{index}/{key}"] = value.detach().cpu().clone().contiguous()
             else:
                 numbers.setdefault(str(index), {})[key] = value
     return tensors, {"numbers": numbers, "param_groups": state["param_groups"]}
 
 
-def _optimizer_state(tensors: dict, meta: dict) -> dict:
-    """Rebuild an optimizer state dict from the file's tensors and its JSON."""
+def _optimizer_state(tensors: dict, meta: dict, prefix: str) -> dict:
+    """Rebuild an optimizer state dict from the file's tensors under `prefix/` and its JSON."""
     state: dict[int, dict] = {}
+    start = prefix + "/"
     for key, value in tensors.items():
-        if key.startswith("optimizer/"):
-            _, index, name = key.split("/", 2)
+        if key.startswith(start):
+            index, name = key[len(start) :].split("/", 1)
             state.setdefault(int(index), {})[name] = value
     for index, entries in meta["numbers"].items():
         state.setdefault(int(index), {}).update(entries)
@@ -105,13 +111,15 @@ def save_checkpoint(
     *,
     modules: dict[str, torch.nn.Module],
     optimizer: torch.optim.Optimizer | None = None,
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
     ema: dict[str, torch.nn.Module] | None = None,
     state: dict | None = None,
 ) -> Path:
-    """Write modules, optimizer, EMA and a JSON-able `state` to `path` atomically.
+    """Write modules, optimizers, EMA and a JSON-able `state` to `path` atomically.
 
     `path` is a folder (the file is `checkpoint.safetensors` inside it) or a file ending in
-    .safetensors. Returns the path of the written file.
+    .safetensors. A run with one optimizer passes `optimizer`; one with several passes
+    `optimizers`, a dict of name -> optimizer. Returns the path of the written file.
     """
     target = checkpoint_file(path)
     tensors = _module_tensors("module", modules)
@@ -127,8 +135,14 @@ def save_checkpoint(
     if ema is not None:
         tensors.update(_module_tensors("ema", ema))
     if optimizer is not None:
-        optimizer_tensors, meta["optimizer"] = _optimizer_parts(optimizer)
+        optimizer_tensors, meta["optimizer"] = _optimizer_parts(optimizer, "optimizer")
         tensors.update(optimizer_tensors)
+    if optimizers is not None:
+        meta["optimizers"] = {}
+        for name, each in optimizers.items():
+            _check_name(name, "optimizer")
+            each_tensors, meta["optimizers"][name] = _optimizer_parts(each, f"optimizers/{name}")
+            tensors.update(each_tensors)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     save_file(tensors, str(temporary), metadata={_META_KEY: json.dumps(meta)})
@@ -167,9 +181,9 @@ def read_checkpoint_state(path: str | os.PathLike) -> dict:
     return _read_meta(checkpoint_file(path))["state"]
 
 
-def _read_tensors(target: Path, device) -> dict[str, torch.Tensor]:
+def _read_tensors(target: Path) -> dict[str, torch.Tensor]:
     try:
-        with safe_open(str(target), framework="pt", device=str(device)) as f:
+        with safe_open(str(target), framework="pt", device="cpu") as f:
             return {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, OSError, RuntimeError) as err:
         raise ValueError(
@@ -197,28 +211,43 @@ def load_checkpoint(
     *,
     modules: dict[str, torch.nn.Module],
     optimizer: torch.optim.Optimizer | None = None,
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
     ema: dict[str, torch.nn.Module] | None = None,
-    device: torch.device | str = "cpu",
 ) -> dict:
-    """Restore modules, optimizer and EMA in place from `path`; return the saved `state`.
+    """Restore modules, optimizer(s) and EMA in place from `path`; return the saved `state`.
 
-    Raises FileNotFoundError when there is no checkpoint, and ValueError when the file is
-    corrupt, not a checkpoint, or does not match the modules and optimizer given.
+    Tensors are read on the CPU and copied to where the modules and optimizers keep theirs
+    (Adam's step counts stay on the CPU, where reading them costs no device sync). Raises
+    FileNotFoundError when there is no checkpoint, and ValueError when the file is corrupt,
+    not a checkpoint, or does not match the modules and optimizers given.
     """
     target = checkpoint_file(path)
     meta = _read_meta(target)
-    tensors = _read_tensors(target, device)
+    tensors = _read_tensors(target)
     _load_modules("module", modules, tensors, meta["modules"], target)
     if ema is not None:
         _load_modules("ema", ema, tensors, meta["ema"], target)
     if optimizer is not None:
         if meta["optimizer"] is None:
             raise ValueError(f"{target} holds no optimizer state.")
-        try:
-            optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
-        except (ValueError, KeyError, RuntimeError) as err:
-            raise ValueError(f"{target}: the optimizer state does not fit: {err}") from None
+        _load_optimizer(optimizer, tensors, meta["optimizer"], "optimizer", target)
+    if optimizers is not None:
+        saved = meta.get("optimizers") or {}
+        if sorted(saved) != sorted(optimizers):
+            raise ValueError(
+                f"{target} holds the state of optimizers {sorted(saved)}, but the trainer was "
+                f"given {sorted(optimizers)}."
+            )
+        for name, each in optimizers.items():
+            _load_optimizer(each, tensors, saved[name], f"optimizers/{name}", target)
     return meta["state"]
+
+
+def _load_optimizer(optimizer, tensors: dict, meta: dict, prefix: str, source: Path) -> None:
+    try:
+        optimizer.load_state_dict(_optimizer_state(tensors, meta, prefix))
+    except (ValueError, KeyError, RuntimeError) as err:
+        raise ValueError(f"{source}: the {prefix} state does not fit: {err}") from None
 
 
 # --- checkpoint on a signal
@@ -261,16 +290,21 @@ def mix_seed(*values: int) -> int:
 
 
 class DataStream:
-    """Row indices of the shuffled data: one seeded permutation per epoch, end to end."""
+    """Row indices of the shuffled data: one seeded permutation per epoch, end to end.
 
-    def __init__(self, n_rows: int, seed: int):
-        self.n_rows, self.seed = n_rows, seed
+    The permutations are drawn on the CPU, so the order is the same on every device, and
+    moved to `device` once per epoch, so taking a batch's rows costs no host-device copy.
+    """
+
+    def __init__(self, n_rows: int, seed: int, device: torch.device | str = "cpu"):
+        self.n_rows, self.seed, self.device = n_rows, seed, torch.device(device)
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
             gen = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, epoch))
-            self._epoch, self._order = epoch, torch.randperm(self.n_rows, generator=gen)
+            order = torch.randperm(self.n_rows, generator=gen)
+            self._epoch, self._order = epoch, order.to(self.device)
         return self._order
 
     def take(self, start: int, count: int) -> torch.Tensor:

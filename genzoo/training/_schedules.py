@@ -37,9 +37,13 @@ def ema_decay_at(step: int, decay: float) -> float:
 def update_ema(ema: nn.Module, module: nn.Module, decay: float) -> None:
     """Move `ema`'s weights toward `module`'s: ema = decay * ema + (1 - decay) * weights.
 
-    Buffers (batch-norm statistics) are copied, not averaged.
+    Buffers (batch-norm statistics) are copied, not averaged. The weights move in one
+    multi-tensor kernel (a launch per parameter adds up on a GPU).
     """
-    for average, weight in zip(ema.parameters(), module.parameters(), strict=True):
-        average.lerp_(weight.detach(), 1.0 - decay)
+    averages, weights = list(ema.parameters()), list(module.parameters())
+    if len(averages) != len(weights):
+        raise ValueError(f"ema has {len(averages)} parameters but module has {len(weights)}.")
+    if averages:
+        torch._foreach_lerp_(averages, [w.detach() for w in weights], 1.0 - decay)
     for average, buffer in zip(ema.buffers(), module.buffers(), strict=True):
         average.copy_(buffer)

@@ -1,12 +1,12 @@
 """Gradient training shared by every neural model, in one process or many.
 
-A model builds its networks (a dict of modules) and a loss, `loss_fn(modules, batch, gen)`,
-which returns the scalar loss of a minibatch (or the loss and a dict of float metrics), and
-hands them to `Trainer(config).fit`. The trainer owns the rest: minibatches, one AdamW
-optimizer over every module's parameters, warm-up and a cosine (or constant) learning-rate
-schedule, gradient clipping, an exponential moving average (EMA) of the weights, bf16 autocast
-on a GPU, a tqdm progress bar, checkpoints, exact resume, and DistributedDataParallel under
-`torchrun`.
+A model builds its networks (a dict of modules) and one loss, `loss_fn(modules, batch, gen)`,
+which returns the scalar loss of a minibatch (or the loss and a dict of metrics), or several
+`Objective`s (a GAN's discriminator and generator losses, each with its own modules, AdamW
+and step frequency), and hands them to `Trainer(config).fit`. The trainer owns the rest:
+minibatches, AdamW per objective, warm-up and a cosine (or constant) learning-rate schedule,
+gradient clipping, an exponential moving average (EMA) of the weights, bf16 autocast on a GPU,
+a tqdm progress bar, checkpoints, exact resume, and DistributedDataParallel under `torchrun`.
 
 Randomness is a function of (seed, step), so a checkpoint needs no generator state to resume
 exactly, with any number of processes:
@@ -15,17 +15,24 @@ exactly, with any number of processes:
   batch may straddle two epochs, so every batch is full. Step t's global batch is stream
   positions [t * G, (t + 1) * G), G = batch_size * world_size, and process r takes the r-th
   `batch_size` of it. So `batch_size` is per process, and N processes with batch B see the
-  same rows per step as one process with batch N * B. Every process passes the whole dataset.
+  same rows per step as one process with batch N * B. Every process passes the whole dataset,
+  which is copied to the training device once.
 - The loss's generator `gen`, and the global torch generators during the loss (for modules
-  such as dropout that use them), are re-seeded at every step from (seed, rank, step); the
-  global generators are forked, so the caller's global random state is left untouched.
+  such as dropout that use them), are re-seeded at every step from (seed, rank, step, and the
+  objective's index after the first); the global generators are forked, so the caller's
+  global random state is left untouched. On CUDA, cuDNN runs its deterministic algorithms.
+
+The loop does not wait for the device at every step: losses and metrics stay on the device
+and are read every `SYNC_EVERY` steps (and at checkpoints and the end), where non-finite
+losses stop training with an error naming their step.
 
 Checkpoints (`checkpoint_dir`) are written every `checkpoint_every` steps, at the end, and when
 SIGINT or SIGTERM arrives: the handler only sets a flag, and at the next step boundary the
-trainer writes the checkpoint and stops. After SIGINT it then raises KeyboardInterrupt, so
-scripts stop; after SIGTERM `fit` returns with `interrupted=True`. Only process 0 writes
-checkpoints and shows progress; every process reads the checkpoint to resume, so in a
-multi-machine run `checkpoint_dir` must be on a shared filesystem.
+trainer writes the checkpoint and stops (with several processes, at the next read, when all
+processes agree). After SIGINT it then raises KeyboardInterrupt, so scripts stop; after
+SIGTERM `fit` returns with `interrupted=True`. Only process 0 writes checkpoints and shows
+progress; every process reads the checkpoint to resume, so in a multi-machine run
+`checkpoint_dir` must be on a shared filesystem.
 """
 
 from __future__ import annotations
@@ -34,19 +41,15 @@ import copy
 import inspect
 import logging
 import math
-import os
 import signal
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, Options, _is_device, resolve_device
 from genzoo.training._checkpoint import (
     LOSS_STREAM,
     DataStream,
@@ -57,14 +60,29 @@ from genzoo.training._checkpoint import (
     read_checkpoint_state,
     save_checkpoint,
 )
+from genzoo.training._config import TRAINER_CONSTRAINTS, LossFn, Objective, TrainConfig
+from genzoo.training._processes import (
+    collective,
+    deterministic_kernels,
+    init_distributed,
+    require_same,
+    shared_seed,
+    training_device,
+    world_and_rank,
+    wrap,
+)
 from genzoo.training._schedules import ema_decay_at, learning_rate_factor, update_ema
 from genzoo.training.em import is_distributed
 
 __all__ = [
+    "SYNC_EVERY",
+    "TRAINER_CONSTRAINTS",
     "LossFn",
+    "Objective",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "deterministic_kernels",
     "ema_decay_at",
     "init_distributed",
     "learning_rate_factor",
@@ -76,6 +94,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Steps between two reads of the losses from the device: the loop's only host syncs.
+SYNC_EVERY = 25
+
+# A resumed run whose config differs in these fields continues, but not exactly.
+_EXACT_FIELDS = (
+    "batch_size max_steps learning_rate weight_decay warmup_steps schedule grad_clip "
+    "ema_decay precision"
+).split()
+
 
 def _takes_step(loss_fn) -> bool:
     """Whether `loss_fn` has a parameter named `step` (see `Trainer.fit`)."""
@@ -85,119 +112,18 @@ def _takes_step(loss_fn) -> bool:
         return False
 
 
-LossFn = Callable[
-    [dict[str, nn.Module], tuple[torch.Tensor, ...], torch.Generator],
-    "torch.Tensor | tuple[torch.Tensor, dict[str, float]]",
-]
-
-# A resumed run whose config differs in these fields continues, but not exactly.
-_EXACT_FIELDS = (
-    "batch_size max_steps learning_rate weight_decay warmup_steps schedule grad_clip "
-    "ema_decay precision"
-).split()
-
-
-# --- configuration
-
-
-def _rule(constraint) -> tuple[str, Callable]:
-    return str(constraint), constraint.accepts
-
-
-_NONE = ("None", lambda v: v is None)
-_CONSTRAINTS: dict[str, list[tuple[str, Callable]]] = {
-    "device": [
-        (
-            "'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device",
-            lambda v: isinstance(v, torch.device) or (isinstance(v, str) and _is_device(v)),
-        )
-    ],
-    "batch_size": [_rule(Interval(int, 1, None))],
-    "max_steps": [_rule(Interval(int, 1, None))],
-    "learning_rate": [_rule(Interval(float, 0, None, closed="neither"))],
-    "weight_decay": [_rule(Interval(float, 0, None))],
-    "warmup_steps": [_rule(Interval(int, 0, None))],
-    "schedule": [_rule(Options("cosine", "constant"))],
-    "grad_clip": [_NONE, _rule(Interval(float, 0, None, closed="neither"))],
-    "ema_decay": [_NONE, _rule(Interval(float, 0, 1, closed="left"))],
-    "verbose": [_rule(Interval(int, 0, None))],
-    "checkpoint_dir": [_NONE, ("a path", lambda v: isinstance(v, (str, os.PathLike)))],
-    "checkpoint_every": [_NONE, _rule(Interval(int, 1, None))],
-    "random_state": [_NONE, _rule(Interval(int, None, None))],
-    "precision": [_rule(Options("auto", "float32", "bfloat16"))],
-}
-
-
-@dataclass
-class TrainConfig:
-    """Settings of a training run; a neural model maps its constructor arguments onto them.
-
-    Parameters
-    ----------
-    device : "auto" (CUDA where present, else the CPU), "cpu", "cuda", "cuda:N".
-    batch_size : rows per step *per process*; N processes train on N * batch_size rows a step.
-    max_steps : number of optimizer updates.
-    learning_rate : peak learning rate of AdamW.
-    weight_decay : AdamW's decoupled weight decay.
-    warmup_steps : updates over which the learning rate rises linearly to its peak.
-    schedule : "cosine" (decay to zero at `max_steps` after warm-up) or "constant".
-    grad_clip : largest global gradient norm, or None for no clipping.
-    ema_decay : decay of the exponential moving average of the weights, in [0, 1), or None
-        for no average. See `ema_decay_at` for its warm-up.
-    verbose : 0 is silent; 1 shows a progress bar with the running loss.
-    checkpoint_dir : folder of the checkpoint (written every `checkpoint_every` steps, at the
-        end, and on SIGINT or SIGTERM), and resumed from by `fit`. None writes nothing.
-    checkpoint_every : steps between checkpoints, or None for only at the end and on a signal.
-    random_state : int seed of the batch order and of the loss's generator; None draws one.
-    precision : "auto" (bf16 autocast on a CUDA device that supports it, float32 elsewhere),
-        "float32" or "bfloat16" (autocast of the loss computation).
-    """
-
-    device: str | torch.device = "auto"
-    batch_size: int = 128
-    max_steps: int = 2000
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    schedule: str = "cosine"
-    grad_clip: float | None = 1.0
-    ema_decay: float | None = None
-    verbose: int = 1
-    checkpoint_dir: str | os.PathLike | None = None
-    checkpoint_every: int | None = None
-    random_state: int | None = None
-    precision: str = "auto"
-
-    def __post_init__(self):
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first setting that is out of range."""
-        for name, rules in _CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not any(accepts(value) for _, accepts in rules):
-                allowed = " or ".join(description for description, _ in rules)
-                raise ValueError(f"{name} must be {allowed}; got {value!r}.")
-        if self.checkpoint_every is not None and self.checkpoint_dir is None:
-            raise ValueError("checkpoint_every is set but checkpoint_dir is None; set both.")
-
-    def to_json(self) -> dict:
-        """The settings as JSON-able values (paths and devices as strings)."""
-        return {
-            k: str(v) if isinstance(v, (os.PathLike, torch.device)) else v
-            for k, v in asdict(self).items()
-        }
-
-
 @dataclass
 class TrainResult:
     """The outcome of `Trainer.fit`.
 
-    step : updates done, counting those before a resume.
-    history : the loss of every step (mean over processes), counting those before a resume.
+    step : steps done, counting those before a resume.
+    history : the first objective's loss (mean over processes) at each of its updates,
+        counting those before a resume; with one loss function, the loss of every step.
     ema : module name -> a copy holding the averaged weights, or None without `ema_decay`.
     interrupted : whether SIGINT or SIGTERM stopped the run before `max_steps`.
-    metrics : metric name -> its value at every step (this process's own values).
+    metrics : metric name -> its value at every update (this process's own values); with
+        several objectives the names are "objective/metric".
+    losses : objective name -> its loss at each of its updates (`history` is the first's).
     """
 
     step: int
@@ -205,9 +131,10 @@ class TrainResult:
     ema: dict[str, nn.Module] | None
     interrupted: bool = False
     metrics: dict[str, list[float]] = field(default_factory=dict)
+    losses: dict[str, list[float]] = field(default_factory=dict)
 
 
-# --- data and modules
+# --- data, modules and objectives
 
 
 def _check_data(data) -> tuple[torch.Tensor, ...]:
@@ -222,84 +149,77 @@ def _check_data(data) -> tuple[torch.Tensor, ...]:
     return tensors
 
 
-def _check_modules(modules) -> list[nn.Parameter]:
-    """The distinct trainable parameters of `modules`, in order."""
+def _trainable(modules: dict[str, nn.Module], names) -> list[nn.Parameter]:
+    """The distinct trainable parameters of the named modules, in order."""
+    seen, params = set(), []
+    for name in names:
+        for p in modules[name].parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+def _check_modules(modules) -> None:
     if not isinstance(modules, dict) or not all(
         isinstance(k, str) and isinstance(m, nn.Module) for k, m in modules.items()
     ):
         raise ValueError("modules must be a dict of name -> torch.nn.Module.")
-    seen, params = set(), []
-    for module in modules.values():
-        for p in module.parameters():
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                params.append(p)
-    if not params:
+    if not _trainable(modules, modules):
         raise ValueError("modules have no trainable parameters.")
-    return params
 
 
-# --- processes
+def _check_objectives(objectives, modules: dict[str, nn.Module]) -> list[Objective]:
+    """One loss function as the objective "loss" over every module, or a checked list."""
+    if isinstance(objectives, Objective):
+        objectives = [objectives]
+    elif callable(objectives):
+        return [Objective("loss", objectives)]
+    if not isinstance(objectives, Sequence):
+        raise ValueError("objectives must be a loss function or a list of Objective.")
+    objectives = list(objectives)
+    if not objectives or not all(isinstance(o, Objective) for o in objectives):
+        raise ValueError("objectives must be a loss function or a non-empty list of Objective.")
+    names = [o.name for o in objectives]
+    if len(set(names)) < len(names):
+        raise ValueError(f"objective names must differ; got {names}.")
+    owner: dict[str, str] = {}
+    for objective in objectives:
+        own = _own_modules(objective, modules)
+        unknown = [m for m in own if m not in modules]
+        if unknown:
+            raise ValueError(
+                f"objective {objective.name!r} updates {unknown}, which are not among the "
+                f"modules {sorted(modules)}."
+            )
+        for name in own:
+            if name in owner:
+                raise ValueError(
+                    f"objectives {owner[name]!r} and {objective.name!r} both update module "
+                    f"{name!r}; give each module to one objective."
+                )
+            owner[name] = objective.name
+        if not _trainable(modules, own):
+            raise ValueError(f"objective {objective.name!r} has no trainable parameters.")
+    return objectives
 
 
-def init_distributed(device: str | torch.device = "auto") -> bool:
-    """Join the process group that `torchrun` describes, if one is described and not joined.
-
-    The backend is nccl for a CUDA device and gloo otherwise. Returns whether more than one
-    process is running.
-    """
-    if dist.is_available() and not dist.is_initialized():
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            cuda = resolve_device(device).type == "cuda"
-            if cuda:
-                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-            dist.init_process_group("nccl" if cuda else "gloo")
-    return is_distributed()
+def _own_modules(objective: Objective, modules: dict) -> list[str]:
+    return list(modules) if objective.modules is None else list(objective.modules)
 
 
-def _world() -> tuple[int, int]:
-    return (dist.get_world_size(), dist.get_rank()) if is_distributed() else (1, 0)
-
-
-def _training_device(device) -> torch.device:
-    device = resolve_device(device)
-    if device.type == "cuda" and device.index is None:
-        if is_distributed():
-            local = os.environ.get("LOCAL_RANK")
-            index = int(local) if local else dist.get_rank() % torch.cuda.device_count()
-        else:
-            index = torch.cuda.current_device()
-        device = torch.device("cuda", index)
-    return device
-
-
-def _collective(values: list[float], op, device: torch.device, dtype=torch.float64) -> list:
-    """All-reduce a few numbers (on the GPU under nccl, which has no CPU tensors)."""
-    if not is_distributed():
-        return values
-    on = device if dist.get_backend() == "nccl" else torch.device("cpu")
-    tensor = torch.tensor(values, dtype=dtype, device=on)
-    dist.all_reduce(tensor, op=op)
-    return tensor.tolist()
-
-
-def _require_same(value: int, what: str, device: torch.device) -> None:
-    """Raise ValueError on every process if `value` differs between processes."""
-    high, negative_low = _collective([value, -value], dist.ReduceOp.MAX, device, torch.int64)
-    if high != -negative_low:
-        raise ValueError(f"{what} differs between processes ({-negative_low} to {high}).")
-
-
-def _shared_seed(random_state: int | None, device: torch.device) -> int:
-    """The run's seed: `random_state`, or one drawn on process 0 and given to all."""
-    if random_state is not None:
-        return int(random_state) % 2**63
-    seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    if is_distributed():  # everyone adds zero to process 0's draw
-        seed = _collective(
-            [seed if _world()[1] == 0 else 0], dist.ReduceOp.SUM, device, torch.int64
-        )[0]
-    return seed
+def _floats(tensors: list[torch.Tensor]) -> list[float]:
+    """The values of scalar tensors, read with one host sync per device."""
+    out = [0.0] * len(tensors)
+    by_device: dict[torch.device, list[int]] = {}
+    for i, t in enumerate(tensors):
+        by_device.setdefault(t.device, []).append(i)
+    for indices in by_device.values():
+        # cat promotes to the widest dtype, so float64 metrics keep their digits
+        values = torch.cat([tensors[i].detach().reshape(1) for i in indices]).tolist()
+        for i, value in zip(indices, values, strict=True):
+            out[i] = float(value)
+    return out
 
 
 @dataclass
@@ -309,25 +229,45 @@ class _Run:
     seed: int
     step: int = 0
     samples_seen: int = 0  # position in the shuffled data stream
-    history: list[float] = field(default_factory=list)
+    losses: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
 class _Parts:
-    """What training changes: the modules, their DDP wrappers, the optimizer and the EMA."""
+    """What training changes, per objective: its modules' view (its own wrapped in DDP), its
+    parameters and optimizer; and the EMA of every module."""
 
     modules: dict[str, nn.Module]
-    wrapped: dict[str, nn.Module]
-    optimizer: torch.optim.Optimizer
+    objectives: list[Objective]
+    views: list[dict[str, nn.Module]]
+    params: list[list[nn.Parameter]]
+    optimizers: dict[str, torch.optim.Optimizer]
     ema: dict[str, nn.Module] | None
+
+    def optimizer_arguments(self) -> dict:
+        """`optimizer=` for one objective (the checkpoint format of one-loss runs), else
+        `optimizers=`."""
+        if len(self.optimizers) == 1:
+            return {"optimizer": next(iter(self.optimizers.values()))}
+        return {"optimizers": self.optimizers}
+
+
+@dataclass
+class _Pending:
+    """Losses and metrics of the steps since the last read, still on the device."""
+
+    losses: list[tuple[str, int, torch.Tensor]] = field(default_factory=list)
+    metrics: list[tuple[str, torch.Tensor | float]] = field(default_factory=list)
+    running: float | None = None  # the progress bar's smoothed loss
 
 
 # --- the trainer
 
 
 class Trainer:
-    """Train a dict of modules on a loss by AdamW; see the module docstring for the details.
+    """Train a dict of modules on one loss, or on several objectives, by AdamW; see the module
+    docstring for the details.
 
     Examples
     --------
@@ -348,57 +288,81 @@ class Trainer:
     def fit(
         self,
         modules: dict[str, nn.Module],
-        loss_fn: LossFn,
+        objectives: LossFn | Sequence[Objective],
         data: tuple[torch.Tensor, ...] | torch.Tensor,
         *,
         resume: bool = True,
     ) -> TrainResult:
-        """Train `modules` in place to minimise `loss_fn` over minibatches of `data`.
+        """Train `modules` in place to minimise the objectives over minibatches of `data`.
 
-        `loss_fn(modules, batch, gen)` gets the modules (wrapped in DistributedDataParallel
-        when several processes run), a tuple with a minibatch of each tensor of `data` on the
-        training device, and a seeded generator for the loss's own noise; it returns the
-        scalar loss, or (loss, dict of float metrics). A `loss_fn` with a keyword parameter
-        `step` also gets the index of the step (0 at the start, the same after a resume), for
-        losses that change during training such as a KL warm-up. With `resume` and a checkpoint in
-        `checkpoint_dir`, training continues from it (doing nothing if it is complete).
-        Modules keep their train/eval mode.
+        `objectives` is one loss function, updating every module, or a list of `Objective`,
+        each a loss with its own modules, AdamW settings and step frequency; at each step the
+        due objectives update in list order, each on the same minibatch.
+
+        A loss `loss(modules, batch, gen)` gets every module (its objective's own wrapped in
+        DistributedDataParallel when several processes run), a tuple with a minibatch of each
+        tensor of `data` on the training device, and a seeded generator for the loss's own
+        noise; it returns the scalar loss, or (loss, dict of metrics: tensors, read with the
+        losses every `SYNC_EVERY` steps, or floats). A loss with a keyword parameter `step`
+        also gets the index of the step (0 at the start, the same after a resume), for losses
+        that change during training such as a KL warm-up. A loss's backward may leave
+        gradients on other objectives' modules; each objective clears its own before its
+        update. With `resume` and a checkpoint in `checkpoint_dir`, training continues from it
+        (doing nothing if it is complete). Modules keep their train/eval mode.
         """
         config = self.config
         config.validate()
         data = _check_data(data)
-        params = _check_modules(modules)
+        _check_modules(modules)
+        objectives = _check_objectives(objectives, modules)
         init_distributed(config.device)
-        device = _training_device(config.device)
+        device = training_device(config.device)
         for module in modules.values():
             module.to(device)
-        _require_same(len(data[0]), "the number of rows of data", device)
-        # DDP gives every process the weights of process 0; the EMA starts from those.
-        wrapped = _wrap(modules, device) if is_distributed() else modules
-        optimizer = torch.optim.AdamW(
-            params, lr=config.learning_rate, weight_decay=config.weight_decay
-        )
-        ema = None
-        if config.ema_decay is not None:
-            ema = {n: copy.deepcopy(m).requires_grad_(False).eval() for n, m in modules.items()}
-        parts = _Parts(modules, wrapped, optimizer, ema)
-        run = _Run(seed=_shared_seed(config.random_state, device))
+        require_same(len(data[0]), "the number of rows of data", device)
+        data = tuple(t.to(device) for t in data)
+        parts = self._parts(modules, objectives, device)
+        run = _Run(seed=shared_seed(config.random_state, device))
         if resume:
             run = self._resume(run, parts, device)
+        for objective in objectives:  # every objective has a curve, empty if it never ran
+            run.losses.setdefault(objective.name, [])
         modes = {name: module.training for name, module in modules.items()}
         try:
             for module in modules.values():
                 module.train()
-            with StopRequests() as stop:
-                interrupted = self._loop(run, parts, loss_fn, data, device, stop)
+            with StopRequests() as stop, deterministic_kernels(device):
+                interrupted = self._loop(run, parts, data, device, stop)
         finally:
             for name, module in modules.items():
                 module.train(modes[name])
         if interrupted and stop.signum == signal.SIGINT:
             raise KeyboardInterrupt(f"training interrupted at step {run.step}")
-        return TrainResult(run.step, run.history, ema, interrupted, run.metrics)
+        history = run.losses[objectives[0].name]
+        return TrainResult(run.step, history, parts.ema, interrupted, run.metrics, run.losses)
 
     # --- steps of fit
+
+    def _parts(self, modules, objectives: list[Objective], device) -> _Parts:
+        """Each objective's optimizer and view of the modules, and the EMA copies."""
+        config = self.config
+        # DDP gives every process the weights of process 0; the EMA starts from those.
+        wrapped = wrap(modules, device) if is_distributed() else modules
+        views, params, optimizers = [], [], {}
+        for objective in objectives:
+            own = _own_modules(objective, modules)
+            views.append({n: wrapped[n] if n in own else m for n, m in modules.items()})
+            params.append(_trainable(modules, own))
+            optimizers[objective.name] = torch.optim.AdamW(
+                params[-1],
+                lr=_or(objective.learning_rate, config.learning_rate),
+                betas=tuple(objective.betas),
+                weight_decay=_or(objective.weight_decay, config.weight_decay),
+            )
+        ema = None
+        if config.ema_decay is not None:
+            ema = {n: copy.deepcopy(m).requires_grad_(False).eval() for n, m in modules.items()}
+        return _Parts(modules, objectives, views, params, optimizers, ema)
 
     def _resume(self, run: _Run, parts: _Parts, device: torch.device) -> _Run:
         """Restore a checkpoint from `checkpoint_dir` if there is one; return the run state."""
@@ -407,26 +371,27 @@ class Trainer:
             return run
         found = checkpoint_file(directory).is_file()
         where = f"whether {directory} holds a checkpoint (put it where every process reads)"
-        _require_same(int(found), where, device)
+        require_same(int(found), where, device)
         if not found:
             return run
         state = load_checkpoint(
-            directory,
-            modules=parts.modules,
-            optimizer=parts.optimizer,
-            ema=parts.ema,
-            device=device,
+            directory, modules=parts.modules, ema=parts.ema, **parts.optimizer_arguments()
         )
         try:
-            names = ("seed", "step", "samples_seen", "history", "metrics")
-            resumed = _Run(**{k: state[k] for k in names})
+            # checkpoints of one-loss runs before objectives kept that loss as "history"
+            losses = state.get("losses") or {parts.objectives[0].name: state["history"]}
+            names = ("seed", "step", "samples_seen", "metrics")
+            resumed = _Run(**{k: state[k] for k in names}, losses=losses)
         except (KeyError, TypeError):
             raise ValueError(f"{checkpoint_file(directory)} lacks the trainer's state.") from None
         saved = state.get("config", {})
         changed = [k for k in _EXACT_FIELDS if saved.get(k) != getattr(self.config, k)]
-        if state.get("world_size") != _world()[0]:
+        objectives = [o.to_json() for o in parts.objectives]
+        if state.get("objectives", objectives) != objectives:
+            changed.append("objectives")
+        if state.get("world_size") != world_and_rank()[0]:
             changed.append("number of processes")
-        if changed and _world()[1] == 0:
+        if changed and world_and_rank()[1] == 0:
             logger.warning(
                 "Resuming from %s with a different %s: training goes on, but will not match "
                 "an uninterrupted run.",
@@ -435,60 +400,67 @@ class Trainer:
             )
         return resumed
 
-    def _loop(self, run: _Run, parts: _Parts, loss_fn, data, device, stop) -> bool:
+    def _loop(self, run: _Run, parts: _Parts, data, device, stop) -> bool:
         """Train until `max_steps` or a stop request; return whether it stopped early."""
         config = self.config
-        rank = _world()[1]
-        stream = DataStream(len(data[0]), run.seed)
+        rank = world_and_rank()[1]
+        stream = DataStream(len(data[0]), run.seed, device)
         gen = torch.Generator(device=device)
-        start, running = run.step, None
+        takes_step = [_takes_step(o.loss) for o in parts.objectives]
+        pending, start = _Pending(), run.step
         verbose = config.verbose > 0 and rank == 0
         with tqdm(
             total=config.max_steps, initial=run.step, desc="train", disable=not verbose
         ) as bar:
             while run.step < config.max_steps:
                 rows = stream.take(run.samples_seen + rank * config.batch_size, config.batch_size)
-                batch = tuple(t[rows.to(t.device)].to(device, non_blocking=True) for t in data)
-                stopping = self._step(run, parts, loss_fn, batch, gen, device, stop)
-                value = run.history[-1]
-                running = value if running is None else 0.95 * running + 0.05 * value
+                batch = tuple(t[rows] for t in data)
+                self._step(run, parts, batch, gen, device, pending, takes_step)
                 bar.update(1)
-                bar.set_postfix(loss=f"{running:.4g}", refresh=False)
-                if stopping:
+                every = config.checkpoint_every
+                checkpoint = bool(every) and run.step % every == 0
+                # One process reacts to a signal at once; several agree at the next read.
+                signalled = stop.signum is not None and not is_distributed()
+                done = run.step == config.max_steps
+                if not (checkpoint or signalled or done or run.step % SYNC_EVERY == 0):
+                    continue
+                if self._read(run, parts, pending, stop, device, bar):
                     self._save(run, parts, reason=" on a signal")
                     return run.step < config.max_steps
-                every = config.checkpoint_every
-                if every and run.step % every == 0 and run.step < config.max_steps:
+                if checkpoint and not done:
                     self._save(run, parts)
         if run.step > start:
             self._save(run, parts)
         return False
 
-    def _step(self, run: _Run, parts: _Parts, loss_fn, batch, gen, device, stop) -> bool:
-        """One update; record its loss in `run`; return whether a process asks to stop."""
-        world, rank = _world()
-        loss, metrics = self._forward(loss_fn, parts.wrapped, batch, gen, device, run, rank)
-        # one all-reduce for the mean loss and for any process's stop request
-        total, requests = _collective(
-            [float(loss.detach()), float(stop.signum is not None)], dist.ReduceOp.SUM, device
-        )
-        value = total / world
-        if not math.isfinite(value):
-            raise ValueError(
-                f"training diverged: the loss became {value} at step {run.step + 1}; "
-                "lower learning_rate or check the data's scale."
+    def _step(self, run: _Run, parts: _Parts, batch, gen, device, pending, takes_step) -> None:
+        """Update each objective due at this step, then the EMA; keep the losses pending."""
+        world, rank = world_and_rank()
+        several = len(parts.objectives) > 1
+        for index, objective in enumerate(parts.objectives):
+            if (run.step + 1) % objective.every:
+                continue
+            loss, metrics = self._forward(
+                index, objective, takes_step[index], parts.views[index], batch, gen, device, run
             )
-        self._update(loss, parts, run.step)
+            self._update(loss, parts, index, run.step)
+            pending.losses.append((objective.name, run.step, loss.detach()))
+            prefix = f"{objective.name}/" if several else ""
+            for key, value in metrics.items():  # detached: a pending graph would pin memory
+                value = value.detach() if isinstance(value, torch.Tensor) else value
+                pending.metrics.append((prefix + key, value))
+        if parts.ema is not None:
+            decay = ema_decay_at(run.step, self.config.ema_decay)
+            for name, module in parts.modules.items():
+                update_ema(parts.ema[name], module, decay)
         run.step += 1
         run.samples_seen += self.config.batch_size * world
-        run.history.append(value)
-        for key, metric in metrics.items():
-            run.metrics.setdefault(key, []).append(float(metric))
-        return requests > 0
 
-    def _forward(self, loss_fn, modules, batch, gen, device, run: _Run, rank: int):
+    def _forward(self, index, objective, takes_step, modules, batch, gen, device, run: _Run):
         """The loss of one batch and its metrics, with every generator seeded for this step."""
-        seed = mix_seed(run.seed, LOSS_STREAM, rank, run.step)
+        rank = world_and_rank()[1]
+        # the first objective keeps the seeds of one-loss runs
+        seed = mix_seed(run.seed, LOSS_STREAM, rank, run.step, *((index,) if index else ()))
         gen.manual_seed(seed)
         cuda = device.type == "cuda"
         # Fork the global generators so modules that use them (dropout) are reproducible
@@ -499,42 +471,66 @@ class Trainer:
                 with torch.cuda.device(device):
                     torch.cuda.manual_seed(seed)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self._bf16(device)):
-                step = {"step": run.step} if _takes_step(loss_fn) else {}
-                out = loss_fn(modules, batch, gen, **step)
+                step = {"step": run.step} if takes_step else {}
+                out = objective.loss(modules, batch, gen, **step)
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise ValueError(
-                "loss_fn must return a scalar tensor, or (scalar tensor, dict of metrics); "
+                "a loss must return a scalar tensor, or (scalar tensor, dict of metrics); "
                 f"got {type(loss).__name__}."
             )
         return loss.reshape(()).float(), metrics
 
-    def _update(self, loss: torch.Tensor, parts: _Parts, step: int) -> None:
-        """Backpropagate, clip, set the scheduled learning rate, step, and update the EMA."""
-        config, optimizer = self.config, parts.optimizer
+    def _update(self, loss: torch.Tensor, parts: _Parts, index: int, step: int) -> None:
+        """Backpropagate, clip, set the scheduled learning rate and step one objective."""
+        config, objective = self.config, parts.objectives[index]
+        optimizer = parts.optimizers[objective.name]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            nn.utils.clip_grad_norm_(params, config.grad_clip)
+            nn.utils.clip_grad_norm_(parts.params[index], config.grad_clip)
         factor = learning_rate_factor(
             step,
             max_steps=config.max_steps,
             warmup_steps=config.warmup_steps,
             schedule=config.schedule,
         )
+        peak = _or(objective.learning_rate, config.learning_rate)
         for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * factor
+            group["lr"] = peak * factor
         optimizer.step()
-        if parts.ema is not None:
-            decay = ema_decay_at(step, config.ema_decay)
-            for name, module in parts.modules.items():
-                update_ema(parts.ema[name], module, decay)
+
+    def _read(self, run: _Run, parts: _Parts, pending: _Pending, stop, device, bar) -> bool:
+        """Read the pending losses and metrics (one host sync), check and record them; return
+        whether a process asks to stop."""
+        world = world_and_rank()[0]
+        values = _floats([value for _, _, value in pending.losses])
+        requested = float(stop.signum is not None)
+        *values, requests = collective([*values, requested], dist.ReduceOp.SUM, device)
+        first, several = parts.objectives[0].name, len(parts.objectives) > 1
+        for (name, step, _), total in zip(pending.losses, values, strict=True):
+            value = total / world
+            if not math.isfinite(value):
+                which = f" of {name!r}" if several else ""
+                raise ValueError(
+                    f"training diverged: the loss{which} became {value} at step {step + 1}; "
+                    "lower learning_rate or check the data's scale."
+                )
+            run.losses.setdefault(name, []).append(value)
+            if name == first:
+                running = pending.running
+                pending.running = value if running is None else 0.95 * running + 0.05 * value
+        _record_metrics(run.metrics, pending.metrics)
+        pending.losses.clear()
+        pending.metrics.clear()
+        if pending.running is not None:
+            bar.set_postfix(loss=f"{pending.running:.4g}", refresh=False)
+        return requests > 0
 
     def _save(self, run: _Run, parts: _Parts, reason: str = "") -> None:
         """Write the checkpoint (process 0 only); nothing without `checkpoint_dir`."""
         directory = self.config.checkpoint_dir
-        world, rank = _world()
+        world, rank = world_and_rank()
         if rank != 0:
             return
         if directory is None:
@@ -545,13 +541,22 @@ class Trainer:
                     run.step,
                 )
             return
-        state = {**asdict(run), "world_size": world, "config": self.config.to_json()}
+        state = {
+            "seed": run.seed,
+            "step": run.step,
+            "samples_seen": run.samples_seen,
+            "losses": run.losses,
+            "metrics": run.metrics,
+            "world_size": world,
+            "config": self.config.to_json(),
+            "objectives": [o.to_json() for o in parts.objectives],
+        }
         path = save_checkpoint(
             directory,
             modules=parts.modules,
-            optimizer=parts.optimizer,
             ema=parts.ema,
             state=state,
+            **parts.optimizer_arguments(),
         )
         logger.info("Checkpoint at step %d written to %s%s.", run.step, path, reason)
 
@@ -561,11 +566,13 @@ class Trainer:
         return self.config.precision == "bfloat16"
 
 
-def _wrap(modules: dict[str, nn.Module], device: torch.device) -> dict[str, nn.Module]:
-    """Each module with trainable parameters in DistributedDataParallel."""
-    ids = [device.index] if device.type == "cuda" else None
-    trainable = {n for n, m in modules.items() if any(p.requires_grad for p in m.parameters())}
-    return {
-        n: DistributedDataParallel(m, device_ids=ids) if n in trainable else m
-        for n, m in modules.items()
-    }
+def _or(value, default):
+    return default if value is None else value
+
+
+def _record_metrics(metrics: dict[str, list[float]], pending: list[tuple]) -> None:
+    """Append pending (name, tensor or float) metrics to `metrics`, reading tensors at once."""
+    tensors = [(i, v) for i, (_, v) in enumerate(pending) if isinstance(v, torch.Tensor)]
+    read = dict(zip([i for i, _ in tensors], _floats([v for _, v in tensors]), strict=True))
+    for i, (key, value) in enumerate(pending):
+        metrics.setdefault(key, []).append(read[i] if i in read else float(value))

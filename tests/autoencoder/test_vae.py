@@ -149,4 +149,5 @@ def test_encode_decode_interpolate_shapes(tiny_image_vae):
     assert Z.shape == (5, 2)
     assert tiny_image_vae.reconstruct(X[:5]).shape == (5, 1, 8, 8)
     path = tiny_image_vae.interpolate(X[0], X[1], n_steps=4)
-    np.testing.assert_allclose(path[[0, -1]], tiny_image_vae.reconstruct(X[:2]), atol=1e-10)
+    # float32 networks: a batch of 4 and one of 2 may round differently (about 1e-7)
+    np.testing.assert_allclose(path[[0, -1]], tiny_image_vae.reconstruct(X[:2]), atol=1e-6)

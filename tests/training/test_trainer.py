@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import signal
 import struct
-import subprocess
-import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from genzoo.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from genzoo.training import Objective, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from genzoo.training import trainer as trainer_module
 from genzoo.training._checkpoint import CHECKPOINT_FILE, DataStream, read_checkpoint_state
-from genzoo.training.trainer import ema_decay_at, learning_rate_factor
+from genzoo.training.trainer import SYNC_EVERY, ema_decay_at, learning_rate_factor
 from tests.training import _train_script as script
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -207,34 +206,127 @@ def test_ema_equals_hand_computed_average():
 # --- checkpoints and resume
 
 
-def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
-    marker, directory = tmp_path / "hanging", tmp_path / "run"
-    command = [sys.executable, "-m", "tests.training._train_script", str(directory)]
-    command += ["--hang-at", "37", "--marker", str(marker)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+def _kill_mid_step(directory: Path, marker: Path, *, two: bool) -> None:
+    """Run the training script in a forked child until its step 37 hangs, then SIGKILL it.
+
+    Forked, not a new interpreter: the child has torch and genzoo imported already, and it
+    trains on the CPU only (so a parent that has used CUDA may fork it).
+    """
+    context = multiprocessing.get_context("fork")
+    kwargs = {"two": two, "hang_at": 37, "marker": str(marker)}
+    with warnings.catch_warnings():  # Python 3.12 warns on forking a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        process = context.Process(target=script.run, args=(str(directory),), kwargs=kwargs)
+        process.start()
     deadline = time.monotonic() + 60
     while not marker.exists():
-        assert process.poll() is None, process.stderr.read().decode()
+        assert process.is_alive(), f"the training script exited with {process.exitcode}"
         assert time.monotonic() < deadline, "the training script never reached step 37"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)  # mid-step, no chance to clean up
-    process.wait()
-    process.stderr.close()
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)  # mid-step, no chance to clean up
+    process.join()
+
+
+@pytest.mark.parametrize("two", [False, True], ids=["one loss", "two objectives"])
+def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path, two):
+    build = script.build_two if two else script.build
+    # First the uninterrupted run: it also warms torch up (AdamW's first use imports
+    # torch._dynamo, seconds), so the forked child inherits that and reaches step 37 quickly.
+    reference, objectives, data = build()
+    uninterrupted = Trainer(script.config(None, checkpoint_every=None)).fit(
+        reference, objectives, data
+    )
+    directory = tmp_path / "run"
+    _kill_mid_step(directory, tmp_path / "hanging", two=two)
     assert read_checkpoint_state(directory)["step"] == 30
     _assert_no_pickle(directory)
 
-    modules, loss_fn, data = script.build()
-    resumed = Trainer(script.config(directory)).fit(modules, loss_fn, data)
-    reference, loss_fn, data = script.build()
-    uninterrupted = Trainer(script.config(None, checkpoint_every=None)).fit(
-        reference, loss_fn, data
-    )
+    modules, objectives, data = build()
+    resumed = Trainer(script.config(directory)).fit(modules, objectives, data)
     assert resumed.step == uninterrupted.step == script.MAX_STEPS
     _assert_equal_weights(modules, reference)
     _assert_equal_weights(resumed.ema, uninterrupted.ema)
     assert resumed.history == uninterrupted.history
+    assert resumed.losses == uninterrupted.losses
+    assert resumed.metrics == uninterrupted.metrics
     assert read_checkpoint_state(directory)["step"] == script.MAX_STEPS
+
+
+def test_two_objectives_update_their_own_modules_as_often_as_asked():
+    modules, objectives, data = script.build_two()
+    start = {k: v.clone() for k, v in _weights(modules).items()}
+    result = Trainer(script.config(None, checkpoint_every=None, ema_decay=None)).fit(
+        modules, objectives, data
+    )
+    n_critic = script.MAX_STEPS // script.CRITIC_EVERY
+    assert {k: len(v) for k, v in result.losses.items()} == {
+        "model": script.MAX_STEPS,
+        "critic": n_critic,
+    }
+    assert result.history == result.losses["model"]
+    assert len(result.metrics["model/residual"]) == script.MAX_STEPS
+    assert all(not torch.equal(v, start[k]) for k, v in _weights(modules).items())
+    assert result.losses["critic"][-1] < result.losses["critic"][0]
+
+    # Each objective trains only its own modules: a critic that never steps keeps its weights.
+    modules, objectives, data = script.build_two()
+    critic = {k: v.clone() for k, v in modules["critic"].state_dict().items()}
+    never = [objectives[0], Objective("critic", objectives[1].loss, ("critic",), every=999)]
+    config = script.config(None, checkpoint_every=None, max_steps=20)
+    result = Trainer(config).fit(modules, never, data)
+    assert result.losses["critic"] == []
+    for key, value in modules["critic"].state_dict().items():
+        assert torch.equal(value, critic[key]), key
+
+
+def test_the_loop_reads_the_device_once_per_block_of_steps(monkeypatch):
+    reads = []
+    real = trainer_module._floats
+
+    def counting(tensors):
+        reads.append(len(tensors))
+        return real(tensors)
+
+    monkeypatch.setattr(trainer_module, "_floats", counting)
+    X = torch.randn(64, 2)
+
+    def loss_fn(modules, batch, gen):
+        out = modules["net"](batch[0]).square().mean()
+        return out, {"out": out.detach()}  # a tensor metric, read with the losses
+
+    steps = 2 * SYNC_EVERY + 7
+    config = TrainConfig(device="cpu", batch_size=8, max_steps=steps, verbose=0, random_state=0)
+    result = Trainer(config).fit({"net": nn.Linear(2, 1)}, loss_fn, X)
+    blocks = math.ceil(steps / SYNC_EVERY)
+    assert reads == [SYNC_EVERY, SYNC_EVERY] * 2 + [7, 7]  # losses, then metrics, per block
+    assert len(reads) == 2 * blocks
+    assert len(result.history) == len(result.metrics["out"]) == steps
+    assert result.metrics["out"] == pytest.approx(result.history, rel=1e-6)
+
+
+def test_bad_objectives_are_refused():
+    modules = {"a": nn.Linear(2, 1), "b": nn.Linear(2, 1)}
+    loss = lambda m, batch, gen: m["a"](batch[0]).mean()  # noqa: E731
+    trainer = Trainer(TrainConfig(device="cpu", max_steps=2, verbose=0, random_state=0))
+    X = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="both update module 'a'"):
+        trainer.fit(modules, [Objective("x", loss), Objective("y", loss, ("a",))], X)
+    with pytest.raises(ValueError, match="not among the modules"):
+        trainer.fit(modules, [Objective("x", loss, ("c",))], X)
+    with pytest.raises(ValueError, match="names must differ"):
+        trainer.fit(modules, [Objective("x", loss, ("a",)), Objective("x", loss, ("b",))], X)
+    with pytest.raises(ValueError, match="list of Objective"):
+        trainer.fit(modules, [loss], X)
+    for bad, match in (
+        ({"every": 0}, "every"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"betas": (0.9, 1.0)}, "betas"),
+        ({"modules": "a"}, "modules"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            Objective("x", loss, **bad)
+    with pytest.raises(ValueError, match="'/'"):
+        Objective("x/y", loss)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -331,10 +423,11 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
         ("device", "tpu"),
         ("checkpoint_every", 0),
         ("random_state", 1.5),
+        ("checkpoint_dir", 3),
     ],
 )
 def test_bad_config_values_raise(name, value):
-    with pytest.raises(ValueError, match=f"{name} must be"):
+    with pytest.raises(ValueError, match=f"{name} of TrainConfig must be"):
         TrainConfig(**{name: value})
 
 
@@ -388,15 +481,42 @@ def _mse(modules, batch, gen):
     return ((modules["net"](batch[0]) - batch[1]) ** 2).mean()
 
 
+def _critic_loss(modules, batch, gen):
+    """A second objective's loss: fit the net's residual (its gradient stopped) from x."""
+    x, y = batch
+    with torch.no_grad():
+        residual = modules["net"](x) - y
+    return ((modules["critic"](torch.cat([x, residual], 1)) - residual) ** 2).mean()
+
+
+def _ddp_two(seed: int) -> tuple[dict[str, nn.Module], list[Objective]]:
+    net = _ddp_net(seed)
+    critic = nn.Linear(5, 1)
+    objectives = [
+        Objective("net", _mse, ("net",)),
+        Objective("critic", _critic_loss, ("critic",), every=2, betas=(0.5, 0.999)),
+    ]
+    return {"net": net, "critic": critic}, objectives
+
+
+def _flat(modules: dict[str, nn.Module]) -> np.ndarray:
+    return np.concatenate([p.detach().numpy().ravel() for p in _weights(modules).values()])
+
+
 def _train_rank(rank: int, world: int, init_file: str, out: str):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     torch.set_num_threads(1)
     net = _ddp_net(seed=rank)  # different on each rank: DDP starts all from rank 0's weights
     result = Trainer(_ddp_config(batch_size=8)).fit({"net": net}, _mse, _ddp_data())
+    two, objectives = _ddp_two(seed=rank)
+    both = Trainer(_ddp_config(batch_size=8)).fit(two, objectives, _ddp_data())
     np.savez(
         f"{out}/rank{rank}.npz",
         history=np.array(result.history),
         ema=np.concatenate([p.detach().numpy().ravel() for p in result.ema["net"].parameters()]),
+        two=_flat(two),
+        two_ema=_flat(both.ema),
+        critic_losses=np.array(both.losses["critic"]),
         **{k: v.numpy() for k, v in net.state_dict().items()},
     )
     dist.barrier()
@@ -408,12 +528,18 @@ def test_two_gloo_processes_equal_one_process_with_double_batch(tmp_path):
     net = _ddp_net(seed=0)
     single = Trainer(_ddp_config(batch_size=16)).fit({"net": net}, _mse, _ddp_data())
     ema = np.concatenate([p.detach().numpy().ravel() for p in single.ema["net"].parameters()])
+    two, objectives = _ddp_two(seed=0)
+    both = Trainer(_ddp_config(batch_size=16)).fit(two, objectives, _ddp_data())
+    close = {"rtol": 1e-5, "atol": 1e-5}
     for rank in range(2):
         result = np.load(tmp_path / f"rank{rank}.npz")
         for key, value in net.state_dict().items():
-            np.testing.assert_allclose(result[key], value.numpy(), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(result["ema"], ema, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(result[key], value.numpy(), **close)
+        np.testing.assert_allclose(result["ema"], ema, **close)
         np.testing.assert_allclose(result["history"], single.history, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(result["two"], _flat(two), **close)
+        np.testing.assert_allclose(result["two_ema"], _flat(both.ema), **close)
+        np.testing.assert_allclose(result["critic_losses"], both.losses["critic"], **close)
 
 
 def test_a_loss_with_a_step_parameter_gets_the_step_also_after_a_resume(tmp_path):

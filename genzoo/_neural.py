@@ -1,0 +1,288 @@
+"""NeuralGenerativeModel: the one fit template of every gradient-trained model.
+
+Autoencoders use it now; GANs, diffusion models, flows and autoregressive models will. A
+model names its networks and its objectives; the template does the rest, the same way for
+all of them: standardise, split the seed, build the networks under their own seed, train with
+every Trainer setting, keep the EMA weights, and save the fitted state.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from genzoo.base import GenerativeModel
+from genzoo.training import (
+    TRAINER_CONSTRAINTS,
+    Objective,
+    TrainConfig,
+    Trainer,
+    deterministic_kernels,
+)
+
+__all__ = ["NEURAL_CONSTRAINTS", "NeuralGenerativeModel"]
+
+# The constraints of the constructor arguments every neural model shares: the Trainer's 14
+# settings and the evaluation dtype. A model adds its own: {**own, **NEURAL_CONSTRAINTS}.
+NEURAL_CONSTRAINTS: dict[str, list] = {**TRAINER_CONSTRAINTS, "dtype": ["dtype"]}
+_STATE_SUFFIX = "_state_"  # fitted network weights: `<network>_state_`, a dict of tensors
+
+
+class NeuralGenerativeModel(GenerativeModel):
+    """Base of the gradient-trained models (not registered itself).
+
+    `fit` runs one template (`_fit`):
+
+    1. ``self._check_arguments()`` refuses argument combinations the constraints cannot
+       express (nothing by default), before any work.
+    2. ``architecture = self._architecture(X, y)``: a JSON-able dict of everything the
+       networks are built from, kept as `architecture_`.
+    3. The standardisation ``(shift, scale) = self._standardisation(X, architecture)``, arrays
+       of shape X.shape[1:] (by default per feature for vectors, one for images); the
+       networks see (X - shift) / scale, in float32.
+    4. The generator's seed splits into an init seed, a training seed and a seed for the
+       model's own use after training (`_extra_fitted`).
+    5. ``self._build_networks(architecture)`` returns the dict of named modules, built under
+       the init seed (the global random state is forked, so left as it was).
+    6. `Trainer` trains them on ``self._objectives()`` (a list of `genzoo.training.Objective`:
+       one for a VAE, a discriminator's and a generator's for a GAN), with every setting of
+       `TrainConfig` taken from the constructor argument of the same name. The data are the
+       standardised X, and the label index y for conditional models.
+    7. With `ema_decay`, the fitted weights are the moving average.
+    8. The fitted attributes: ``<network>_state_`` (the weights, a dict of tensors in `dtype`
+       on the model's device, per network), `architecture_`, `data_shift_` and `data_scale_`
+       (float64), `loss_curve_` (the first objective's loss at each of its updates),
+       `n_steps_`, `n_features_in_`, `input_shape_`, and whatever
+       ``self._extra_fitted(X, y, fitted, seed)`` adds.
+
+    A model writes `_architecture`, `_build_networks`, `_objectives` and the protocol's
+    `_sample` (and `_log_prob` if it has a likelihood); `_check_arguments`,
+    `_standardisation` and `_extra_fitted` are optional. Its constructor lists the shared
+    arguments below explicitly (scikit-learn style), and its `_parameter_constraints` end
+    with ``**NEURAL_CONSTRAINTS``.
+
+    Evaluation goes through ``with self._evaluation() as networks:``, which builds the fitted
+    networks (sharing the fitted tensors, without initialising weights) and runs CUDA work
+    with deterministic kernels and no TF32, so a seeded draw repeats exactly. Networks run in
+    `dtype`; inputs stay float64 until the networks read them, and likelihood sums (log_prob,
+    importance-weight log-sum-exps, log-determinants) are accumulated in float64.
+
+    Parameters
+    ----------
+    The arguments every neural model takes, after its own (the defaults are the Trainer's):
+
+    device : str, default="auto"
+        Where the model trains and evaluates: "auto" (CUDA where present), "cpu", "cuda",
+        "cuda:N".
+    batch_size : int, default=128
+        Rows per training step (per process under torchrun).
+    max_steps : int, default=2000
+        Training steps.
+    learning_rate : float, default=1e-3
+        Peak learning rate of AdamW.
+    weight_decay : float, default=0.0
+        AdamW's decoupled weight decay.
+    warmup_steps : int, default=0
+        Steps over which the learning rate rises linearly to its peak.
+    schedule : {"cosine", "constant"}, default="cosine"
+        The learning rate after warm-up: cosine decay to zero at `max_steps`, or constant.
+    grad_clip : float or None, default=1.0
+        Largest global gradient norm of an update; None does not clip.
+    ema_decay : float or None, default=None
+        When set, the fitted weights are the exponential moving average of training's.
+    verbose : int, default=1
+        1 shows a progress bar of training; 0 is silent.
+    checkpoint_dir : str or path or None, default=None
+        Where training writes a checkpoint (and `fit` resumes from one found there).
+    checkpoint_every : int or None, default=None
+        Steps between checkpoints (needs `checkpoint_dir`); None writes one at the end and on
+        SIGINT or SIGTERM only.
+    random_state : int or None, default=None
+        Seeds the weights, the training batches and noise, and (unless `sample` gets its own)
+        sampling. The same seed gives the same model on the same device.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Training arithmetic: "auto" is bf16 autocast on a GPU that supports it, float32
+        elsewhere.
+    dtype : {"float32", "float64"}, default="float32"
+        The dtype the fitted networks are evaluated in (and their weights kept in).
+    """
+
+    # Fitted attributes restored as float64 tensors on the model's device by `load`.
+    _tensor_attributes: tuple[str, ...] = ("data_shift_", "data_scale_")
+
+    # --- hooks a model writes
+
+    @abc.abstractmethod
+    def _architecture(self, X: np.ndarray, y: torch.Tensor | None) -> dict:
+        """What the networks are built from (JSON-able), resolved from the data and params."""
+
+    @abc.abstractmethod
+    def _build_networks(self, architecture: dict) -> dict[str, nn.Module]:
+        """The named networks, freshly initialised (from the global generator)."""
+
+    @abc.abstractmethod
+    def _objectives(self) -> list[Objective]:
+        """What training minimises; the losses see the networks dict and (Xs[, y])."""
+
+    def _standardisation(self, X: np.ndarray, architecture: dict) -> tuple[np.ndarray, ...]:
+        """(shift, scale) of shape X.shape[1:]: per feature for vectors, one for images."""
+        shape = X.shape[1:]
+        if X.ndim == 2:
+            shift, scale = X.mean(0), X.std(0)
+        else:
+            shift, scale = np.full(shape, X.mean()), np.full(shape, X.std())
+        return shift, np.where(scale > 1e-8, scale, 1.0)  # constant features keep their units
+
+    def _check_arguments(self) -> None:
+        """Raise ValueError for argument combinations the constraints cannot express, before
+        any work; nothing by default."""
+
+    def _extra_fitted(self, X: np.ndarray, y, fitted: dict, seed: int) -> dict:
+        """More fitted attributes, computed after training from `fitted`; none by default."""
+        return {}
+
+    # --- the template
+
+    def _fit(self, X, y, gen) -> dict:
+        self._check_arguments()
+        architecture = self._architecture(X, y)
+        shift, scale = self._standardisation(X, architecture)
+        seeds = torch.randint(2**62, (3,), generator=gen, device=gen.device).tolist()
+        init_seed, train_seed, extra_seed = seeds
+        config = self._train_config(train_seed)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
+            torch.manual_seed(init_seed)
+            networks = self._build_networks(architecture)
+        data = [torch.as_tensor((X - shift) / scale, dtype=torch.float32)]
+        if y is not None:
+            data.append(y)
+        result = Trainer(config).fit(networks, self._objectives(), tuple(data))
+        trained = networks if result.ema is None else result.ema
+        device = self._device()
+        fitted = {
+            **{name + _STATE_SUFFIX: self._weights(net) for name, net in trained.items()},
+            "architecture_": architecture,
+            "data_shift_": torch.as_tensor(shift, dtype=torch.float64, device=device),
+            "data_scale_": torch.as_tensor(scale, dtype=torch.float64, device=device),
+            "loss_curve_": list(result.history),
+            "n_steps_": int(result.step),
+            **self._fitted_input_shape(X),
+        }
+        return {**fitted, **self._extra_fitted(X, y, fitted, extra_seed)}
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        """The Trainer's settings: the constructor's arguments, with the training seed."""
+        settings = {name: getattr(self, name) for name in TRAINER_CONSTRAINTS}
+        return TrainConfig(**{**settings, "random_state": seed})
+
+    def _weights(self, module: nn.Module) -> dict[str, torch.Tensor]:
+        """A copy of the module's state: floating tensors in `dtype`, on the model's device."""
+        device, dtype = self._device(), self._dtype()
+        return {
+            k: v.detach().to(device, dtype if v.is_floating_point() else v.dtype, copy=True)
+            for k, v in module.state_dict().items()
+        }
+
+    # --- evaluation
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Return fresh modules holding a copy of the fitted weights, by network name.
+
+        They read standardised input (see `data_shift_`), in `dtype`.
+        """
+        check_is_fitted(self)
+        return {name: _copy_weights(net) for name, net in self._networks().items()}
+
+    def _networks(self, fitted: dict | None = None) -> dict[str, nn.Module]:
+        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
+        fitted = vars(self) if fitted is None else fitted
+        with torch.device("meta"):
+            networks = self._build_networks(fitted["architecture_"])
+        for name, net in networks.items():
+            net.load_state_dict(fitted[name + _STATE_SUFFIX], assign=True)
+            net.eval()
+        return networks
+
+    @contextlib.contextmanager
+    def _evaluation(self, fitted: dict | None = None) -> Iterator[dict[str, nn.Module]]:
+        """The fitted networks, while CUDA runs deterministic kernels without TF32."""
+        networks = self._networks(fitted)
+        with deterministic_kernels(self._device(), allow_tf32=False):
+            yield networks
+
+    def _to_tensor(self, X) -> torch.Tensor:
+        """X as float64 on the model's device: it is standardised before the networks (which
+        run in `dtype`) see it, and likelihoods are summed in float64."""
+        X = np.asarray(X)
+        if not X.flags.writeable:  # torch warns on read-only memory (pandas, np.load mmap)
+            X = X.copy()
+        return torch.as_tensor(X, dtype=torch.float64, device=self._device())
+
+    def _standardise(self, X: torch.Tensor, fitted: dict | None = None) -> torch.Tensor:
+        """(X - data_shift_) / data_scale_, in float64."""
+        fitted = vars(self) if fitted is None else fitted
+        return (X.to(torch.float64) - fitted["data_shift_"]) / fitted["data_scale_"]
+
+    def _unstandardise(self, Xs: torch.Tensor) -> torch.Tensor:
+        """Standardised values back in the data's units, in float64."""
+        return Xs.to(torch.float64) * self.data_scale_ + self.data_shift_
+
+    # --- save and load
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Network weights as arrays named `<network>_state_.<parameter>`; the rest as usual."""
+        check_is_fitted(self)
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if name.endswith(_STATE_SUFFIX) and isinstance(value, dict):
+                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
+            elif isinstance(value, torch.Tensor):
+                arrays[name] = _numpy(value)
+            elif isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
+                arrays[name] = value
+            else:  # classes_ of strings, architecture_, lists and numbers: JSON
+                values[name] = value
+        return arrays, values
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        fitted = self._fitted_from_state(arrays, values)
+        self._networks(fitted)  # raises if the weights do not fit the architecture
+        self._set_fitted(fitted)
+
+    def _fitted_from_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
+        """The fitted attributes from what `_state` wrote: network weights as tensors in
+        `dtype` (files of float64 weights load into a float32 model too)."""
+        device, dtype = self._device(), self._dtype()
+        fitted = dict(values)
+        for key, array in arrays.items():
+            name, _, parameter = key.partition(".")
+            if name.endswith(_STATE_SUFFIX) and parameter:
+                tensor = torch.as_tensor(array, device=device)
+                if tensor.is_floating_point():
+                    tensor = tensor.to(dtype)
+                fitted.setdefault(name, {})[parameter] = tensor
+            elif name in self._tensor_attributes:
+                fitted[name] = torch.as_tensor(array, dtype=torch.float64, device=device)
+            else:
+                fitted[name] = array
+        return fitted
+
+
+def _copy_weights(module: nn.Module) -> nn.Module:
+    for p in module.parameters():
+        p.data = p.data.clone()
+    for b in module.buffers():
+        b.data = b.data.clone()
+    return module
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
