@@ -21,25 +21,31 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 @contextlib.contextmanager
-def deterministic_kernels(device: torch.device):
+def deterministic_kernels(device: torch.device | str, *, allow_tf32: bool | None = None):
     """Within the block, CUDA work uses deterministic kernels; the settings come back after.
 
-    On other devices it does nothing. Ops with no deterministic CUDA kernel warn (PyTorch's
-    `warn_only`) rather than fail.
+    cuDNN runs its deterministic algorithms without autotuning, and atomics-based sums are
+    replaced by deterministic ones (ops with none warn, PyTorch's `warn_only`, rather than
+    fail). `allow_tf32=False` also turns TF32 convolutions off, for likelihoods evaluated in
+    float32. On other devices it does nothing. These flags are global to the process.
     """
-    if device.type != "cuda":
+    if torch.device(device).type != "cuda":
         yield
         return
+    cudnn = torch.backends.cudnn
     before = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
+        cudnn.deterministic,
+        cudnn.benchmark,
+        cudnn.allow_tf32,
     )
     torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    cudnn.deterministic, cudnn.benchmark = True, False
+    if allow_tf32 is not None:
+        cudnn.allow_tf32 = allow_tf32
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2:]
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32 = before[2:]

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from genzoo.base import GenerativeModel
@@ -113,7 +112,17 @@ class NeuralGenerativeModel(GenerativeModel):
         The dtype the fitted networks are evaluated in (and their weights kept in).
     """
 
-    # Fitted attributes restored as float64 tensors on the model's device by `load`.
+    # What the template fits; a model adds `<network>_state_` for each of its networks.
+    fitted_attributes = (
+        "architecture_",
+        "data_shift_",
+        "data_scale_",
+        "loss_curve_",
+        "n_steps_",
+        "n_features_in_",
+        "input_shape_",
+    )
+    # Fitted attributes that format-1 files held as arrays, restored as float64 tensors.
     _tensor_attributes: tuple[str, ...] = ("data_shift_", "data_scale_")
 
     # --- hooks a model writes
@@ -196,7 +205,7 @@ class NeuralGenerativeModel(GenerativeModel):
 
         They read standardised input (see `data_shift_`), in `dtype`.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return {name: _copy_weights(net) for name, net in self._networks().items()}
 
     def _networks(self, fitted: dict | None = None) -> dict[str, nn.Module]:
@@ -233,33 +242,24 @@ class NeuralGenerativeModel(GenerativeModel):
         """Standardised values back in the data's units, in float64."""
         return Xs.to(torch.float64) * self.data_scale_ + self.data_shift_
 
-    # --- save and load
+    # --- after fit and load
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Network weights as arrays named `<network>_state_.<parameter>`; the rest as usual."""
-        check_is_fitted(self)
-        arrays, values = {}, {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if name.endswith(_STATE_SUFFIX) and isinstance(value, dict):
-                arrays.update({f"{name}.{k}": _numpy(v) for k, v in value.items()})
-            elif isinstance(value, torch.Tensor):
-                arrays[name] = _numpy(value)
-            elif isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
-                arrays[name] = value
-            else:  # classes_ of strings, architecture_, lists and numbers: JSON
-                values[name] = value
-        return arrays, values
+    def _on_fitted(self) -> None:
+        """Weights in the model's dtype and on its device (a file or another model's state
+        may hold others), then a check that they fit the architecture (a crafted file)."""
+        device, dtype = self._device(), self._dtype()
+        for name in [n for n in vars(self) if n.endswith(_STATE_SUFFIX)]:
+            weights = vars(self)[name]
+            cast = {
+                k: v.to(device, dtype if v.is_floating_point() else v.dtype)
+                for k, v in weights.items()
+            }
+            setattr(self, name, cast)
+        self._networks()
 
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
-        fitted = self._fitted_from_state(arrays, values)
-        self._networks(fitted)  # raises if the weights do not fit the architecture
-        self._set_fitted(fitted)
-
-    def _fitted_from_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
-        """The fitted attributes from what `_state` wrote: network weights as tensors in
-        `dtype` (files of float64 weights load into a float32 model too)."""
+    def _from_legacy_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
+        """Format-1 files kept each network's weights as arrays `<network>_state_.<name>`,
+        in float64: they become tensors in `dtype` (so they load into a float32 model)."""
         device, dtype = self._device(), self._dtype()
         fitted = dict(values)
         for key, array in arrays.items():
@@ -282,7 +282,3 @@ def _copy_weights(module: nn.Module) -> nn.Module:
     for b in module.buffers():
         b.data = b.data.clone()
     return module
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()

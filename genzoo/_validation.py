@@ -371,6 +371,14 @@ def check_lengths(lengths, n_steps: int) -> np.ndarray:
     return array
 
 
+# Upper bounds of the sizes a user can ask for, beyond which a request is refused at once with
+# the argument named, rather than run out of memory or run for days.
+MAX_ITERATIONS = 10**8  # EM iterations, optimizer steps, Markov chain steps
+MAX_WIDTH = 2**20  # components, states, topics, units: one axis of a parameter
+MAX_ROWS = 2**24  # rows of one batch, parallel chains
+MAX_RESTARTS = 10**4  # n_init
+
+
 # Largest count of items one call draws or handles; larger requests are refused.
 MAX_ITEMS = 2**31 - 1
 

@@ -22,6 +22,13 @@ from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 class NeuralAutoencoder(NeuralGenerativeModel):
     """Base of the VAE, denoising and sparse autoencoders (not registered itself)."""
 
+    fitted_attributes = (
+        *NeuralGenerativeModel.fitted_attributes,
+        "encoder_state_",
+        "decoder_state_",
+        "likelihood_",
+    )
+
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)
         if not reset and self.likelihood_ == "bernoulli":

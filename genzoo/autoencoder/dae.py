@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from genzoo._neural import NEURAL_CONSTRAINTS
-from genzoo._validation import Interval, Options
+from genzoo._validation import MAX_ITERATIONS, MAX_ROWS, MAX_WIDTH, Interval, Options
 from genzoo.autoencoder._base import CodeAutoencoder
 from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, decoder_mean, log_likelihood
 from genzoo.registry import register
@@ -18,6 +18,8 @@ __all__ = ["DenoisingAutoencoder"]
 
 # Floor of the reconstruction distribution's standard deviation, in standardised units.
 _MIN_STD = 0.01
+# Steps of the sampling chains in one call of sample (each a pass through both networks).
+_MAX_CHAIN_STEPS = 10**6
 
 
 # --- corruption C(x~ | x), on standardised data
@@ -190,18 +192,6 @@ class DenoisingAutoencoder(CodeAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = None
-    fitted_attributes = (
-        "encoder_state_",
-        "decoder_state_",
-        "architecture_",
-        "likelihood_",
-        "data_shift_",
-        "data_scale_",
-        "loss_curve_",
-        "n_steps_",
-        "n_features_in_",
-        "input_shape_",
-    )
     no_likelihood_reason = (
         "its samples come from a Markov chain whose stationary distribution is only implicit "
         "in the learned reconstruction distribution P(x | x~)."
@@ -209,16 +199,16 @@ class DenoisingAutoencoder(CodeAutoencoder):
     data_kind = "images"
     _code_width_param = "latent_dim"
     _parameter_constraints = {
-        "latent_dim": [Interval(int, 1, None)],
+        "latent_dim": [Interval(int, 1, MAX_WIDTH)],
         "hidden": ["array-like"],
         "channels": ["array-like"],
         "corruption": [Options(*CORRUPTIONS)],
         "noise_level": [Interval(float, 0, None, closed="neither")],
         "likelihood": [Options("auto", "gaussian", "bernoulli")],
         "network": [Options("auto", "mlp", "conv")],
-        "n_burn_in": [Interval(int, 0, None)],
-        "thinning": [Interval(int, 1, None)],
-        "n_chains": [Interval(int, 1, None)],
+        "n_burn_in": [Interval(int, 0, MAX_ITERATIONS)],
+        "thinning": [Interval(int, 1, MAX_ITERATIONS)],
+        "n_chains": [Interval(int, 1, MAX_ROWS)],
         "sample_noise": [bool, Options("auto")],
         **NEURAL_CONSTRAINTS,
     }
@@ -318,6 +308,14 @@ class DenoisingAutoencoder(CodeAutoencoder):
         All noise comes from `gen`, on its device (the model's).
         """
         n_chains = min(self.n_chains, n_samples)
+        n_keep = -(-n_samples // n_chains)
+        steps = self.n_burn_in + self.thinning * (n_keep - 1) + 1
+        if steps > _MAX_CHAIN_STEPS:
+            raise ValueError(
+                f"sample({n_samples}) would run the chains for {steps:,} steps (n_burn_in="
+                f"{self.n_burn_in}, thinning={self.thinning}, n_chains={self.n_chains}), more "
+                f"than {_MAX_CHAIN_STEPS:,}; raise n_chains or draw fewer samples per call."
+            )
         shape, dtype = (n_chains, *self.input_shape_), self._dtype()
         if self.likelihood_ == "bernoulli":
             start = torch.full(shape, 0.5, dtype=dtype, device=gen.device)
@@ -338,7 +336,7 @@ class DenoisingAutoencoder(CodeAutoencoder):
                 start,
                 n_burn_in=self.n_burn_in,
                 thinning=self.thinning,
-                n_keep=-(-n_samples // n_chains),
+                n_keep=n_keep,
                 gen=gen,
             )  # (n_keep, n_chains, ...)
         draw = self.sample_noise

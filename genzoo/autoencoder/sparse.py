@@ -8,7 +8,7 @@ from sklearn.base import clone
 from torch import Tensor
 
 from genzoo._neural import NEURAL_CONSTRAINTS
-from genzoo._validation import Interval, Options
+from genzoo._validation import MAX_WIDTH, Interval, Options
 from genzoo.autoencoder._base import CodeAutoencoder, _numpy
 from genzoo.autoencoder._vae_nets import CodeEncoder, Decoder, log_likelihood
 from genzoo.base import GenerativeModel
@@ -150,20 +150,7 @@ class SparseAutoencoder(CodeAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = None
-    fitted_attributes = (
-        "encoder_state_",
-        "decoder_state_",
-        "architecture_",
-        "data_shift_",
-        "data_scale_",
-        "likelihood_",
-        "code_density_",
-        "mean_activation_",
-        "loss_curve_",
-        "n_steps_",
-        "n_features_in_",
-        "input_shape_",
-    )
+    fitted_attributes = (*CodeAutoencoder.fitted_attributes, "code_density_", "mean_activation_")
     no_likelihood_reason = (
         "its decoder is deterministic, so it defines no density over X (its code density "
         "is a density over codes, not data)."
@@ -171,7 +158,7 @@ class SparseAutoencoder(CodeAutoencoder):
     data_kind = "images"  # images (n, c, h, w) or (n, h, w), and vectors (n, d)
     _code_width_param = "n_hidden"
     _parameter_constraints = {
-        "n_hidden": [Interval(int, 1, None)],
+        "n_hidden": [Interval(int, 1, MAX_WIDTH)],
         "hidden": ["array-like"],
         "channels": ["array-like"],
         "sparsity": [Options("kl", "l1")],
@@ -315,31 +302,17 @@ class SparseAutoencoder(CodeAutoencoder):
         H = self._to_tensor(np.clip(codes, 0.0, 1.0))
         return self._mean_of_codes(H)
 
-    # --- save and load
+    # --- files of format 1 kept the code density's state under a prefix
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """The base's arrays and values, with the fitted code density's own state under
-        `code_density_.<name>`.
-
-        A saved file holds a nested model's params only, so the fitted code density's own
-        state goes in under a prefix, and `_set_state` rebuilds it from a clone.
-        """
-        arrays, values = super()._state()
-        density = values.pop(_DENSITY_PREFIX)
-        density_arrays, density_values = density._state()
-        arrays.update({f"{_DENSITY_PREFIX}.{k}": a for k, a in density_arrays.items()})
-        values[_DENSITY_VALUES] = {"model": density, "values": density_values}
-        return arrays, values
-
-    def _set_state(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+    def _from_legacy_state(self, arrays: dict[str, np.ndarray], values: dict) -> dict:
         values = dict(values)
         density_spec = values.pop(_DENSITY_VALUES)
         prefix = _DENSITY_PREFIX + "."
         density_arrays = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
         arrays = {k: a for k, a in arrays.items() if not k.startswith(prefix)}
-        fitted = self._fitted_from_state(arrays, values)
+        fitted = super()._from_legacy_state(arrays, values)
         density = density_spec["model"]  # an unfitted instance with the saved params
-        density._set_state(density_arrays, dict(density_spec["values"]))
-        fitted[_DENSITY_PREFIX] = density
-        self._networks(fitted)  # raises if the weights do not fit the architecture
-        self._set_fitted(fitted)
+        density._load_fitted(
+            density._from_legacy_state(density_arrays, dict(density_spec["values"]))
+        )
+        return {**fitted, _DENSITY_PREFIX: density}

@@ -9,7 +9,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from genzoo._neural import NEURAL_CONSTRAINTS
-from genzoo._validation import Interval, Options
+from genzoo._validation import MAX_ITERATIONS, MAX_ROWS, MAX_WIDTH, Interval, Options
 from genzoo.autoencoder._base import NeuralAutoencoder, _numpy
 from genzoo.autoencoder._vae_nets import (
     build_networks,
@@ -19,7 +19,7 @@ from genzoo.autoencoder._vae_nets import (
     log_likelihood,
     row_noise,
 )
-from genzoo.registry import register
+from genzoo.registry import Variant, register
 from genzoo.training import Objective
 
 __all__ = ["VAE"]
@@ -42,6 +42,7 @@ _CHUNK_ELEMENTS = 2**21
     },
     quick_params={"latent_dim": 8, "max_steps": 1500, "verbose": 0, "random_state": 0},
     zoo_params={"latent_dim": 16, "max_steps": 6000, "random_state": 0},
+    test_variants=(Variant("conditional", {"conditional": True}),),
 )  # fmt: skip
 class VAE(NeuralAutoencoder):
     """Variational autoencoder on vectors or images, optionally conditioned on a class label.
@@ -132,31 +133,18 @@ class VAE(NeuralAutoencoder):
     _build_networks = staticmethod(build_networks)
 
     likelihood_kind = "lower_bound"
-    fitted_attributes = (
-        "encoder_state_",
-        "decoder_state_",
-        "architecture_",
-        "likelihood_",
-        "data_shift_",
-        "data_scale_",
-        "loss_curve_",
-        "n_steps_",
-        "n_features_in_",
-        "input_shape_",
-        "classes_",
-        "class_log_prior_",
-    )
+    fitted_attributes = (*NeuralAutoencoder.fitted_attributes, "classes_", "class_log_prior_")
     # Images (n, c, h, w) or (n, h, w), and vectors (n, d) as well: the base accepts 2-D X too.
     data_kind = "images"
     _parameter_constraints = {
-        "latent_dim": [Interval(int, 1, None)],
+        "latent_dim": [Interval(int, 1, MAX_WIDTH)],
         "hidden": ["array-like"],
         "channels": ["array-like"],
         "likelihood": [Options("auto", "gaussian", "bernoulli")],
         "conditional": [bool],
         "beta": [Interval(float, 0, None)],
-        "kl_warmup_steps": [Interval(int, 0, None)],
-        "n_importance": [Interval(int, 1, None)],
+        "kl_warmup_steps": [Interval(int, 0, MAX_ITERATIONS)],
+        "n_importance": [Interval(int, 1, MAX_ROWS)],
         "network": [Options("auto", "mlp", "conv")],
         "min_std": [Interval(float, 0, None, closed="neither")],
         "sample_noise": [bool, Options("auto")],
@@ -236,7 +224,7 @@ class VAE(NeuralAutoencoder):
     # --- fitting
 
     def _architecture(self, X, y) -> dict:
-        n_classes = int(y.max()) + 1 if self.conditional else None
+        n_classes = len(self.classes_) if self.conditional else None
         return self._autoencoder_architecture(
             X, self.latent_dim, n_classes=n_classes, min_std=self.min_std
         )

@@ -17,6 +17,9 @@ import torch.distributed as dist
 
 from genzoo._validation import (
     MAX_ITEMS,
+    MAX_ITERATIONS,
+    MAX_ROWS,
+    MAX_WIDTH,
     Interval,
     Options,
     Sequences,
@@ -168,15 +171,15 @@ emissionprob_init : array-like or None
         "input_shape_",
     )
     _parameter_constraints = {
-        "n_components": [Interval(int, 1, None)],
+        "n_components": [Interval(int, 1, MAX_WIDTH)],
         "emission": [Options("gaussian", "categorical", "gmm")],
         "covariance_type": [Options("diag", "full")],
-        "n_mix": [Interval(int, 1, None)],
-        "n_symbols": [Interval(int, 1, None), None],
+        "n_mix": [Interval(int, 1, MAX_WIDTH)],
+        "n_symbols": [Interval(int, 1, MAX_WIDTH), None],
         "min_covar": [Interval(float, 0, None)],
         "startprob_prior": [Interval(float, 0, None), "array-like"],
         "transmat_prior": [Interval(float, 0, None), "array-like"],
-        "max_iter": [Interval(int, 1, None)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS)],
         "tol": [Interval(float, 0, None)],
         "init_params": [Options("kmeans", "random")],
         "startprob_init": ["array-like", None],
@@ -187,7 +190,7 @@ emissionprob_init : array-like or None
         "emissionprob_init": ["array-like", None],
         "random_state": ["random_state"],
         "verbose": [Interval(int, 0, None)],
-        "batch_size": [Interval(int, 1, None), None],
+        "batch_size": [Interval(int, 1, MAX_ROWS), None],
         "device": ["device"],
         "dtype": ["dtype"],
     }

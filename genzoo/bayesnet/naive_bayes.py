@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genzoo._validation import Interval, check_binary, check_counts
+from genzoo._validation import MAX_WIDTH, Interval, check_binary, check_counts
 from genzoo.bayesnet._naive_bayes_base import (
     _COMMON_CONSTRAINTS,
     _DISCRETE_CONSTRAINTS,
@@ -435,7 +435,7 @@ class CategoricalNaiveBayes(_DiscreteNaiveBayes):
     _parameter_constraints = {
         **_DISCRETE_CONSTRAINTS,
         "alpha": [Interval(float, 0, None)],
-        "min_categories": [Interval(int, 1, None), "array-like", None],
+        "min_categories": [Interval(int, 1, MAX_WIDTH), "array-like", None],
     }
 
     def __init__(

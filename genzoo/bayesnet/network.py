@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genzoo._validation import Interval, Options
+from genzoo._validation import MAX_ITERATIONS, Interval, Options
 from genzoo.base import GenerativeModel
 from genzoo.bayesnet._factors import (
     expected_counts,
@@ -192,7 +192,7 @@ class BayesianNetwork(GenerativeModel):
         "estimator": [Options("mle", "dirichlet", "bdeu")],
         "pseudo_count": [Interval(float, 0, None, closed="left")],
         "missing": [Options("error", "em")],
-        "max_iter": [Interval(int, 1, None)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS)],
         "tol": [Interval(float, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": [Interval(int, 0, None)],

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from genzoo._validation import Interval, check_size, validate_params
+from genzoo._validation import (
+    MAX_ITERATIONS,
+    MAX_ROWS,
+    MAX_WIDTH,
+    Interval,
+    check_size,
+    validate_params,
+)
 from genzoo.base import GenerativeModel
 from genzoo.grammar._cky import (
     cnf_to_torch,
@@ -156,12 +163,12 @@ class PCFG(GenerativeModel):
     )
     data_kind = "sentences"
     _parameter_constraints = {
-        "n_nonterminals": [Interval(int, 1, None), None],
+        "n_nonterminals": [Interval(int, 1, MAX_WIDTH), None],
         "smoothing": [Interval(float, 0, None)],
-        "min_count": [Interval(int, 1, None)],
-        "max_iter": [Interval(int, 1, None)],
+        "min_count": [Interval(int, 1, MAX_ITERATIONS)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS)],
         "tol": [Interval(float, 0, None)],
-        "batch_size": [Interval(int, 1, None), None],
+        "batch_size": [Interval(int, 1, MAX_ROWS), None],
         "random_state": ["random_state"],
         "verbose": [Interval(int, 0, None)],
         "device": ["device"],

@@ -13,7 +13,15 @@ import math
 import numpy as np
 import torch
 
-from genzoo._validation import Interval, Options, check_binary
+from genzoo._validation import (
+    MAX_ITERATIONS,
+    MAX_RESTARTS,
+    MAX_ROWS,
+    MAX_WIDTH,
+    Interval,
+    Options,
+    check_binary,
+)
 from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import kmeans_plusplus, lloyd, nearest, shifted_batch
 from genzoo.registry import register
@@ -169,17 +177,17 @@ class BernoulliMixture(MixtureModel):
         "input_shape_",
     )
     _parameter_constraints = {
-        "n_components": [Interval(int, 1, None)],
+        "n_components": [Interval(int, 1, MAX_WIDTH)],
         "alpha": [Interval(float, 0, None)],
         "binarize": [Interval(float, None, None), None],
         "tol": [Interval(float, 0, None)],
-        "max_iter": [Interval(int, 1, None)],
-        "n_init": [Interval(int, 1, None)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS)],
+        "n_init": [Interval(int, 1, MAX_RESTARTS)],
         "init_params": [Options("kmeans", "k-means++", "random", "random_from_data")],
         "random_state": ["random_state"],
         "warm_start": [bool],
         "verbose": [Interval(int, 0, None)],
-        "batch_size": [Interval(int, 1, None), None],
+        "batch_size": [Interval(int, 1, MAX_ROWS), None],
         "device": ["device"],
         "dtype": ["dtype"],
     }

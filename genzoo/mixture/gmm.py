@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 
 from genzoo._validation import (
+    MAX_ITERATIONS,
+    MAX_RESTARTS,
+    MAX_ROWS,
+    MAX_WIDTH,
     Interval,
     Options,
     check_array,
@@ -150,12 +154,12 @@ class GaussianMixture(MixtureModel):
         "_n_batches_seen",
     )
     _parameter_constraints = {
-        "n_components": [Interval(int, 1, None)],
+        "n_components": [Interval(int, 1, MAX_WIDTH)],
         "covariance_type": [Options(*COVARIANCE_TYPES)],
         "tol": [Interval(float, 0, None)],
         "reg_covar": [Interval(float, 0, None)],
-        "max_iter": [Interval(int, 1, None)],
-        "n_init": [Interval(int, 1, None)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS)],
+        "n_init": [Interval(int, 1, MAX_RESTARTS)],
         "init_params": [Options("kmeans", "k-means++", "random", "random_from_data")],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
@@ -165,7 +169,7 @@ class GaussianMixture(MixtureModel):
         "verbose": [Interval(int, 0, None)],
         "learning_decay": [Interval(float, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(float, 0, None, closed="neither")],
-        "batch_size": [Interval(int, 1, None), None],
+        "batch_size": [Interval(int, 1, MAX_ROWS), None],
         "device": ["device"],
         "dtype": ["dtype"],
     }

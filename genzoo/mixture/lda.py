@@ -12,7 +12,16 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from genzoo._validation import Interval, Options, check_n_samples, check_size
+from genzoo._validation import (
+    MAX_ITERATIONS,
+    MAX_RESTARTS,
+    MAX_ROWS,
+    MAX_WIDTH,
+    Interval,
+    Options,
+    check_n_samples,
+    check_size,
+)
 from genzoo.base import GenerativeModel
 from genzoo.mixture._lda_estep import fit_documents, sum_chunks
 from genzoo.mixture._lda_math import (
@@ -172,20 +181,20 @@ class LatentDirichletAllocation(GenerativeModel):
         "input_shape_",
     )
     _parameter_constraints = {
-        "n_components": [Interval(int, 1, None)],
+        "n_components": [Interval(int, 1, MAX_WIDTH)],
         "doc_topic_prior": [Interval(float, 0, None, closed="neither"), "array-like", None],
         "topic_word_prior": [Interval(float, 0, None, closed="neither"), None],
         "learning_method": [Options("batch", "online", "gibbs")],
-        "n_init": [Interval(int, 1, None)],
+        "n_init": [Interval(int, 1, MAX_RESTARTS)],
         "learning_decay": [Interval(float, 0, 1)],
         "learning_offset": [Interval(float, 0, None, closed="neither")],
-        "max_iter": [Interval(int, 1, None), None],
-        "batch_size": [Interval(int, 1, None)],
+        "max_iter": [Interval(int, 1, MAX_ITERATIONS), None],
+        "batch_size": [Interval(int, 1, MAX_ROWS)],
         "evaluate_every": [Interval(int, None, None)],
         "total_samples": [Interval(float, 0, None, closed="neither")],
         "tol": [Interval(float, 0, None)],
         "mean_change_tol": [Interval(float, 0, None)],
-        "max_doc_update_iter": [Interval(int, 1, None)],
+        "max_doc_update_iter": [Interval(int, 1, MAX_ITERATIONS)],
         "learn_priors": [bool],
         "random_state": ["random_state"],
         "verbose": [Interval(int, 0, None)],

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from genzoo._validation import Interval, Options, validate_params
+from genzoo._validation import MAX_ITERATIONS, MAX_ROWS, Interval, Options, validate_params
 
 __all__ = ["TRAINER_CONSTRAINTS", "LossFn", "Objective", "TrainConfig"]
 
@@ -40,11 +40,11 @@ class _PathConstraint(Options):
 
 TRAINER_CONSTRAINTS: dict[str, list] = {
     "device": ["device"],
-    "batch_size": [Interval(int, 1, None)],
-    "max_steps": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, MAX_ROWS)],
+    "max_steps": [Interval(int, 1, MAX_ITERATIONS)],
     "learning_rate": [Interval(float, 0, None, closed="neither")],
     "weight_decay": [Interval(float, 0, None)],
-    "warmup_steps": [Interval(int, 0, None)],
+    "warmup_steps": [Interval(int, 0, MAX_ITERATIONS)],
     "schedule": [Options("cosine", "constant")],
     "grad_clip": [None, Interval(float, 0, None, closed="neither")],
     "ema_decay": [None, Interval(float, 0, 1, closed="left")],

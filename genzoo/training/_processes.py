@@ -3,7 +3,6 @@ numbers processes exchange, and deterministic CUDA kernels."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
@@ -12,32 +11,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from genzoo._determinism import deterministic_kernels
 from genzoo._validation import resolve_device
 from genzoo.training.em import is_distributed
 
 __all__ = ["deterministic_kernels", "init_distributed"]
-
-
-@contextlib.contextmanager
-def deterministic_kernels(device: torch.device | str, *, allow_tf32: bool | None = None):
-    """Run the enclosed CUDA work with cuDNN's deterministic algorithms and no autotuning.
-
-    So the same seed gives the same numbers on the same device. `allow_tf32=False` also turns
-    off TF32 convolutions (for evaluating likelihoods in float32). A no-op off CUDA. cuDNN's
-    flags are global to the process; they are restored on exit.
-    """
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    cudnn = torch.backends.cudnn
-    saved = cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32
-    cudnn.deterministic, cudnn.benchmark = True, False
-    if allow_tf32 is not None:
-        cudnn.allow_tf32 = allow_tf32
-    try:
-        yield
-    finally:
-        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32 = saved
 
 
 def init_distributed(device: str | torch.device = "auto") -> bool:

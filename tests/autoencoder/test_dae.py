@@ -154,3 +154,10 @@ def test_save_load_round_trip(tiny_image_dae, tmp_path):
     np.testing.assert_array_equal(loaded.sample(5, random_state=1),
                                   tiny_image_dae.sample(5, random_state=1))  # fmt: skip
     np.testing.assert_array_equal(loaded.encode(X[:4]), tiny_image_dae.encode(X[:4]))
+
+
+def test_a_chain_too_long_for_one_call_is_refused():
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    dae = DenoisingAutoencoder(2, hidden=(8,), max_steps=2, n_chains=1, thinning=10, verbose=0)
+    with pytest.raises(ValueError, match="would run the chains for .* raise n_chains"):
+        dae.fit(X).sample(200_000)

@@ -78,7 +78,7 @@ def test_networks_evaluate_in_dtype_and_likelihoods_sum_in_float64(vae):
     X, _ = load_digits("test")
     assert all(t.dtype == torch.float32 for t in vae.encoder_state_.values())
     wide = clone(vae).set_params(dtype="float64")
-    wide._set_state(*vae._state())  # the same weights, evaluated in float64
+    wide._load_fitted(vae._fitted_state())  # the same weights, evaluated in float64
     assert all(t.dtype == torch.float64 for t in wide.encoder_state_.values())
     narrow, exact = vae.log_prob(X[:50]), wide.log_prob(X[:50])
     assert narrow.dtype == exact.dtype == np.float64
@@ -113,6 +113,11 @@ class _TwoObjectives(NeuralGenerativeModel):
 
     likelihood_kind = None
     no_likelihood_reason = "it is a test model."
+    fitted_attributes = (
+        *NeuralGenerativeModel.fitted_attributes,
+        "generator_state_",
+        "critic_state_",
+    )
 
     def __init__(
         self,
