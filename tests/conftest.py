@@ -19,6 +19,8 @@ from genzoo.data import Dataset
 from genzoo.data import load as load_dataset
 from genzoo.data.kinds import kind_of
 
+_SAVED_DEVICE = pytest.StashKey[str | None]()
+
 
 def pytest_addoption(parser):
     parser.addoption(
@@ -42,11 +44,21 @@ def pytest_configure(config):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
-@pytest.fixture(autouse=True)
-def _cpu_stream(request, monkeypatch):
-    """Tests marked cpu_stream keep device='auto' on the CPU, and say why in the marker."""
-    if request.node.get_closest_marker("cpu_stream") is not None:
-        monkeypatch.setenv("GENZOO_DEVICE", "cpu")
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test is built (module-scoped ones included), so tests marked
+    # cpu_stream fit on the CPU: device='auto' means GENZOO_DEVICE.
+    item.stash[_SAVED_DEVICE] = os.environ.get("GENZOO_DEVICE")
+    if item.get_closest_marker("cpu_stream") is not None:
+        os.environ["GENZOO_DEVICE"] = "cpu"
+
+
+def pytest_runtest_teardown(item, nextitem):
+    saved = item.stash.get(_SAVED_DEVICE, None)
+    if saved is None:
+        os.environ.pop("GENZOO_DEVICE", None)
+    else:
+        os.environ["GENZOO_DEVICE"] = saved
 
 
 def on_gpu() -> bool:

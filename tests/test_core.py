@@ -92,3 +92,23 @@ def test_a_model_must_declare_what_its_likelihood_is():
 
         class Silent(GenerativeModel):
             likelihood_kind = None
+
+
+@pytest.mark.cpu_stream("checks the marker itself")
+def test_cpu_stream_marker_keeps_auto_on_the_cpu():
+    import os
+
+    from genzoo._validation import resolve_device
+
+    assert os.environ["GENZOO_DEVICE"] == "cpu"
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_genzoo_device_says_what_auto_means(monkeypatch):
+    from genzoo._validation import resolve_device
+
+    monkeypatch.setenv("GENZOO_DEVICE", "cpu")
+    assert resolve_device("auto").type == "cpu"
+    monkeypatch.setenv("GENZOO_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="GENZOO_DEVICE='tpu'"):
+        resolve_device("auto")

@@ -38,6 +38,7 @@ def tiny_image_dae():
 # --- known answers
 
 
+@pytest.mark.cpu_stream("its MMD threshold was measured on CPU random streams")
 def test_chain_samples_reach_mmd_halfway_from_a_gaussian_to_real_data(moons_dae):
     """MMD^2 to held-out data below the midpoint of two references of the same size.
 
