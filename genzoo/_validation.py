@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 import torch
 
 __all__ = [
@@ -162,12 +163,19 @@ def check_array(
         X = X.detach().cpu().numpy()
     if isinstance(X, (str, bytes)):
         raise ValueError(f"{name} must be a numeric array; got a string.")
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix: Sparse data is not supported by this model, "
+            f"which needs dense data; pass {name}.toarray()."
+        )
     try:
         array = np.asarray(X)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular numeric array: {err}") from None
     if array.dtype.kind == "c":
-        raise ValueError(f"{name} must be real: complex data are not supported.")
+        raise ValueError(f"Complex data not supported: {name} must be real.")
+    if array.dtype.kind == "O":
+        array = _numeric_objects(array, name)
     if array.dtype.kind not in "biuf":
         raise ValueError(
             f"{name} must be numeric; got dtype {array.dtype} (strings, objects or ragged rows)."
@@ -176,14 +184,40 @@ def check_array(
     if allowed is not None and array.ndim not in allowed:
         shapes = {1: "(n_samples,)", 2: "(n_samples, n_features)", 4: "(n_samples, c, h, w)"}
         wanted = " or ".join(shapes.get(d, f"{d}-D") for d in allowed)
-        raise ValueError(f"{name} must have shape {wanted}; got shape {array.shape}.")
-    if array.shape[0] < min_samples or array.size == 0:
+        hint = (
+            " Reshape your data either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample."
+            if array.ndim < min(allowed)
+            else ""
+        )
+        raise ValueError(f"{name} must have shape {wanted}; got shape {array.shape}.{hint}")
+    # scikit-learn's wording, so its users and its checks recognise the problem.
+    minimum = max(min_samples, 1)
+    if array.shape[0] < minimum:
         raise ValueError(
-            f"{name} is empty or too small: it has {array.shape[0]} samples, "
-            f"at least {max(min_samples, 1)} needed."
+            f"{name} is {'empty' if array.shape[0] == 0 else 'too small'}: Found array with "
+            f"{array.shape[0]} sample(s) "
+            f"(shape={array.shape}) while a minimum of {minimum} is required"
+            f"{' (n_samples=1 is too few for this model)' if array.shape[0] == 1 else ''}."
+        )
+    if array.size == 0:
+        raise ValueError(
+            f"{name} is empty: Found array with 0 feature(s) (shape={array.shape}) while a "
+            "minimum of 1 is required."
         )
     array = array.astype(dtype, copy=False)
     return check_finite(array, name, max_abs=max_abs) if finite else array
+
+
+def _numeric_objects(array: np.ndarray, name: str) -> np.ndarray:
+    """An object array of numbers as float64 (what pandas gives for mixed frames); strings
+    raise ValueError and other objects TypeError, with numpy's own reason."""
+    try:
+        return array.astype(np.float64)
+    except ValueError as err:
+        raise ValueError(f"{name} must be numeric: {err}") from None
+    except TypeError as err:
+        raise TypeError(f"{name} must be numeric: {err}") from None
 
 
 def check_finite(array: np.ndarray, name: str = "X", *, max_abs: float | None = None):
@@ -300,7 +334,7 @@ def check_labels(
         classes, index = np.unique(y, return_inverse=True)
         if len(classes) < min_classes:
             raise ValueError(
-                f"{name} has a single class ({classes[0]!r}); at least two classes are needed."
+                f"{name} has only one class ({classes[0]!r}); at least two classes are needed."
                 if len(classes) == 1
                 else f"{name} is empty; at least {min_classes} class(es) are needed."
             )

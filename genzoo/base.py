@@ -25,6 +25,7 @@ import abc
 import contextlib
 import math
 import os
+import warnings
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -291,6 +292,9 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         data = self._prepare(X, lengths=lengths, reset=False)
         if need_labels and self.conditional and y is None:
             raise ValueError(f"y is required: this {type(self).__name__} is conditional.")
+        if not self.conditional:
+            self._ignore_labels(y, data)
+            y = None
         y_index = None if y is None else self._label_index(y, _n_items(data))
         return self._to_device(data), y_index
 
@@ -301,12 +305,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     def _fit_labels(self, y, data, *, classes, stream: bool = False):
         """({"classes_": ...} or {}, label indices on the device or None) at a first fit."""
         if not self.conditional:
-            if y is not None and self.data_kind == "sequences":
-                raise ValueError(
-                    f"{type(self).__name__} takes no labels y; pass the sequence lengths by "
-                    "keyword: fit(X, lengths=lengths)."
-                )
-            return {}, None  # ignored, as scikit-learn's unsupervised models do
+            self._ignore_labels(y, data)
+            return {}, None
         from genzoo.training.distributed import union_across_processes
 
         if stream and classes is None:
@@ -320,9 +320,35 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         _, index = check_labels(y, n_samples=_n_items(data), classes=classes)
         return {"classes_": classes}, torch.as_tensor(index, device=self._device())
 
+    def _ignore_labels(self, y, data) -> None:
+        """Accept and ignore y in an unconditional model, as scikit-learn's unsupervised
+        estimators do (so Pipeline(...).fit(X, y) works), with two guards: a model that could
+        use labels says so, and a sequence model refuses what may be sequence lengths."""
+        if y is None:
+            return
+        name = type(self).__name__
+        if self.data_kind == "sequences":
+            n_steps = int(getattr(data, "X", data).shape[0])
+            y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+            # Lengths as long as the steps are all ones, so only labels can be both.
+            if y.ndim != 1 or len(y) != n_steps or bool(np.all(y == 1)):
+                raise ValueError(
+                    f"{name} got a second positional argument that may be sequence lengths; "
+                    "pass them by keyword: fit(X, lengths=lengths). (Labels y, one per step, "
+                    "are accepted and ignored.)"
+                )
+        if "conditional" in self.get_params(deep=False):
+            warnings.warn(
+                f"{name} ignores y: it is unconditional (conditional=False). Pass "
+                "conditional=True to learn and score p(x | y).",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _stream_labels(self, y, data, classes):
         """Labels of a later partial_fit call: its classes must repeat `classes_`."""
         if not self.conditional:
+            self._ignore_labels(y, data)
             return {}, None
         if classes is not None:
             given, _ = check_labels(np.unique(np.asarray(classes)), name="classes")
@@ -454,12 +480,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         if not reset:
             expected = tuple(self.input_shape_)
             if shape != expected:
-                what = "features" if len(shape) == 1 else "shape"
-                raise ValueError(
-                    f"X has {what} {shape[0] if len(shape) == 1 else shape}, but "
-                    f"{type(self).__name__} was fitted with "
-                    f"{expected[0] if len(expected) == 1 else expected}."
-                )
+                raise ValueError(_feature_mismatch(self, shape, expected))
         return X
 
     def _fitted_input_shape(self, X: np.ndarray) -> dict:
@@ -484,6 +505,17 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     def _no_likelihood_message(self) -> str:
         return f"{type(self).__name__} has no tractable likelihood: {self.no_likelihood_reason}"
+
+
+def _feature_mismatch(model, shape: tuple, expected: tuple) -> str:
+    """The message for input of another width than the fit's, in scikit-learn's words."""
+    name = type(model).__name__
+    if len(shape) == 1 and len(expected) == 1:
+        return (
+            f"X has {shape[0]} features, but {name} is expecting {expected[0]} features as "
+            "input."
+        )
+    return f"X has shape {shape} per item, but {name} is expecting {expected} as input."
 
 
 def _n_items(data) -> int:

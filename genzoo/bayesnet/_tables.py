@@ -217,8 +217,8 @@ def fitted_codes(X, frame, variables: list[str], states: dict) -> np.ndarray:
     if not isinstance(X, type(frame)):
         if frame.shape[1] != len(variables):
             raise ValueError(
-                f"X has {frame.shape[1]} columns, but BayesianNetwork was fitted with "
-                f"{len(variables)} columns {variables}."
+                f"X has {frame.shape[1]} features, but BayesianNetwork is expecting "
+                f"{len(variables)} features as input (the columns {variables})."
             )
         frame.columns = variables
     columns = list(frame.columns)

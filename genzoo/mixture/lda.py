@@ -254,8 +254,8 @@ class LatentDirichletAllocation(GenerativeModel):
         X = check_counts(X)
         if not reset and X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features (words), but {type(self).__name__} was "
-                f"fitted with {self.n_features_in_}."
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (its vocabulary)."
             )
         return X
 

@@ -391,7 +391,7 @@ def test_bad_input_after_fitting():
         model.log_prob(-X[:2])
     with pytest.raises(ValueError, match="unseen"):
         model.log_prob(X[:2], ["ant", "eel"])
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         MultinomialNaiveBayes().fit(X, np.full(len(X), "ant"))
 
 

@@ -168,7 +168,7 @@ def test_conditional_models_take_labels(fitted):
         assert (joint <= model.log_prob(X) + 1e-9).all()  # P(X, y) <= P(X)
     with pytest.raises(ValueError, match="unseen"):
         model.sample(2, y=["no such class", "no such class"])
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         clone(model).fit(fixture.X(), np.zeros(len(fixture.X()), dtype=int))
 
 
