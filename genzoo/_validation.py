@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
 import torch
+from sklearn.exceptions import DataConversionWarning
 
 __all__ = [
     "Interval",
@@ -288,7 +290,9 @@ def check_counts(X: np.ndarray, what: str, name: str = "X") -> np.ndarray:
         return X
     if X.min() < 0:
         raise ValueError(
-            f"{name} contains negative counts ({X.min():g}); {what} takes counts >= 0."
+            f"Negative values in data passed to {name}: it contains the negative count "
+            f"{X.min():g}; "
+            f"{what} takes counts >= 0."
         )
     index = tuple(int(i) for i in np.argwhere(X != np.rint(X))[0])
     raise ValueError(
@@ -320,10 +324,21 @@ def check_labels(
     least `min_classes`; afterwards every label must be one of `classes`.
     """
     if y is None:
-        raise ValueError(f"{name} is required: this is a conditional model; call fit(X, y).")
+        raise ValueError(
+            f"This conditional model requires {name} to be passed, but the target {name} is "
+            f"None; call fit(X, {name})."
+        )
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     y = _label_array(y, name)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected; it is read as "
+            f"one label per sample. Pass {name}.ravel() to silence this.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D, one label per sample; got shape {y.shape}.")
     if n_samples is not None and len(y) != n_samples:
@@ -331,6 +346,12 @@ def check_labels(
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity; labels must be finite.")
     if classes is None:
+        if y.dtype.kind == "f" and len(y) and not np.array_equal(y, np.round(y)):
+            raise ValueError(
+                f"Unknown label type: {name} holds continuous values such as "
+                f"{y[y != np.round(y)][0]:g}; labels are classes (ints or strings), not "
+                "measurements to regress."
+            )
         classes, index = np.unique(y, return_inverse=True)
         if len(classes) < min_classes:
             raise ValueError(

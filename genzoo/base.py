@@ -30,7 +30,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.metaestimators import available_if
 
@@ -48,7 +48,13 @@ from genzoo._validation import (
     validate_params,
 )
 
-__all__ = ["GenerativeModel", "LikelihoodKind", "LikelihoodUnavailable", "LIKELIHOOD_KINDS"]
+__all__ = [
+    "FeatureTransformerMixin",
+    "GenerativeModel",
+    "LikelihoodKind",
+    "LikelihoodUnavailable",
+    "LIKELIHOOD_KINDS",
+]
 
 LikelihoodKind = Literal["exact", "lower_bound", "estimate"] | None
 LIKELIHOOD_KINDS = ("exact", "lower_bound", "estimate", None)
@@ -58,6 +64,12 @@ _SAMPLE_WORKSPACE = 4
 
 class LikelihoodUnavailable(RuntimeError):
     """Raised by `log_prob` and `score` of a model that has no tractable likelihood."""
+
+
+class FeatureTransformerMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """For models whose `transform` gives learned features (hidden units, topics): scikit-learn's
+    transformer tags, `fit_transform`, `get_feature_names_out` (`rbm0`, `rbm1`, ...) and
+    `set_output(transform="pandas")`. A model sets `_n_features_out`, the width of `transform`."""
 
 
 def _has_partial_fit(model) -> bool:
@@ -82,6 +94,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     # Every attribute a fit sets that save writes and load restores; caches rebuilt by
     # `_on_fitted` are left out. A name must end in "_" or start with one.
     fitted_attributes: ClassVar[tuple[str, ...]] = ()
+    # Whether X may be a scipy.sparse matrix (counts from a vectoriser).
+    takes_sparse: ClassVar[bool] = False
     # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
     _registry_name: ClassVar[str | None] = None
 
@@ -210,9 +224,9 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         What the number is (exact, a lower bound, or an estimate) is `likelihood_kind`.
         Conditional models also take labels y; see the model for what the number then is.
         """
+        data, y_index = self._inference_data(X, y, lengths=lengths)
         if self.likelihood_kind is None:
             raise LikelihoodUnavailable(self._no_likelihood_message())
-        data, y_index = self._inference_data(X, y, lengths=lengths)
         with torch.no_grad(), deterministic_kernels(self._device()):
             if y_index is None:
                 out = self._log_prob(data)
@@ -291,7 +305,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         self._check_fitted()
         data = self._prepare(X, lengths=lengths, reset=False)
         if need_labels and self.conditional and y is None:
-            raise ValueError(f"y is required: this {type(self).__name__} is conditional.")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "it is conditional."
+            )
         if not self.conditional:
             self._ignore_labels(y, data)
             y = None
@@ -428,6 +445,23 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     def __sklearn_is_fitted__(self) -> bool:
         return self._is_fitted()
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags, from what the model declares: its data kind's input, sparse
+        input where it takes it, labels required by conditional models, and classifier tags
+        for conditional models that predict labels."""
+        from sklearn.utils import ClassifierTags
+
+        from genzoo.data.kinds import get_kind
+
+        tags = super().__sklearn_tags__()
+        get_kind(self.data_kind).sklearn_input_tags(tags.input_tags)
+        tags.input_tags.sparse = self.takes_sparse
+        tags.target_tags.required = bool(self.conditional)
+        if self.conditional and hasattr(self, "predict"):
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        return tags
+
     def _fitted_state(self) -> dict:
         """The declared fitted attributes this model holds, by name (what save writes)."""
         self._check_fitted()
@@ -512,8 +546,7 @@ def _feature_mismatch(model, shape: tuple, expected: tuple) -> str:
     name = type(model).__name__
     if len(shape) == 1 and len(expected) == 1:
         return (
-            f"X has {shape[0]} features, but {name} is expecting {expected[0]} features as "
-            "input."
+            f"X has {shape[0]} features, but {name} is expecting {expected[0]} features as input."
         )
     return f"X has shape {shape} per item, but {name} is expecting {expected} as input."
 

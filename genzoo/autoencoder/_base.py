@@ -92,8 +92,7 @@ class CodeAutoencoder(NeuralAutoencoder):
 
     def encode(self, X) -> np.ndarray:
         """Return the code of each row of X (standardised first), (n_samples, code width)."""
-        check_is_fitted(self)
-        X = self._to_tensor(self._check_X(X, reset=False))
+        X, _ = self._inference_data(X)
         with torch.no_grad(), self._evaluation() as networks:
             return _numpy(networks["encoder"](self._standardise(X).to(self._dtype())))
 

@@ -377,15 +377,14 @@ class VAE(NeuralAutoencoder):
         return self.decode((1 - t) * mu[0] + t * mu[1], y)
 
     def _inputs(self, X, y, *, need_labels: bool = False):
-        check_is_fitted(self)
-        X = self._to_tensor(self._check_X(X, reset=False))
-        if need_labels:
-            return X, self._required_labels(y, len(X))
-        return X, self._label_index(y, len(X))
+        return self._inference_data(X, y, need_labels=need_labels)
 
     def _required_labels(self, y, n: int, *, broadcast: bool = False):
         if self.conditional and y is None:
-            raise ValueError("y is required: this VAE is conditional (conditional=True).")
+            raise ValueError(
+                "VAE requires y to be passed, but the target y is None: it is conditional "
+                "(conditional=True)."
+            )
         return self._label_index(y, n, broadcast=broadcast)
 
     def _decode_mean(self, Z: torch.Tensor, y) -> torch.Tensor:

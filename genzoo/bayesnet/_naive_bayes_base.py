@@ -42,6 +42,7 @@ class _BaseNaiveBayes(GenerativeModel):
 
     likelihood_kind = "exact"
     conditional = True
+    takes_sparse = True  # counts from a vectoriser are turned dense here
 
     # --- hooks
 

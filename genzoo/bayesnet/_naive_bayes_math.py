@@ -312,7 +312,10 @@ def check_category_codes(X: np.ndarray, n_categories: np.ndarray | None = None) 
     """X itself if it holds integer codes 0, 1, 2, ... (below `n_categories`, per feature, of a
     fitted model), else a ValueError naming the feature and the code."""
     if X.min() < 0:
-        raise ValueError("X contains negative category codes; codes are 0, 1, 2, ...")
+        raise ValueError(
+            "Negative values in data passed to X: it contains negative category codes; codes "
+            "are 0, 1, 2, ..."
+        )
     fractional = X != np.floor(X)
     if fractional.any():
         row, j = np.argwhere(fractional)[0]

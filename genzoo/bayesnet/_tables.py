@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from genzoo.bayesnet.structure import find_cycle
@@ -62,6 +63,11 @@ def as_frame(X, name: str = "X"):
         )
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix: Sparse data is not supported; a table of states "
+            f"is dense (pass {name}.toarray() or a DataFrame)."
+        )
     array = np.asarray(X, dtype=object if isinstance(X, (list, tuple)) else None)
     if array.ndim != 2:
         raise ValueError(
@@ -89,6 +95,8 @@ def column_states(column, name: str) -> list:
             values = sorted(values, key=str)
     values = [python_value(v) for v in values]
     for v in values:
+        if isinstance(v, complex):
+            raise ValueError(f"Complex data not supported: column {name!r} has {v!r}.")
         if not isinstance(v, (str, int, float, bool)):
             raise ValueError(
                 f"column {name!r} has a value {v!r} of type {type(v).__name__}; states must be "
@@ -130,7 +138,11 @@ def check_frame(X):
     """X as a DataFrame and its column names, which must be distinct strings."""
     frame = as_frame(X)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"X is empty: it has shape {frame.shape}; at least one row needed.")
+        what = "0 sample(s)" if frame.shape[0] == 0 else "0 feature(s)"
+        raise ValueError(
+            f"X is empty: Found array with {what} (shape={frame.shape}) while a minimum of 1 "
+            "is required."
+        )
     columns = list(frame.columns)
     if len(set(columns)) != len(columns):
         raise ValueError(f"X has duplicate column names: {columns}.")

@@ -246,6 +246,13 @@ emissionprob_init : array-like or None
 
     # --- input
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.emission == "categorical":  # symbols 0, 1, 2, ...
+            tags.input_tags.categorical = True
+            tags.input_tags.positive_only = True
+        return tags
+
     @property
     def _categorical(self) -> bool:
         return self.emission == "categorical"

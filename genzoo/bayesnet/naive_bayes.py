@@ -173,10 +173,10 @@ class GaussianNaiveBayes(_BaseNaiveBayes):
 class MultinomialNaiveBayes(_DiscreteNaiveBayes):
     """Multinomial naive Bayes over count vectors: p(x, y) = p(y) Multinomial(x; n, p_y).
 
-    scikit-learn's MultinomialNB as a generative model. Counts may be non-negative reals (tf-idf
-    weights, as scikit-learn accepts); negative counts are refused. `log_prob` is the exact
-    log p(x | n) with n = sum_j x_j, the multinomial coefficient n! / prod_j x_j! included
-    (lgamma for non-integer counts): the model is conditional on each row's total, which it
+    scikit-learn's MultinomialNB as a generative model of counts: whole numbers >= 0 (tf-idf
+    weights, which scikit-learn accepts, are refused: a multinomial has no density on them).
+    `log_prob` is the exact log p(x | n) with n = sum_j x_j, the multinomial coefficient
+    n! / prod_j x_j! included: the model is conditional on each row's total, which it
     does not model. `sample` draws each row's total from a Poisson with the class's mean
     training total, then the counts from Multinomial(total, p_y).
 
@@ -234,6 +234,14 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A multinomial sees only the proportions within a row: on scikit-learn's check data
+        # (three blobs in two features, rounded to counts) it and sklearn's MultinomialNB both
+        # reach a training accuracy of 0.75, below the 0.83 the check asks of a classifier.
+        tags.classifier_tags.poor_score = True
+        return tags
 
     def _check_values(self, X, reset):
         return check_counts(X, "a multinomial model")

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, check_binary, validate_params
-from genzoo.base import GenerativeModel
+from genzoo.base import FeatureTransformerMixin, GenerativeModel
 from genzoo.boltzmann import _limits
 from genzoo.boltzmann._cd import MEAN_CLIP, base_rate_bias, check_finite
 from genzoo.boltzmann._dbm_math import (
@@ -63,7 +63,7 @@ DIVERGED = "the DBM's training diverged to NaN or infinity; lower learning_rate 
         "n_chains": 100, "n_ais_betas": 20000, "random_state": 0,
     },
 )  # fmt: skip
-class DBM(GenerativeModel):
+class DBM(FeatureTransformerMixin, GenerativeModel):
     """Deep Boltzmann machine with binary visible and hidden units.
 
     Layers v = x_0, x_1, ..., x_L (L >= 2 hidden layers), each joined only to its neighbours:
@@ -396,6 +396,11 @@ class DBM(GenerativeModel):
         even = bernoulli(torch.sigmoid(even_bias).expand(n_samples, -1), gen)
         even, _ = gibbs_sweeps(even, weights, biases, n_steps=self.sample_burn_in, gen=gen)
         return even[:, : len(self.biases_[0])]  # v leads the even block, which is sampled last
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of `transform`: the units of the top layer (what transform gives by default)."""
+        return int(self.hidden_layer_sizes[-1])
 
     def transform(self, X, *, layer: int | None = -1) -> np.ndarray:
         """Return the mean-field posterior means of hidden layer `layer` for each row of X.

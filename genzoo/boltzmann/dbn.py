@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
-from genzoo.base import GenerativeModel
+from genzoo.base import FeatureTransformerMixin, GenerativeModel
 from genzoo.boltzmann import _limits
 from genzoo.boltzmann._dbm_math import bernoulli_entropy
 from genzoo.boltzmann._rbm_math import bernoulli, free_energy, hidden_mean, softplus, visible_mean
@@ -128,7 +128,7 @@ def log_weights(v, directed, top, u: torch.Tensor, estimator: str) -> torch.Tens
         "random_state": 0,
     },
 )  # fmt: skip
-class DBN(GenerativeModel):
+class DBN(FeatureTransformerMixin, GenerativeModel):
     """Deep belief network over binary vectors: RBMs stacked and trained greedily.
 
     The first RBM learns the data; each next RBM learns the hidden probabilities p(h = 1 | x)
@@ -371,6 +371,11 @@ class DBN(GenerativeModel):
         return h
 
     # --- public methods beyond the protocol
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of `transform`: the units of the top layer."""
+        return int(self.hidden_layer_sizes[-1])
 
     def transform(self, X) -> np.ndarray:
         """Return the top layer's hidden probabilities after an upward mean-field pass,

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from genzoo._validation import Interval, Options, check_binary, make_generator, validate_params
-from genzoo.base import GenerativeModel, LikelihoodUnavailable
+from genzoo.base import FeatureTransformerMixin, GenerativeModel, LikelihoodUnavailable
 from genzoo.boltzmann import _limits
 from genzoo.boltzmann._cd import initial_parameters, train_epochs
 from genzoo.boltzmann._rbm_math import (
@@ -61,7 +61,7 @@ DIVERGED = (
     },
     test_variants=(Variant("gaussian_visibles", {"visible": "gaussian"}),),
 )  # fmt: skip
-class RBM(GenerativeModel):
+class RBM(FeatureTransformerMixin, GenerativeModel):
     """Restricted Boltzmann machine: binary hidden units, binary or Gaussian visible units.
 
     p(v, h) ∝ exp(b.v + c.h + h.W v) for Bernoulli visibles, and ∝ exp(-||v - b||^2 / 2 + c.h +
@@ -260,12 +260,14 @@ class RBM(GenerativeModel):
 
     # --- input
 
+    def _check_params(self) -> None:
+        if self.visible != "bernoulli" and self.binarize is not None:
+            raise ValueError("binarize applies to visible='bernoulli' only; set it to None.")
+
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)  # NaN and infinity are refused before binarising
         if self.visible == "bernoulli":
             return check_binary(X, self.binarize)
-        if self.binarize is not None:
-            raise ValueError("binarize applies to visible='bernoulli' only; set it to None.")
         return X
 
     def _to_tensor(self, X) -> torch.Tensor:
@@ -517,6 +519,11 @@ class RBM(GenerativeModel):
         X = self._inputs(X)
         with torch.no_grad():
             return free_energy(X, *self._params(), self.visible).cpu().numpy()
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of `transform`: the hidden units."""
+        return int(self.n_components)
 
     def transform(self, X) -> np.ndarray:
         """Return the hidden probabilities p(h_j = 1 | x), (n_samples, n_components)."""

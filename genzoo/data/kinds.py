@@ -32,6 +32,10 @@ class DataKind:
     # Whether a picture of samples draws the training data behind them.
     draws_reference: ClassVar[bool] = True
 
+    def sklearn_input_tags(self, tags) -> None:
+        """Set scikit-learn's input tags (`sklearn.utils.InputTags`) for data of this kind,
+        which tell its estimator checks what data to feed the model."""
+
     # --- handing a data set to a model
 
     def fit_args(self, dataset, part: str = "train", *, conditional: bool = False, X=None):
@@ -136,6 +140,11 @@ class Images(DataKind):
 class Counts(DataKind):
     name = "counts"
 
+    def sklearn_input_tags(self, tags) -> None:
+        # Whole numbers >= 0: the checks round their data to non-negative integers.
+        tags.positive_only = True
+        tags.categorical = True
+
     def n_tokens(self, dataset, part: str = "test") -> int | None:
         return int(round(float(getattr(dataset, f"X_{part}").sum())))
 
@@ -193,6 +202,10 @@ class Table(DataKind):
 
     name = "table"
 
+    def sklearn_input_tags(self, tags) -> None:
+        tags.categorical = True  # states of discrete variables, numbers or strings
+        tags.string = True
+
     def features(self, samples, X_test, X_train):
         samples, X_test = _one_hot(samples, X_test)
         return samples, X_test, None
@@ -228,6 +241,11 @@ class Sentences(DataKind):
 
     name = "sentences"
     draws_reference = False
+
+    def sklearn_input_tags(self, tags) -> None:
+        # Lists of tokens, not a 2-D array: scikit-learn's data checks do not apply.
+        tags.two_d_array = False
+        tags.string = True
 
     def fit_args(self, dataset, part: str = "train", *, conditional: bool = False, X=None):
         trees = getattr(dataset, f"trees_{part}")

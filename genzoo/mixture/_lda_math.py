@@ -182,7 +182,10 @@ def check_counts(X, name: str = "X") -> scipy.sparse.csr_matrix:
         problem = "NaN" if np.isnan(data).any() else "infinity"
         raise ValueError(f"{name} contains {problem}; counts must be finite.")
     if (data < 0).any():
-        raise ValueError(f"{name} contains negative counts; word counts must be >= 0.")
+        raise ValueError(
+            f"Negative values in data passed to {name}: it contains negative counts; word "
+            "counts must be >= 0."
+        )
     if (data != np.round(data)).any():
         raise ValueError(
             f"{name} contains non-integer counts; LDA takes word counts (whole numbers)."

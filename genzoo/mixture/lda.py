@@ -22,7 +22,7 @@ from genzoo._validation import (
     check_n_samples,
     check_size,
 )
-from genzoo.base import GenerativeModel
+from genzoo.base import FeatureTransformerMixin, GenerativeModel
 from genzoo.mixture._lda_estep import fit_documents, sum_chunks
 from genzoo.mixture._lda_math import (
     Documents,
@@ -76,7 +76,7 @@ class _Fit(NamedTuple):
     quick_params={"n_components": 10, "doc_topic_prior": 1.0, "max_iter": 50, "random_state": 0},
     zoo_params={"n_components": 10, "doc_topic_prior": 1.0, "max_iter": 150, "random_state": 0},
 )
-class LatentDirichletAllocation(GenerativeModel):
+class LatentDirichletAllocation(FeatureTransformerMixin, GenerativeModel):
     """Latent Dirichlet allocation (Blei, Ng and Jordan 2003) over word counts.
 
     Each document d draws topic proportions theta_d ~ Dirichlet(alpha), each of its words a
@@ -166,6 +166,7 @@ class LatentDirichletAllocation(GenerativeModel):
 
     likelihood_kind = "lower_bound"
     data_kind = "counts"
+    takes_sparse = True
     fitted_attributes = (
         "components_",
         "exp_dirichlet_component_",
@@ -533,6 +534,11 @@ class LatentDirichletAllocation(GenerativeModel):
 
     def _alpha(self) -> torch.Tensor:
         return self._tensor(np.full(self.n_components, self.doc_topic_prior_, dtype=np.float64))
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of `transform`: the topics."""
+        return int(self.n_components)
 
     def transform(self, X, *, normalize: bool = True) -> np.ndarray:
         """Return each document's topic proportions, (n_documents, n_components).

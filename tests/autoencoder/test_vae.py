@@ -133,7 +133,7 @@ def test_negative_beta_and_unseen_labels_are_refused(digits_cvae):
         digits_cvae.sample(2, y=[11, 11])
     with pytest.raises(ValueError, match="unseen"):
         digits_cvae.log_prob(X[:2], y=[3, 42])
-    with pytest.raises(ValueError, match="y is required"):
+    with pytest.raises(ValueError, match="requires y"):
         digits_cvae.encode(X[:2])
 
 
