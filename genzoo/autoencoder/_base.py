@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from genzoo._neural import NeuralGenerativeModel
 from genzoo.autoencoder._vae_nets import decoder_mean
+from genzoo.base import FeatureTransformerMixin
 from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 
@@ -84,11 +85,21 @@ class NeuralAutoencoder(NeuralGenerativeModel):
         return {"likelihood_": fitted["architecture_"]["likelihood"]}
 
 
-class CodeAutoencoder(NeuralAutoencoder):
+class CodeAutoencoder(FeatureTransformerMixin, NeuralAutoencoder):
     """Base of the autoencoders whose code is the encoder's output (denoising and sparse):
-    `encode`, `decode` and `reconstruct`. `_code_width_param` names the code's width."""
+    `encode`, `decode` and `reconstruct`; `transform` is `encode`, so the codes serve as
+    features in a scikit-learn Pipeline. `_code_width_param` names the code's width."""
 
     _code_width_param: ClassVar[str]
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of `transform`: the code's."""
+        return int(getattr(self, self._code_width_param))
+
+    def transform(self, X) -> np.ndarray:
+        """The code of each row of X, as `encode` (scikit-learn's name for features)."""
+        return self.encode(X)
 
     def encode(self, X) -> np.ndarray:
         """Return the code of each row of X (standardised first), (n_samples, code width)."""
