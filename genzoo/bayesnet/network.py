@@ -231,6 +231,11 @@ class BayesianNetwork(GenerativeModel):
 
     # --- input
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "em"  # missing states, learned by EM
+        return tags
+
     def _check_X(self, X, *, reset: bool):
         """At fit, a `Table` of codes and states; afterwards, codes (n, d) of complete rows."""
         frame, columns = check_frame(X)

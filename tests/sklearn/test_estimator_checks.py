@@ -56,3 +56,16 @@ def test_every_registered_model_is_checked():
     assert checked == {entry.cls for entry in list_models()}
     n_variants = sum(1 + len(entry.test_variants) for entry in list_models())
     assert len(ESTIMATORS) == n_variants
+
+
+def test_network_learning_missing_states_by_em_passes_with_nan_allowed():
+    from sklearn.utils import get_tags
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from genzoo import BayesianNetwork
+
+    model = BayesianNetwork(missing="em", random_state=0)
+    assert get_tags(model).input_tags.allow_nan
+    assert not get_tags(BayesianNetwork()).input_tags.allow_nan
+    results = check_estimator(model, on_fail=None, on_skip=None)
+    assert [r["check_name"] for r in results if r["status"] == "failed"] == []
