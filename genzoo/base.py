@@ -58,6 +58,8 @@ __all__ = [
 
 LikelihoodKind = Literal["exact", "lower_bound", "estimate"] | None
 LIKELIHOOD_KINDS = ("exact", "lower_bound", "estimate", None)
+# Data kinds whose values are discrete by nature; vectors and images may be either.
+_DISCRETE_DATA_KINDS = ("counts", "sequences", "table", "sentences")
 # Bytes of scratch memory a draw needs per byte of its output, unless a model says otherwise.
 _SAMPLE_WORKSPACE = 4
 
@@ -96,6 +98,9 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     fitted_attributes: ClassVar[tuple[str, ...]] = ()
     # Whether X may be a scipy.sparse matrix (counts from a vectoriser).
     takes_sparse: ClassVar[bool] = False
+    # Whether log_prob gives probabilities of discrete values (True) or densities (False);
+    # None: as the data kind says (see `likelihood_support`).
+    discrete_likelihood: ClassVar[bool | None] = None
     # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
     _registry_name: ClassVar[str | None] = None
 
@@ -259,6 +264,21 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         return self._draw_samples(
             n_samples, y=y, random_state=random_state, return_labels=return_labels
         )
+
+    def likelihood_support(self, X=None) -> str | None:
+        """What `log_prob` measures on data like X: "discrete" (log-probabilities of
+        discrete values), "continuous" (log-densities) or None (no likelihood).
+
+        Continuous models on discrete data are scored under the dequantization protocol of
+        `genzoo.metrics.likelihood`. X matters only to models that choose their likelihood
+        from the training data (a VAE's ``likelihood="auto"``) and are not fitted yet.
+        """
+        if self.likelihood_kind is None:
+            return None
+        discrete = self.discrete_likelihood
+        if discrete is None:
+            discrete = self.data_kind in _DISCRETE_DATA_KINDS
+        return "discrete" if discrete else "continuous"
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to `path` (a folder, or a file ending in .safetensors)."""

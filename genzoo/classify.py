@@ -99,6 +99,10 @@ class GenerativeClassifier(GenerativeModel):
     def data_kind(self) -> str:
         return self._base_estimator().data_kind
 
+    def likelihood_support(self, X=None) -> str | None:
+        """That of the wrapped model: a joint of a density and a label is a density."""
+        return self._base_estimator().likelihood_support(X)
+
     def _base_estimator(self) -> GenerativeModel:
         if self.estimator is None:
             return GaussianMixture(3, reg_covar=1e-2)

@@ -30,8 +30,16 @@ from genzoo import data as gdata
 from genzoo._files import RunLock, atomic_write, atomic_write_text, remove_stale_temporaries
 from genzoo.data.kinds import get_kind, kind_of
 from genzoo.io import MODEL_FILE, read_metadata
+from genzoo.metrics.likelihood import MAX_DRAWS
 from genzoo.plotting import save_samples_png
-from genzoo.zoo import evaluate_model, fit_model, leaderboard_markdown, prepare_data, run_zoo
+from genzoo.zoo import (
+    MAX_SEEDS,
+    evaluate_model,
+    fit_model,
+    leaderboard_markdown,
+    prepare_data,
+    run_zoo,
+)
 
 __all__ = ["cli", "main"]
 
@@ -325,22 +333,25 @@ def _fit_and_record(model, dataset, run: Path, record: dict, warm_start) -> None
     run.mkdir(parents=True, exist_ok=True)
     _write_json(run / RUN_FILE, record)
     try:
-        record["fit_seconds"] = fit_model(model, dataset)
+        record["fit_seconds"] = fit_model(model, dataset, random_state=record["seed"])
         if record["resumed"] and "warm_start" in model.get_params(deep=False):
             # Save the run's own warm_start; warm-starting was only how it resumed.
             model.set_params(warm_start=warm_start)
         genzoo.save(model, run)
-        results, _ = evaluate_model(model, dataset, random_state=record["seed"])
+        results, _ = evaluate_model(
+            model,
+            dataset,
+            random_state=record["seed"],
+            image_shape=tuple(record["image_shape"] or ()) or None,
+        )
     except BaseException as err:
         record["status"] = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         record["error"] = _error_message(err)
         _write_json(run / RUN_FILE, record)
         raise
     record.update(
-        log_likelihood=results["log_likelihood"],
-        likelihood_kind=results["likelihood_kind"],
-        likelihood_note=results["likelihood_note"],
-        sample_quality={k: results[k] for k in ("mmd", "sliced_wasserstein", "memorization")},
+        **{k: results[k] for k in _LIKELIHOOD_FIGURES},
+        sample_quality={k: results[k] for k in _QUALITY_FIGURES if results.get(k) is not None},
         status="done",
     )
     _write_json(run / RUN_FILE, record)
@@ -446,8 +457,11 @@ def _evaluate_run(path: Path, data: str | None, seed: int | None) -> tuple[dict,
     n_samples = record.get("n_samples") if same else None
     seed = record.get("seed", 0) if seed is None else seed
     entry = genzoo.get_entry(read_metadata(path)["model"])
-    dataset, _ = prepare_data(entry, gdata.load(data, n_samples=n_samples, random_state=data_seed))
-    results, _ = evaluate_model(model, dataset, random_state=seed, trained_on=same)
+    loaded = gdata.load(data, n_samples=n_samples, random_state=data_seed)
+    dataset, image_shape = prepare_data(entry, loaded)
+    results, _ = evaluate_model(
+        model, dataset, random_state=seed, trained_on=same, image_shape=image_shape
+    )
     report = {
         "model": entry.name,
         "data": str(data),
@@ -511,22 +525,49 @@ def _frame(samples: np.ndarray):
 @click.option("--models", help="Comma-separated model names. [default: all]")
 @click.option("--out", default="zoo_out", show_default=True, help="Folder for the results.")
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-def zoo(quick, models, out, seed) -> None:
-    """Fit every model on its data sets and write one leaderboard."""
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, MAX_SEEDS),
+    default=1,
+    show_default=True,
+    help="Repeats of every run (seeds --seed, --seed + 1, ...): mean and standard deviation.",
+)
+@click.option(
+    "--data",
+    help="Run the models that take it on this data set or path (images: MNIST IDX files, a "
+    "folder of PNGs) instead of their own data sets.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, MAX_DRAWS),
+    default=1,
+    show_default=True,
+    help="Draws of the dequantization noise per test example.",
+)
+def zoo(quick, models, out, seed, seeds, data, draws) -> None:
+    """Fit every model on its data sets and write one leaderboard and report.html."""
     names = None
     if models is not None:
         names = [name.strip() for name in models.split(",") if name.strip()]
         if not names:
             raise ValueError("--models names no model")
     with _locked_out(out):
-        rows = run_zoo(names, quick=quick, out=out, random_state=seed)
+        rows = run_zoo(
+            names,
+            quick=quick,
+            out=out,
+            random_state=seed,
+            seeds=seeds,
+            data=data,
+            n_draws=draws,
+        )
     click.echo(leaderboard_markdown(rows))
     failed = sum(row["status"] != "ok" for row in rows)
     if failed:
         click.echo(f"{failed} of {len(rows)} models failed; see the status column.")
     click.echo(
-        f"Wrote leaderboard.md, leaderboard.csv, leaderboard.json and a <model>.png per "
-        f"model (<model>_<dataset>.png beyond its default data set) to {out}."
+        f"Wrote report.html, leaderboard.md, leaderboard.csv, leaderboard.json and a "
+        f"<model>.png per model (<model>_<dataset>.png beyond its default data set) to {out}."
     )
 
 
@@ -580,19 +621,47 @@ def _locked_out(out: str) -> RunLock:
     return RunLock(out, advice="wait for it to finish or choose another --out")
 
 
+_LIKELIHOOD_FIGURES = (
+    "support",
+    "log_likelihood",
+    "bits_per_dim",
+    "log_density",
+    "likelihood_kind",
+    "likelihood_note",
+)
+_QUALITY_FIGURES = (
+    "fid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "mmd",
+    "sliced_wasserstein",
+    "memorization",
+)
+
+
 def _results_table(record: dict) -> str:
-    """Held-out likelihood and sample quality as a two-column table."""
-    if record.get("log_likelihood") is None:
-        note = record.get("likelihood_note") or "the model has no likelihood"
-        likelihood = f"unavailable: {note}"
+    """Held-out likelihood (under the protocol) and sample quality as a two-column table."""
+    kind = str(record.get("likelihood_kind")).replace("_", " ")
+    rows = [("data support", record.get("support") or "-")]
+    if record.get("log_likelihood") is not None:
+        bits = record.get("bits_per_dim")
+        rows.append(("held-out log-likelihood", f"{record['log_likelihood']:.4f} nats ({kind})"))
+        if bits is not None:
+            rows.append(("bits per dimension", f"{bits:.4f}"))
+    elif record.get("log_density") is not None:
+        rows.append(("held-out log-density", f"{record['log_density']:.4f} nats ({kind})"))
     else:
-        kind = str(record["likelihood_kind"]).replace("_", " ")
-        likelihood = f"{record['log_likelihood']:.4f} nats per sample ({kind})"
-    rows = [("held-out log-likelihood", likelihood)]
+        note = record.get("likelihood_note") or "the model has no likelihood"
+        rows.append(("held-out log-likelihood", f"unavailable: {note}"))
+    if record.get("log_likelihood") is not None and record.get("likelihood_note"):
+        rows.append(("warning", record["likelihood_note"]))
     quality = record.get("sample_quality") or {}
-    for key in ("mmd", "sliced_wasserstein", "memorization"):
+    for key in _QUALITY_FIGURES:
         value = quality.get(key)
-        rows.append((key, "-" if value is None else f"{value:.4g}"))
+        if value is not None or key in ("mmd", "sliced_wasserstein"):
+            rows.append((key, "-" if value is None else f"{value:.4g}"))
     return _table(("metric", "value"), rows)
 
 

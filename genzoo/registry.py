@@ -58,6 +58,10 @@ class ModelEntry:
     test_params : fast constructor arguments for the conformance suite.
     quick_params : constructor arguments for `genzoo zoo --quick`.
     zoo_params : constructor arguments for the full `genzoo zoo`.
+    classifier_params : constructor arguments that change, on top of those, for each
+        per-class model of the zoo's Bayes-rule classifier. Each sees one class's share of
+        the data, so a budget in steps shrinks with it (as many epochs), and a per-model
+        cost such as annealed importance sampling may be cut.
     test_variants : further settings (`Variant`) the conformance suite runs as well.
     """
 
@@ -71,6 +75,7 @@ class ModelEntry:
     test_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     quick_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     zoo_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    classifier_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     zoo_datasets: tuple[str, ...] = ()
     test_variants: tuple[Variant, ...] = ()
 
@@ -108,6 +113,7 @@ def register(
     test_params: dict | None = None,
     quick_params: dict | None = None,
     zoo_params: dict | None = None,
+    classifier_params: dict | None = None,
     zoo_datasets: tuple[str, ...] = (),
     test_variants: tuple[Variant, ...] = (),
 ):
@@ -132,6 +138,7 @@ def register(
             test_params=MappingProxyType(dict(test_params or {})),
             quick_params=MappingProxyType(dict(quick_params or {})),
             zoo_params=MappingProxyType(dict(zoo_params or quick_params or {})),
+            classifier_params=MappingProxyType(dict(classifier_params or {})),
             zoo_datasets=tuple(zoo_datasets),
             test_variants=tuple(test_variants),
         )

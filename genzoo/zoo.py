@@ -1,19 +1,21 @@
 """The zoo: every registered model on its data sets, compared in one leaderboard.
 
-`run_zoo` fits each model, measures its held-out log-likelihood and the quality of its
-samples, saves a picture of the samples and writes the leaderboard as Markdown, CSV and JSON.
-`prepare_data`, `fit_model` and `evaluate_model` are the steps it shares with `genzoo train`
-and `genzoo evaluate`.
+`run_zoo` fits each model under the likelihood protocol, measures its held-out likelihood
+(nats per example and bits per dimension, with its kind), the quality of its samples beside
+the floor of real data, and the accuracy of its Bayes-rule classifier beside logistic
+regression; saves a picture of its samples; and writes the leaderboard as Markdown, CSV and
+JSON, and as one page to look at, report.html. `prepare_data`, `fit_model` and
+`evaluate_model` are the steps it shares with `genzoo train` and `genzoo evaluate`.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
-import math
+import numbers
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -21,15 +23,26 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from genzoo import data as gdata
-from genzoo.base import LikelihoodUnavailable
+from genzoo._evaluation import (
+    FEATURE_METRICS,
+    MAX_EVAL_SAMPLES,
+    bayes_accuracy,
+    evaluate_model,
+    finite_or_none,
+    fit_model,
+    logistic_accuracy,
+    prepare_data,
+    quality_floors,
+)
+from genzoo._files import atomic_write_text
 from genzoo.data.kinds import kind_of
-from genzoo.metrics import sample_quality
 from genzoo.plotting import save_samples_png
 from genzoo.registry import get_entry, list_models, make
 
 __all__ = [
     "LEADERBOARD_COLUMNS",
     "MAX_EVAL_SAMPLES",
+    "MAX_SEEDS",
     "evaluate_model",
     "fit_model",
     "leaderboard_markdown",
@@ -40,141 +53,65 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_QUALITY = (*FEATURE_METRICS, "mmd", "sliced_wasserstein")
 LEADERBOARD_COLUMNS = (
     "model",
     "family",
     "dataset",
-    "log_likelihood",
-    "log_likelihood_per_token",
+    "support",
     "likelihood_kind",
-    "mmd",
-    "sliced_wasserstein",
+    "log_likelihood",
+    "bits_per_dim",
+    "log_density",
+    "log_likelihood_per_token",
+    "bayes_accuracy",
+    "logistic_accuracy",
+    *_QUALITY,
     "memorization",
+    *(f"{name}_floor" for name in _QUALITY),
     "fit_seconds",
+    "seeds",
     "status",
+    "picture",
 )
-MAX_EVAL_SAMPLES = 2000  # samples drawn for the sample-quality metrics
+# Figures averaged over seeds, each with a "<name>_std" column when there are several.
+_NUMERIC = (
+    "log_likelihood",
+    "bits_per_dim",
+    "log_density",
+    "log_likelihood_per_token",
+    "bayes_accuracy",
+    "logistic_accuracy",
+    *_QUALITY,
+    "memorization",
+    *(f"{name}_floor" for name in _QUALITY),
+    "fit_seconds",
+)
+MAX_SEEDS = 100
 _QUICK_TRAIN_ROWS = 2000
 _FULL_TOY_ROWS = 10_000  # training points drawn from a toy set in full mode
 _KIND_NOTE = (
-    "log_likelihood is the mean held-out log-density in nats per sample (higher is better). "
-    "Its kind matters: *exact* values compare with each other, a *lower bound* (ELBO) "
-    "understates the true value and an *estimate* (AIS, importance sampling, ODE) is noisy, so "
-    "numbers of different kinds are not comparable. log_likelihood_per_token divides the held-out "
-    "total by its tokens: the steps of sequences, the words of sentences and of count "
-    "documents. *none*: the model has no likelihood; "
-    "compare it by sample quality. mmd and sliced_wasserstein: lower is better. memorization: "
-    "share of samples nearer a training point than training points typically are to each "
-    "other; about 0.5 for fresh samples, 1 for copies of the training data."
+    "**Likelihoods.** On discrete data (pixels with 17 or 256 levels, binary pixels, counts, "
+    "symbols, words) log_likelihood is the mean held-out log-probability in nats per example and "
+    "bits_per_dim is -log2 P per dimension (pixel, or token of sequences and sentences); "
+    "continuous models there are trained and scored on uniformly dequantized data, (k + u) / L, "
+    "which gives a lower bound on the discrete log-likelihood (Theis et al. 2016), so the figures "
+    "of every family on one data set compare. On continuous data (the 2-D toy sets) log_density "
+    "is the mean log-density in nats, which compares only within its data set. The kind says how "
+    "far to trust a figure: *exact*; *lower bound* (an ELBO, or a dequantized density), which "
+    "understates the true value; *estimate* (AIS, importance sampling), which is noisy; *none*: "
+    "the model has no likelihood, compare it by sample quality. "
+    "**Classification.** bayes_accuracy: the model turned into a classifier by Bayes' rule (one "
+    "model per class), beside logistic_accuracy on the same split. "
+    "**Samples.** fid (Fréchet distance in the features of a small classifier shipped with "
+    "genzoo, for 8x8 and 28x28 images), mmd and sliced_wasserstein: lower is better. precision "
+    "(samples that look real) and recall (real data the samples cover), density and coverage: "
+    "higher is better; in the classifier's features for images, in the data for other vectors. "
+    "Each *_floor column is the same figure for real training data against the test data: what "
+    "a perfect model would score. memorization: share of samples nearer a training point than "
+    "training points typically are to each other; about 0.5 for fresh samples, 1 for copies. "
+    "With several seeds, each figure is a mean and *_std its standard deviation."
 )
-
-
-# --- steps shared with the command line
-
-
-def prepare_data(entry, dataset: gdata.Dataset) -> tuple[gdata.Dataset, tuple[int, ...] | None]:
-    """Return `dataset` in the form the model of registry `entry` takes, and its image shape.
-
-    Images are flattened for models of vectors; the image shape (c, h, w), None for vectors,
-    lets samples be shown as images again.
-    """
-    image_shape = dataset.image_shape
-    if entry.data_kind == "vectors" and dataset.kind in ("images", "counts"):
-        return dataset.as_vectors(), image_shape
-    # A model of images takes rows of numbers too (a 2-D toy set), through MLPs.
-    if entry.data_kind == "images" and dataset.kind not in ("images", "vectors"):
-        raise ValueError(
-            f"model {entry.name!r} takes images or vectors, but data set {dataset.name!r} "
-            f"holds {dataset.kind}"
-        )
-    return dataset, image_shape
-
-
-def fit_model(model, dataset: gdata.Dataset) -> float:
-    """Fit `model` on the training part of `dataset`; return the seconds the fit took."""
-    if model.conditional and dataset.y_train is None:
-        raise ValueError(
-            f"{type(model).__name__} is conditional, but data set {dataset.name!r} has no labels"
-        )
-    args, kwargs = kind_of(dataset).fit_args(dataset, "train", conditional=model.conditional)
-    start = time.perf_counter()
-    model.fit(*args, **kwargs)
-    return time.perf_counter() - start
-
-
-def evaluate_model(
-    model,
-    dataset: gdata.Dataset,
-    *,
-    random_state: int = 0,
-    trained_on: bool = True,
-    results: dict | None = None,
-) -> tuple[dict, np.ndarray]:
-    """Return the held-out likelihood and sample quality of a fitted model, and its samples.
-
-    Draws as many samples as `dataset` has test rows (at most MAX_EVAL_SAMPLES) with seed
-    `random_state`, and compares them with the test part (and, when `trained_on` says the
-    model was fitted on this training part, measures memorization against it).
-
-    Parameters
-    ----------
-    model : a fitted genzoo model
-    dataset : Dataset
-        In the form the model takes (see `prepare_data`).
-    random_state : int, default=0
-    trained_on : bool, default=True
-    results : dict or None, default=None
-        Filled in place as each figure is computed, so a caller keeps what was measured before
-        a later step fails.
-
-    Returns
-    -------
-    results : dict
-        "log_likelihood" (mean nats per sample, None without a likelihood),
-        "log_likelihood_per_token" (nats per step, word or counted word; None for other
-        data), "likelihood_kind", "likelihood_note" (why there is none, else None), "mmd",
-        "sliced_wasserstein" and "memorization" (None when not `trained_on`).
-    samples : ndarray
-    """
-    results = {} if results is None else results
-    results["likelihood_kind"] = model.likelihood_kind
-    results["log_likelihood_per_token"] = None
-    try:
-        log_prob = model.log_prob(dataset.X_test, **kind_of(dataset).eval_kwargs(dataset, "test"))
-        results["log_likelihood"] = float(np.mean(log_prob))
-        results["likelihood_note"] = None
-        n_tokens = kind_of(dataset).n_tokens(dataset, "test")
-        if n_tokens:
-            results["log_likelihood_per_token"] = float(np.sum(log_prob)) / n_tokens
-    except LikelihoodUnavailable as err:
-        results["log_likelihood"], results["likelihood_kind"] = None, None
-        results["likelihood_note"] = str(err)
-    samples = _draw_samples(model, dataset, random_state)
-    results.update(_quality(samples, dataset, trained_on, random_state))
-    return results, samples
-
-
-def _draw_samples(model, dataset: gdata.Dataset, random_state: int):
-    """As many samples as the test part has items (capped), of the same classes or lengths."""
-    n = min(kind_of(dataset).n_items(dataset, "test"), MAX_EVAL_SAMPLES)
-    return kind_of(dataset).draw(model, dataset, n, random_state)
-
-
-def _quality(samples, dataset: gdata.Dataset, trained_on: bool, random_state: int) -> dict:
-    """MMD, sliced Wasserstein and memorization of samples against the held-out part.
-
-    Each kind says which rows the metrics compare (`DataKind.features`): sequences step by
-    step, tables as one-hot rows, sentences as word frequencies plus length; memorization is
-    left out where repeats of training items are expected.
-    """
-    X_train = dataset.X_train if trained_on else None
-    samples, X_test, X_train = kind_of(dataset).features(samples, dataset.X_test, X_train)
-    quality = sample_quality(samples, X_test, X_train, random_state=random_state)
-    return {
-        "mmd": quality["mmd"],
-        "sliced_wasserstein": quality["sliced_wasserstein"],
-        "memorization": quality.get("memorization"),
-    }
 
 
 # --- the zoo
@@ -186,96 +123,155 @@ def run_zoo(
     quick: bool = False,
     out: str | os.PathLike = "zoo_out",
     random_state: int = 0,
+    seeds: int = 1,
+    data: str | os.PathLike | None = None,
+    n_draws: int = 1,
     progress: bool = True,
 ) -> list[dict]:
     """Fit and compare every registered model (or those named) on its data sets.
 
     Each model is fitted on each of its registry entry's `zoo_datasets` (its default data set
-    first; the autoencoders also run on a 2-D toy set), then scored on the held-out
-    part: mean log-likelihood (with its kind) and the sample-quality metrics of
-    `genzoo.metrics.sample_quality`. A model that raises is recorded with its error and the
-    zoo goes on. Library warnings (such as ConvergenceWarning) are silenced here.
+    first), or on the data set `data` only, then measured by `evaluate_model` (likelihood under
+    the dequantization protocol, sample quality beside the real data's floor) and, on
+    labelled data, by the accuracy of its Bayes-rule classifier beside logistic regression. A
+    model that raises is recorded with its error and the zoo goes on. Library warnings (such
+    as ConvergenceWarning) are silenced here.
 
     Writes into `out`: ``<model>.png`` (a picture of its samples on its default data set),
     ``<model>_<dataset>.png`` for each further data set, ``<model>_topics.png`` for topic
-    models of pictures, and ``leaderboard.md``,
-    ``leaderboard.csv`` and ``leaderboard.json``.
+    models of pictures, ``real_<dataset>.png``, ``leaderboard.md``, ``leaderboard.csv``,
+    ``leaderboard.json`` and ``report.html``.
 
     Parameters
     ----------
     models : list of str or None, default=None
-        Registry names; None runs every registered model. An unknown name raises
-        UnknownModelError before anything runs.
+        Registry names; None runs every registered model (with `data`: every model that
+        takes that data). An unknown name raises UnknownModelError before anything runs.
     quick : bool, default=False
         Use each entry's `quick_params` and at most 2000 training rows. Otherwise use the
         entry's `zoo_params` and more data (10000 points of a toy set, all of any other).
     out : str or path-like, default="zoo_out"
     random_state : int, default=0
-        Seed of the data, of every model (its `random_state`) and of the samples.
+        Seed of the data, of every model (its `random_state`) and of the samples; repeats
+        use the seeds that follow it.
+    seeds : int, default=1
+        Repeats of every run, each with its own seed; figures are their mean, with the
+        standard deviation in a "<name>_std" column.
+    data : str, path-like or None, default=None
+        A built-in data set or a user's file or folder (see `genzoo.data.load`) to run the
+        models on instead of their own data sets: images (MNIST's IDX files, a folder of
+        PNGs) go to every model of images or vectors that takes them.
+    n_draws : int, default=1
+        Draws of the dequantization noise per test example.
     progress : bool, default=True
-        Show a progress bar over the models.
+        Show a progress bar over the runs.
 
     Returns
     -------
     list of dict
-        One row per model and data set with the keys LEADERBOARD_COLUMNS, sorted by family
-        then model, each model's default data set first.
+        One row per model and data set with the keys LEADERBOARD_COLUMNS (and "<name>_std"
+        with several seeds), sorted by family then model, each model's default data set first.
     """
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral):
+        raise ValueError(f"seeds must be an int in [1, {MAX_SEEDS}], got {seeds!r}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"seeds must be an int in [1, {MAX_SEEDS}], got {seeds}")
     entries = list_models() if models is None else [get_entry(name) for name in models]
     entries = sorted({e.name: e for e in entries}.values(), key=lambda e: (e.family, e.name))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cache: dict[str, gdata.Dataset] = {}
-    rows = []
-    runs = [(entry, name) for entry in entries for name in entry.zoo_datasets]
-    bar = tqdm(runs, desc="zoo", unit="run", disable=not progress)
-    for entry, name in bar:
-        bar.set_postfix(model=entry.name, data=name)
+    cache: dict = {}
+    if data is None:
+        runs = [(entry, name) for entry in entries for name in entry.zoo_datasets]
+    else:
+        user = _zoo_data(data, quick, random_state, cache)
+        runs = [(entry, data) for entry in entries if _takes(entry, user, models is not None)]
+        if not runs:
+            raise ValueError(f"no model takes data set {user.name!r} ({user.kind})")
+    repeats = [(seed, run) for run in runs for seed in range(random_state, random_state + seeds)]
+    bar = tqdm(repeats, desc="zoo", unit="run", disable=not progress)
+    by_run: dict[tuple, list[dict]] = {}
+    for seed, (entry, name) in bar:
+        bar.set_postfix(model=entry.name, data=str(name), seed=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows.append(_run_one(entry, name, quick, out, random_state, cache))
+            row = _run_one(entry, name, quick, out, seed, cache, picture=seed == random_state)
+        by_run.setdefault((entry.name, str(name)), []).append(row)
     bar.close()
+    rows = [_aggregate(reps, seeds) for reps in by_run.values()]
     write_leaderboard(rows, out)
     return rows
 
 
-def _run_one(entry, data_name: str, quick: bool, out: Path, random_state: int, cache: dict):
+def _takes(entry, dataset: gdata.Dataset, named: bool) -> bool:
+    """Whether the zoo runs the model of `entry` on a user's data set: models of images and
+    vectors on images or vectors, binary models only on two levels, models of counts on
+    discrete data; a model named by the user always runs (and may fail with its reason)."""
+    if named:
+        return True
+    if dataset.kind not in ("images", "vectors"):
+        return entry.data_kind == dataset.kind
+    if entry.data_kind == "counts":
+        return dataset.levels is not None
+    if entry.data_kind not in ("images", "vectors"):
+        return False
+    binary = make(entry.name).discrete_likelihood
+    return not binary or dataset.levels == 2
+
+
+def _aggregate(repeats: list[dict], seeds: int) -> dict:
+    """One row from the repeats of a run: mean and standard deviation of every figure."""
+    first = repeats[0]
+    ok = [row for row in repeats if row["status"] == "ok"]
+    if len(repeats) == 1:
+        return {**first, "seeds": 1 if ok else 0}
+    row = dict(first)
+    row["seeds"] = len(ok)
+    failed = [r["status"] for r in repeats if r["status"] != "ok"]
+    row["status"] = "ok" if not failed else f"{len(failed)} of {seeds} seeds failed: {failed[0]}"
+    for name in _NUMERIC:
+        values = [r[name] for r in ok if isinstance(r.get(name), (int, float))]
+        values = [v for v in values if np.isfinite(v)]
+        row[name] = float(np.mean(values)) if values else None
+        row[f"{name}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return row
+
+
+def _run_one(
+    entry, data_name, quick: bool, out: Path, seed: int, cache: dict, *, picture: bool
+) -> dict:
     """One leaderboard row: fit, score and picture one model on one data set.
 
     Errors become the row's status.
     """
     row = dict.fromkeys(LEADERBOARD_COLUMNS)
-    row.update(model=entry.name, family=entry.family, dataset=data_name)
+    row.update(model=entry.name, family=entry.family, dataset=str(data_name))
     row["likelihood_kind"] = entry.likelihood_kind
-    # The default data set's picture keeps the plain name; others add the data set's.
-    stem = entry.name if data_name == entry.default_dataset else f"{entry.name}_{data_name}"
     try:
-        data = _zoo_data(data_name, quick, random_state, cache)
+        data = _zoo_data(data_name, quick, seed, cache)
+        row["dataset"], row["support"] = data.name, data.support_label
+        # The default data set's picture keeps the plain name; others add the data set's.
+        plain = data_name == entry.default_dataset
+        stem = entry.name if plain else f"{entry.name}_{_file_safe(data.name)}"
         dataset, image_shape = prepare_data(entry, data)
-        model = _zoo_model(entry, quick, random_state)
-        row["fit_seconds"] = fit_model(model, dataset)
+        model = _zoo_model(entry, quick, seed)
+        row["fit_seconds"] = fit_model(model, dataset, random_state=seed)
         results = {}
         try:
-            _, samples = evaluate_model(model, dataset, random_state=random_state, results=results)
+            _, samples = evaluate_model(
+                model, dataset, random_state=seed, image_shape=image_shape, results=results
+            )
         finally:
             row.update({k: v for k, v in results.items() if k in row})
-        save_samples_png(
-            samples,
-            out / f"{stem}.png",
-            kind=dataset.kind,
-            image_shape=image_shape,
-            reference=kind_of(dataset).reference(dataset),
-            title=f"{entry.name} on {data_name}",
+        row.update(_floors(data, dataset, image_shape, seed, cache))
+        row["bayes_accuracy"] = bayes_accuracy(
+            model, dataset, random_state=seed, class_params=dict(entry.classifier_params)
         )
-        if image_shape is not None and hasattr(model, "topic_word_"):
-            # Topics of a corpus of pictures (the bars) are pictures too.
-            save_samples_png(
-                model.topic_word_ / model.topic_word_.max(axis=1, keepdims=True),
-                out / f"{stem}_topics.png",
-                kind="images",
-                image_shape=image_shape,
-                title=f"{entry.name} topics on {data_name}",
-            )
+        row["logistic_accuracy"] = _cached(
+            cache, ("logistic", data.name, seed), lambda: logistic_accuracy(data, random_state=seed)
+        )
+        if picture:
+            row["picture"] = _pictures(entry, model, data, dataset, samples, image_shape, out, stem)
         row["status"] = "ok"
     except Exception as err:  # a failing model is recorded, and the zoo goes on
         row["status"] = _one_line_error(err)
@@ -284,14 +280,76 @@ def _run_one(entry, data_name: str, quick: bool, out: Path, random_state: int, c
     return row
 
 
-def _zoo_data(name: str, quick: bool, random_state: int, cache: dict) -> gdata.Dataset:
-    if name not in cache:
+def _cached(cache: dict, key, compute):
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def _floors(data, dataset, image_shape, seed: int, cache: dict) -> dict:
+    """The real data's figures, once per data set, seed and form (pixels or counts)."""
+    key = ("floors", data.name, dataset.kind, seed)
+    return _cached(
+        cache, key, lambda: quality_floors(dataset, image_shape=image_shape, random_state=seed)
+    )
+
+
+def _pictures(entry, model, data, dataset, samples, image_shape, out: Path, stem: str) -> str:
+    """Save the samples' picture (and the real data's, once); return the picture's name."""
+    save_samples_png(
+        _shown(samples, dataset, image_shape),
+        out / f"{stem}.png",
+        kind=dataset.kind,
+        image_shape=image_shape,
+        reference=kind_of(dataset).reference(dataset),
+        title=f"{entry.name} on {data.name}",
+    )
+    real = out / f"real_{_file_safe(data.name)}.png"
+    if not real.exists() and data.kind != "sequences":
+        X = data.X_test
+        if data.kind in ("vectors", "images", "counts"):
+            X = _shown(X[:MAX_EVAL_SAMPLES], data, data.image_shape)
+        save_samples_png(
+            X,
+            real,
+            kind=data.kind,
+            image_shape=data.image_shape,
+            reference=kind_of(data).reference(data),
+            title=f"real {data.name} (test part)",
+        )
+    if image_shape is not None and hasattr(model, "topic_word_"):
+        # Topics of a corpus of pictures (the bars) are pictures too.
+        save_samples_png(
+            model.topic_word_ / model.topic_word_.max(axis=1, keepdims=True),
+            out / f"{stem}_topics.png",
+            kind="images",
+            image_shape=image_shape,
+            title=f"{entry.name} topics on {data.name}",
+        )
+    return f"{stem}.png"
+
+
+def _shown(values, dataset, image_shape):
+    """Discrete pictures in [0, 1] as the data's pixels are: level k at k / (L - 1)."""
+    if dataset.levels is None or image_shape is None:
+        return values
+    return np.asarray(values, dtype=np.float64) / (dataset.level_step * (dataset.levels - 1))
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+
+
+def _zoo_data(name, quick: bool, random_state: int, cache: dict) -> gdata.Dataset:
+    is_toy = isinstance(name, str) and name in gdata.TOY_DATASETS
+    key = ("data", str(name), random_state if is_toy else None)
+    if key not in cache:
         if quick:
             n_samples = _QUICK_TRAIN_ROWS
         else:
-            n_samples = _FULL_TOY_ROWS if name in gdata.TOY_DATASETS else None
-        cache[name] = gdata.load(name, n_samples=n_samples, random_state=random_state)
-    return cache[name]
+            n_samples = _FULL_TOY_ROWS if is_toy else None
+        cache[key] = gdata.load(name, n_samples=n_samples, random_state=random_state)
+    return cache[key]
 
 
 def _zoo_model(entry, quick: bool, random_state: int):
@@ -313,44 +371,82 @@ def _one_line_error(err: BaseException) -> str:
 # --- the leaderboard files
 
 
+def _columns(rows: list[dict]) -> list[str]:
+    """LEADERBOARD_COLUMNS, each figure followed by its "_std" column when rows have one."""
+    columns = []
+    for name in LEADERBOARD_COLUMNS:
+        columns.append(name)
+        if any(f"{name}_std" in row for row in rows):
+            columns.append(f"{name}_std")
+    return columns
+
+
 def write_leaderboard(rows: list[dict], out: str | os.PathLike) -> dict[str, Path]:
-    """Write `rows` as leaderboard.md, leaderboard.csv and leaderboard.json into `out`."""
+    """Write `rows` as leaderboard.md, .csv and .json and as report.html into `out`.
+
+    Each file is written whole or not at all (a temporary file, then a rename).
+    """
+    from genzoo.report import write_report
+
     out = Path(out)
+    columns = _columns(rows)
     paths = {ext: out / f"leaderboard.{ext}" for ext in ("md", "csv", "json")}
-    paths["md"].write_text(leaderboard_markdown(rows), encoding="utf-8")
-    with open(paths["csv"], "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=LEADERBOARD_COLUMNS)
-        writer.writeheader()
-        writer.writerows(
-            {k: "" if row[k] is None else row[k] for k in LEADERBOARD_COLUMNS} for row in rows
-        )
+    atomic_write_text(paths["md"], leaderboard_markdown(rows))
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if row.get(k) is None else row[k] for k in columns} for row in rows)
+    atomic_write_text(paths["csv"], buffer.getvalue())
     # JSON has no inf or NaN: such values are written as null.
-    clean = [{k: _finite_or_none(row[k]) for k in LEADERBOARD_COLUMNS} for row in rows]
-    paths["json"].write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
+    clean = [{k: finite_or_none(row.get(k)) for k in columns} for row in rows]
+    atomic_write_text(paths["json"], json.dumps(clean, indent=2) + "\n")
+    paths["html"] = write_report(clean, out)
     return paths
 
 
 def leaderboard_markdown(rows: list[dict]) -> str:
-    """Return the leaderboard as a Markdown table with a note on the likelihood kinds."""
-    lines = [
-        "| " + " | ".join(LEADERBOARD_COLUMNS) + " |",
-        "|" + "|".join(" --- " for _ in LEADERBOARD_COLUMNS) + "|",
-    ]
-    for row in rows:
-        cells = [_markdown_cell(key, row[key]) for key in LEADERBOARD_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + _KIND_NOTE + "\n"
+    """Return the leaderboard as Markdown: a table per data set with the columns that have a
+    value there, the real data's floors under it, and a note on reading the figures."""
+    parts = []
+    for dataset in dict.fromkeys(row["dataset"] for row in rows):
+        group = [row for row in rows if row["dataset"] == dataset]
+        support = next((r["support"] for r in group if r.get("support")), None)
+        shown = [
+            name
+            for name in LEADERBOARD_COLUMNS
+            if not name.endswith("_floor")
+            and name not in ("dataset", "support", "picture")
+            and any(row.get(name) is not None for row in group)
+        ]
+        heading = f"### {dataset}" + (f" ({support})" if support else "")
+        lines = [
+            heading,
+            "",
+            "| " + " | ".join(shown) + " |",
+            "|" + "|".join(" --- " for _ in shown) + "|",
+        ]
+        for row in group:
+            cells = [_markdown_cell(row, key) for key in shown]
+            lines.append("| " + " | ".join(cells) + " |")
+        floors = {
+            name.removesuffix("_floor"): value
+            for name, value in next((r for r in group if r["status"] == "ok"), group[0]).items()
+            if name.endswith("_floor") and value is not None
+        }
+        if floors:
+            listed = ", ".join(f"{name} {value:.4g}" for name, value in floors.items())
+            lines += ["", f"Real data against the test part (the floor): {listed}."]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n\n" + _KIND_NOTE + "\n"
 
 
-def _markdown_cell(key: str, value) -> str:
+def _markdown_cell(row: dict, key: str) -> str:
+    value = row.get(key)
     if key == "likelihood_kind":
         return "none" if value is None else str(value).replace("_", " ")
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        std = row.get(f"{key}_std")
+        return f"{value:.4g}" + (f" ± {std:.2g}" if isinstance(std, float) else "")
     return str(value).replace("|", "\\|")
-
-
-def _finite_or_none(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value

@@ -253,6 +253,10 @@ emissionprob_init : array-like or None
             tags.input_tags.positive_only = True
         return tags
 
+    def likelihood_support(self, X=None) -> str:
+        """ "discrete" for categorical emissions (symbols), else "continuous" (densities)."""
+        return "discrete" if self._categorical else "continuous"
+
     @property
     def _categorical(self) -> bool:
         return self.emission == "categorical"

@@ -324,6 +324,7 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     ((5, 64), (5,))
     """
 
+    discrete_likelihood = True  # probabilities of binary vectors
     _parameter_constraints = {
         **_DISCRETE_CONSTRAINTS,
         "binarize": [Interval(float, None, None), None],
@@ -375,7 +376,9 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     "categorical_nb",
     family="bayesnet",
     data_kind="counts",
-    default_dataset="digits_counts",
+    # The digits' 17 pixel levels as categories, scored beside the models of pixels.
+    default_dataset="digits",
+    fixture_dataset="digits_counts",
     fixture_size=300,
     # digits pixels take 17 values; declaring them all keeps held-out rows in range
     test_params={"min_categories": 17},

@@ -62,6 +62,8 @@ DIVERGED = "the DBM's training diverged to NaN or infinity; lower learning_rate 
         "hidden_layer_sizes": (200, 100), "n_iter": 150, "pretrain_iter": 30,
         "n_chains": 100, "n_ais_betas": 20000, "random_state": 0,
     },
+    # One AIS run per class: fewer temperatures keep ten of them affordable.
+    classifier_params={"n_ais_betas": 3000},
 )  # fmt: skip
 class DBM(FeatureTransformerMixin, GenerativeModel):
     """Deep Boltzmann machine with binary visible and hidden units.
@@ -152,6 +154,7 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
     """
 
     likelihood_kind = "estimate"
+    discrete_likelihood = True  # probabilities of binary vectors
     fitted_attributes = (
         "weights_",
         "biases_",

@@ -216,6 +216,7 @@ class DBN(FeatureTransformerMixin, GenerativeModel):
     """
 
     likelihood_kind = "estimate"
+    discrete_likelihood = True  # probabilities of binary vectors
     fitted_attributes = (
         "rbms_",
         "log_partition_",

@@ -40,6 +40,18 @@ _DIGIT_CLASSES = tuple(str(k) for k in range(10))
 # A CSV column with one of these header names is taken as the labels, as "y" is in an .npz.
 _CSV_LABEL_NAMES = ("y", "label", "labels", "target", "targets", "class")
 _MNIST_ENV = "GENZOO_MNIST_DIR"
+MAX_LEVELS = 65_536  # as genzoo.metrics.likelihood: 16-bit data at most
+
+
+def _level_indices(X: np.ndarray, step: float, levels: int) -> np.ndarray | None:
+    """k = X / step if every value is k * step for a whole k in [0, levels), else None."""
+    k = np.round(X / step)
+    if k.size == 0:
+        return k
+    # A tolerance relative to the step: 8-bit data divided by 255 are not exact in float64.
+    if np.any(np.abs(X - k * step) > 1e-6 * step) or k.min() < 0 or k.max() >= levels:
+        return None
+    return k
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -71,6 +83,14 @@ class Dataset:
         how to draw one sample.
     vocabulary : tuple of str or None
         For counts of words (a folder of text files): the word of each column.
+    levels : int or None
+        For discrete vectors, images or counts on a grid: the number of levels L of every
+        value, which are ``k * level_step`` for k in 0..L-1 (digits 17, MNIST 256, binary
+        sets 2). None for continuous data, and for data discrete by nature without a
+        common grid (word counts, sequences, tables, sentences). See `support`.
+    level_step : float or None
+        The grid's spacing; None means 1 / (levels - 1) for vectors and images (values in
+        [0, 1]) and 1 for counts.
 
     Examples
     --------
@@ -93,12 +113,15 @@ class Dataset:
     trees_test: list[str] | None = None
     display_shape: tuple[int, int, int] | None = None
     vocabulary: tuple[str, ...] | None = None
+    levels: int | None = None
+    level_step: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
         if self.kind == "sentences":
             self._check_sentences()
+            self._check_no_levels()
             return
         ndim = 4 if self.kind == "images" else 2
         for part in ("train", "test"):
@@ -118,6 +141,37 @@ class Dataset:
                 f"X_train and X_test differ in sample shape: {self.X_train.shape[1:]} "
                 f"and {self.X_test.shape[1:]}"
             )
+        if self.levels is None:
+            self._check_no_levels()
+        else:
+            self._check_levels()
+
+    def _check_no_levels(self) -> None:
+        if self.level_step is not None:
+            raise ValueError("level_step is given without levels")
+
+    def _check_levels(self) -> None:
+        if self.kind not in ("vectors", "images", "counts"):
+            raise ValueError(f"{self.kind} data have no levels; got levels={self.levels!r}")
+        levels = self.levels
+        if isinstance(levels, bool) or not isinstance(levels, numbers.Integral):
+            raise ValueError(f"levels must be an int, got {levels!r}")
+        if not 2 <= levels <= MAX_LEVELS:
+            raise ValueError(f"levels must be in [2, {MAX_LEVELS}], got {levels}")
+        object.__setattr__(self, "levels", int(levels))
+        if self.level_step is None:
+            step = 1.0 if self.kind == "counts" else 1.0 / (levels - 1)
+            object.__setattr__(self, "level_step", step)
+        step = self.level_step
+        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step > 0:
+            raise ValueError(f"level_step must be a positive number, got {step!r}")
+        object.__setattr__(self, "level_step", float(step))
+        for part in ("train", "test"):
+            if _level_indices(getattr(self, f"X_{part}"), self.level_step, levels) is None:
+                raise ValueError(
+                    f"X_{part} of data set {self.name!r} is not on the grid of {levels} "
+                    f"levels k * {self.level_step:.6g}, k = 0..{levels - 1}"
+                )
 
     def _check_sentences(self) -> None:
         for part in ("train", "test"):
@@ -135,6 +189,28 @@ class Dataset:
         if self.kind == "sentences":
             raise ValueError(f"sentences data {self.name!r} has no fixed number of features")
         return math.prod(self.X_train.shape[1:])
+
+    @property
+    def support(self) -> str:
+        """ "discrete" or "continuous": whether the values are discrete (with `levels`, or by
+        nature: counts, sequences, tables, sentences), which decides how likelihoods are
+        scored (see `genzoo.metrics.likelihood`)."""
+        if self.levels is not None or self.kind in ("counts", "sequences", "table", "sentences"):
+            return "discrete"
+        return "continuous"
+
+    @property
+    def support_label(self) -> str:
+        """The support in words: "continuous", "discrete (17 levels)" or "discrete"."""
+        if self.levels is not None:
+            return f"discrete ({self.levels} levels)"
+        return self.support
+
+    def level_indices(self, part: str = "test") -> np.ndarray:
+        """The level index k of every value of a part (X / level_step), as float64."""
+        if self.levels is None:
+            raise ValueError(f"data set {self.name!r} has no levels")
+        return np.round(getattr(self, f"X_{part}") / self.level_step)
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
@@ -159,6 +235,25 @@ class Dataset:
             X_test=self.X_test.reshape(len(self.X_test), -1),
         )
 
+    def as_counts(self) -> Dataset:
+        """Return discrete vectors or images as counts: each value's level index, flattened.
+
+        So that models of counts (categorical and multinomial naive Bayes) score the same
+        digits as models of pixels.
+        """
+        if self.kind == "counts":
+            return self
+        if self.levels is None:
+            raise ValueError(f"{self.kind} data {self.name!r} have no levels to count")
+        flat = self.as_vectors()
+        return replace(
+            flat,
+            kind="counts",
+            X_train=np.round(flat.X_train / self.level_step),
+            X_test=np.round(flat.X_test / self.level_step),
+            level_step=1.0,
+        )
+
     def __repr__(self) -> str:
         n_classes = None if self.classes is None else len(self.classes)
         train, test = (
@@ -169,7 +264,7 @@ class Dataset:
         return (
             f"Dataset(name={self.name!r}, kind={self.kind!r}, X_train={train}, "
             f"X_test={test}, labels={self.y_train is not None}, "
-            f"n_classes={n_classes})"
+            f"n_classes={n_classes}, support={self.support_label!r})"
         )
 
 
@@ -233,6 +328,45 @@ def _as_samples(X: np.ndarray, source: str) -> tuple[np.ndarray, str]:
     return X, kind
 
 
+def _infer_levels(X: np.ndarray, kind: str, was_bytes: bool) -> tuple[int, float] | None:
+    """(levels, level_step) of values on a grid, or None for continuous data.
+
+    8-bit images are 256 levels of 1/255. Otherwise non-negative whole numbers are levels
+    0..max (step 1), and values in [0, 1] on a grid of 1/m are m + 1 levels.
+    """
+    if was_bytes:
+        return 256, 1 / 255
+    if X.size == 0 or X.min() < 0:
+        return None
+    top = float(X.max())
+    if np.all(X == np.round(X)):
+        return (int(top) + 1, 1.0) if 1 <= top < MAX_LEVELS else None
+    if top > 1:
+        return None
+    values = np.unique(X)
+    smallest_gap = float(np.min(np.diff(values)))
+    for m in dict.fromkeys((round(1 / smallest_gap), 255, MAX_LEVELS - 1)):
+        if 1 <= m < MAX_LEVELS and _level_indices(X, 1 / m, m + 1) is not None:
+            return m + 1, 1 / m
+    return None
+
+
+def _with_levels(data: Dataset, levels) -> Dataset:
+    """Apply `load`'s levels argument: "auto" keeps what the data declare."""
+    if isinstance(levels, str) and levels == "auto":
+        return data
+    if isinstance(levels, str) and levels == "continuous":
+        return replace(data, levels=None, level_step=None)
+    if isinstance(levels, bool) or not isinstance(levels, numbers.Integral):
+        raise ValueError(f"levels must be 'auto', 'continuous' or an int, got {levels!r}")
+    if data.kind not in ("vectors", "images", "counts"):
+        raise ValueError(f"{data.kind} data {data.name!r} take no levels")
+    top = max(float(np.max(data.X_train)), float(np.max(data.X_test)))
+    # Values in [0, 1] are levels k / (L - 1); larger ones are the level indices themselves.
+    step = 1.0 if data.kind == "counts" or top > 1 else 1.0 / max(levels - 1, 1)
+    return replace(data, levels=levels, level_step=step)
+
+
 def _encode_labels(y: np.ndarray | None, source: str) -> tuple[np.ndarray | None, tuple | None]:
     """Return int64 labels and, for string labels, the sorted class names they index."""
     if y is None:
@@ -274,7 +408,7 @@ def _load_digits(n_samples: int | None) -> Dataset:
     X_train, y_train = load_digits("train")
     X_test, y_test = load_digits("test")
     X_train, y_train = X_train[:n_samples], y_train[:n_samples]
-    return Dataset("digits", "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+    return Dataset("digits", "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES, levels=17)
 
 
 def _load_digit_values(name: str, n_samples: int | None) -> Dataset:
@@ -283,11 +417,21 @@ def _load_digit_values(name: str, n_samples: int | None) -> Dataset:
     X_test, y_test = load_digits("test", flatten=True)
     X_train, y_train = X_train[:n_samples], y_train[:n_samples]
     if name == "digits_counts":
-        kind, X_train, X_test = "counts", np.round(16 * X_train), np.round(16 * X_test)
+        kind, levels = "counts", 17
+        X_train, X_test = np.round(16 * X_train), np.round(16 * X_test)
     else:
-        kind, X_train, X_test = "vectors", (X_train >= 0.5) * 1.0, (X_test >= 0.5) * 1.0
+        kind, levels = "vectors", 2
+        X_train, X_test = (X_train >= 0.5) * 1.0, (X_test >= 0.5) * 1.0
     return Dataset(
-        name, kind, X_train, X_test, y_train, y_test, _DIGIT_CLASSES, display_shape=(1, 8, 8)
+        name,
+        kind,
+        X_train,
+        X_test,
+        y_train,
+        y_test,
+        _DIGIT_CLASSES,
+        display_shape=(1, 8, 8),
+        levels=levels,
     )
 
 
@@ -331,7 +475,7 @@ def _load_binary_bars(n_samples: int | None, random_state: int) -> Dataset:
     n = _TOY_TRAIN_SIZE if n_samples is None else n_samples
     X_train, _ = make_binary_bars(n, random_state=random_state)
     X_test, _ = make_binary_bars(max(n // 4, 1), random_state=random_state + 1)
-    return Dataset("bars_binary", "vectors", X_train, X_test, display_shape=(1, 5, 5))
+    return Dataset("bars_binary", "vectors", X_train, X_test, display_shape=(1, 5, 5), levels=2)
 
 
 def _load_treebank(n_samples: int | None, random_state: int) -> Dataset:
@@ -386,7 +530,7 @@ def _load_mnist_folder(folder: Path, name: str, test_size: float, random_state: 
         X_train, X_test, y_train, y_test = _random_split(X, y, test_size, random_state, name)
     else:
         raise DatasetNotFound(f"{folder}: no MNIST IDX files ({{train|t10k}}-images-idx3-ubyte)")
-    return Dataset(name, "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES)
+    return Dataset(name, "images", X_train, X_test, y_train, y_test, _DIGIT_CLASSES, levels=256)
 
 
 # --- users' files
@@ -436,9 +580,13 @@ def _load_path(path: Path, test_size: float, random_state: int) -> Dataset:
     else:
         X, y = _read_file(path)
         y, classes = _encode_labels(y, str(path))
+    was_bytes = X.dtype == np.uint8 and X.ndim >= 3
     X, kind = _as_samples(X, str(path))
     X_train, X_test, y_train, y_test = _random_split(X, y, test_size, random_state, str(path))
-    return Dataset(name, kind, X_train, X_test, y_train, y_test, classes)
+    levels, step = _infer_levels(X, kind, was_bytes) or (None, None)
+    return Dataset(
+        name, kind, X_train, X_test, y_train, y_test, classes, levels=levels, level_step=step
+    )
 
 
 def load(
@@ -447,6 +595,7 @@ def load(
     n_samples: int | None = None,
     test_size: float = 0.2,
     random_state: int = 0,
+    levels: int | str = "auto",
 ) -> Dataset:
     """Return a built-in data set, or a user's file or folder, split into train and test.
 
@@ -492,6 +641,13 @@ def load(
         Fraction held out for testing when a path (or a one-part MNIST folder) is split.
     random_state : int, default=0
         Seed of the toy draws and of the shuffle before a split.
+    levels : "auto", "continuous" or int, default="auto"
+        The support of the values (see `Dataset.support`). "auto": built-in sets declare
+        theirs (digits 17 levels, MNIST 256, binary sets 2, toy sets continuous) and users'
+        files are inferred: 8-bit images are 256 levels, non-negative whole numbers are
+        levels 0..max, values in [0, 1] on a grid of 1/m are m + 1 levels, anything else is
+        continuous. "continuous" treats the values as real numbers; an int L declares L
+        levels (values in [0, 1] as k / (L - 1), larger values as k itself).
 
     Returns
     -------
@@ -499,6 +655,10 @@ def load(
     """
     n_samples = _check_positive_int(n_samples, "n_samples", allow_none=True)
     _check_split_args(test_size, random_state)
+    return _with_levels(_load(name_or_path, n_samples, test_size, random_state), levels)
+
+
+def _load(name_or_path, n_samples: int | None, test_size: float, random_state: int) -> Dataset:
     if isinstance(name_or_path, str) and name_or_path in TOY_DATASETS:
         return _load_toy(name_or_path, n_samples, random_state)
     if name_or_path == "digits":

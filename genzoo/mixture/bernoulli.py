@@ -166,6 +166,7 @@ class BernoulliMixture(MixtureModel):
     """
 
     likelihood_kind = "exact"
+    discrete_likelihood = True  # probabilities of binary vectors
     fitted_attributes = (
         "weights_",
         "means_",

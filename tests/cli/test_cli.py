@@ -76,7 +76,7 @@ def test_train_writes_model_and_run_record_and_beats_one_gaussian(tmp_path):
     run, single = tmp_path / "run", tmp_path / "single"
     result = train(run, "n_components=8")
     train(single, "n_components=1")
-    assert "saved to" in result.stdout and "nats per sample (exact)" in result.stdout
+    assert "saved to" in result.stdout and "held-out log-density" in result.stdout
     assert (run / "model.safetensors").is_file()
     record = run_record(run)
     assert record["status"] == "done"
@@ -85,15 +85,24 @@ def test_train_writes_model_and_run_record_and_beats_one_gaussian(tmp_path):
     assert record["params"]["random_state"] == 0  # from --seed
     assert (record["n_train"], record["n_test"]) == (2000, 500)
     assert record["likelihood_kind"] == "exact"
-    assert math.isfinite(record["log_likelihood"])
-    assert record["log_likelihood"] > run_record(single)["log_likelihood"] + 0.5
-    assert set(record["sample_quality"]) == {"mmd", "sliced_wasserstein", "memorization"}
+    assert math.isfinite(record["log_density"])
+    assert record["log_density"] > run_record(single)["log_density"] + 0.5
+    assert set(record["sample_quality"]) == {
+        "mmd",
+        "sliced_wasserstein",
+        "memorization",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+    }
+    assert record["support"] == "continuous" and record["log_likelihood"] is None
     assert record["genzoo_version"] == genzoo.__version__
     assert record["fit_seconds"] > 0
     # The saved model is the run's model.
     data = load_dataset("eight_gaussians", random_state=0)
     model = genzoo.load(run)
-    assert model.score(data.X_test) == pytest.approx(record["log_likelihood"])
+    assert model.score(data.X_test) == pytest.approx(record["log_density"])
 
 
 def test_train_again_finds_the_run_complete_and_does_not_refit(tmp_path):
@@ -121,7 +130,7 @@ def test_train_resumes_an_interrupted_run_from_its_saved_model(tmp_path):
     assert "resuming" in result.stdout
     resumed = run_record(run)
     assert resumed["status"] == "done" and resumed["resumed"] is True
-    assert resumed["log_likelihood"] >= early.score(data.X_test)
+    assert resumed["log_density"] >= early.score(data.X_test)
     model = genzoo.load(run)
     # The run's own arguments, not the interrupted model's, and no lasting warm start.
     assert (model.max_iter, model.warm_start) == (100, False)
@@ -234,11 +243,11 @@ def test_sample_to_png(trained_run, tmp_path):
 def test_evaluate_writes_eval_json(trained_run):
     result = invoke("evaluate", trained_run, "--data", "eight_gaussians")
     assert result.exit_code == 0, result.output
-    assert "nats per sample (exact)" in result.stdout and "mmd" in result.stdout
+    assert "held-out log-density" in result.stdout and "mmd" in result.stdout
     report = json.loads((trained_run / "eval.json").read_text())
     assert report["likelihood_kind"] == "exact" and report["n_test"] == 500
     # The run's own data, split as in training: the same held-out figure.
-    assert report["log_likelihood"] == pytest.approx(run_record(trained_run)["log_likelihood"])
+    assert report["log_density"] == pytest.approx(run_record(trained_run)["log_density"])
     for key in ("mmd", "sliced_wasserstein", "memorization"):
         assert math.isfinite(report[key])
     assert 0.0 <= report["memorization"] <= 1.0
@@ -249,7 +258,7 @@ def test_evaluate_on_other_data_reports_no_memorization(trained_run, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((trained_run / "eval.json").read_text())
     assert report["memorization"] is None
-    assert report["log_likelihood"] < run_record(trained_run)["log_likelihood"]
+    assert report["log_density"] < run_record(trained_run)["log_density"]
 
 
 # --- errors

@@ -79,7 +79,7 @@ def test_evaluate_waits_for_a_run_that_trains(trained_run):
 
 
 def test_an_interrupted_train_releases_its_folder(tmp_path, monkeypatch):
-    def interrupt(model, dataset):
+    def interrupt(model, dataset, **kwargs):
         raise KeyboardInterrupt
 
     run = tmp_path / "run"

@@ -51,8 +51,9 @@ def test_zoo_command_writes_the_leaderboard_files(tmp_path):
     out = tmp_path / "zoo"
     result = CliRunner().invoke(cli, ["zoo", "--quick", "--models", "gmm", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "| gmm | mixture | eight_gaussians |" in result.stdout
-    assert "not comparable" in result.stdout and str(out) in result.stdout
+    assert "### eight_gaussians (continuous)" in result.stdout
+    assert "| gmm | mixture | exact |" in result.stdout
+    assert "dequantized" in result.stdout and str(out) in result.stdout
     with open(out / "leaderboard.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert tuple(rows[0]) == LEADERBOARD_COLUMNS
@@ -62,13 +63,21 @@ def test_zoo_command_writes_the_leaderboard_files(tmp_path):
     (row,) = json.loads((out / "leaderboard.json").read_text())
     assert tuple(row) == LEADERBOARD_COLUMNS
     assert row["status"] == "ok" and row["dataset"] == "eight_gaussians"
-    for key in ("log_likelihood", "mmd", "sliced_wasserstein", "memorization", "fit_seconds"):
+    assert row["support"] == "continuous" and row["picture"] == "gmm.png"
+    # A density of continuous data: log_density, never a log-likelihood in bits per dimension.
+    assert row["log_likelihood"] is None and row["bits_per_dim"] is None
+    for key in ("log_density", "mmd", "sliced_wasserstein", "memorization", "fit_seconds"):
         assert math.isfinite(row[key])
+    for key in ("precision", "recall", "precision_floor", "mmd_floor"):
+        assert 0 <= row[key] <= 1 or key == "mmd_floor"
+    assert row["fid"] is None  # no feature network reads 2-D points
     markdown = (out / "leaderboard.md").read_text()
-    assert markdown.splitlines()[0] == "| " + " | ".join(LEADERBOARD_COLUMNS) + " |"
-    assert f"| {row['log_likelihood']:.4g} | — | exact |" in markdown
+    assert f"| gmm | mixture | exact | {row['log_density']:.4g} |" in markdown
+    assert "Real data against the test part (the floor): precision" in markdown
     with Image.open(out / "gmm.png") as image:
         assert image.size == (600, 600)
+    assert (out / "real_eight_gaussians.png").is_file()
+    assert "<table" in (out / "report.html").read_text()
 
 
 def test_zoo_records_failures_and_goes_on(tmp_path, monkeypatch):
@@ -86,7 +95,7 @@ def test_zoo_records_failures_and_goes_on(tmp_path, monkeypatch):
     assert math.isfinite(sampler["mmd"])
     markdown = (tmp_path / "leaderboard.md").read_text()
     sampler_line = next(line for line in markdown.splitlines() if "sampler_gmm" in line)
-    assert "| — | none |" in sampler_line
+    assert "| none |" in sampler_line
     assert len(json.loads((tmp_path / "leaderboard.json").read_text())) == 3
 
 
@@ -115,6 +124,11 @@ def test_per_token_likelihood_of_sequences_and_sentences(tmp_path):
     assert hmm["log_likelihood_per_token"] == pytest.approx(
         hmm["log_likelihood"] / steps_per_sequence, rel=1e-12
     )
+    # Bits per dimension of sequences and sentences count their tokens.
+    for row in (hmm, pcfg):
+        assert row["bits_per_dim"] == pytest.approx(
+            -row["log_likelihood_per_token"] / math.log(2), rel=1e-12
+        )
     treebank = genzoo.data.load("treebank", n_samples=2000, random_state=0)
     words_per_sentence = sum(map(len, treebank.X_test)) / len(treebank.X_test)
     assert pcfg["log_likelihood_per_token"] == pytest.approx(
@@ -138,7 +152,7 @@ def test_a_model_runs_on_each_of_its_zoo_datasets(tmp_path, monkeypatch):
         ("eight_gaussians", "ok"),
         ("moons", "ok"),
     ]
-    assert rows[0]["log_likelihood"] != rows[1]["log_likelihood"]
+    assert rows[0]["log_density"] != rows[1]["log_density"]
     assert (tmp_path / "two_sets_gmm.png").is_file()
     assert (tmp_path / "two_sets_gmm_moons.png").is_file()
 
@@ -158,6 +172,6 @@ def test_a_model_of_images_takes_a_toy_set_of_vectors_in_the_zoo(tmp_path):
     assert fit_model(model, dataset) > 0
     results, samples = evaluate_model(model, dataset)
     assert samples.shape == (len(dataset.X_test), 2)
-    assert results["likelihood_kind"] == "lower_bound" and math.isfinite(results["log_likelihood"])
+    assert results["likelihood_kind"] == "lower_bound" and math.isfinite(results["log_density"])
     with pytest.raises(ValueError, match="takes images or vectors"):
         prepare_data(entry, genzoo.data.load("casino"))
