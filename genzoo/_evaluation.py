@@ -228,6 +228,15 @@ def _likelihood(model, dataset: gdata.Dataset, random_state: int, n_draws: int) 
         out["likelihood_kind"], out["likelihood_note"] = None, str(err)
         return out
     out["likelihood_kind"], out["likelihood_note"] = score.kind, score.note
+    if score.discrete and score.mean > 0:
+        # A probability is at most 1: an estimate above it is an estimate gone wrong (AIS
+        # underestimating log Z), and it is withheld rather than ranked first.
+        out["likelihood_note"] = (
+            f"withheld: the {score.kind.replace('_', ' ')} {score.mean:.4g} nats per example is "
+            "above 0, impossible for a probability of discrete data (the model's log-partition "
+            "estimate is too low)"
+        )
+        return out
     if score.discrete:
         out["log_likelihood"], out["bits_per_dim"] = score.mean, score.bits_per_dim
         if n_tokens:

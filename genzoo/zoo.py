@@ -72,6 +72,7 @@ LEADERBOARD_COLUMNS = (
     "fit_seconds",
     "seeds",
     "status",
+    "likelihood_note",
     "picture",
 )
 # Figures averaged over seeds, each with a "<name>_std" column when there are several.
@@ -415,7 +416,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
             name
             for name in LEADERBOARD_COLUMNS
             if not name.endswith("_floor")
-            and name not in ("dataset", "support", "picture")
+            and name not in ("dataset", "support", "picture", "likelihood_note")
             and any(row.get(name) is not None for row in group)
         ]
         heading = f"### {dataset}" + (f" ({support})" if support else "")
@@ -436,6 +437,13 @@ def leaderboard_markdown(rows: list[dict]) -> str:
         if floors:
             listed = ", ".join(f"{name} {value:.4g}" for name, value in floors.items())
             lines += ["", f"Real data against the test part (the floor): {listed}."]
+        notes = [
+            f"- {row['model']}: {row['likelihood_note']}"
+            for row in group
+            if row.get("likelihood_note") and row.get("likelihood_kind")
+        ]
+        if notes:
+            lines += ["", "Likelihood notes:", *notes]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n\n" + _KIND_NOTE + "\n"
 

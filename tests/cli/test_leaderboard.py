@@ -152,3 +152,13 @@ def test_models_of_counts_take_discrete_images_as_their_levels():
     assert counts.X_train.max() == 16
     with pytest.raises(ValueError, match="takes counts, but data set 'moons' holds continuous"):
         prepare_data(entry, load("moons", n_samples=20))
+
+
+def test_an_impossible_estimate_is_withheld_not_ranked_first(monkeypatch):
+    binary = load("digits_binary", n_samples=300)
+    model = genzoo.make("bernoulli_mixture", n_components=3, random_state=0).fit(binary.X_train)
+    # As AIS can when it underestimates log Z: a "probability" above 1.
+    monkeypatch.setattr(model, "log_prob", lambda X, **kw: np.full(len(X), 0.8))
+    results, _ = evaluate_model(model, binary)
+    assert results["log_likelihood"] is None and results["bits_per_dim"] is None
+    assert results["likelihood_note"].startswith("withheld: the exact 0.8 nats")
