@@ -264,6 +264,8 @@ def _run_one(
             )
         finally:
             row.update({k: v for k, v in results.items() if k in row})
+        if row["likelihood_kind"] is None:
+            row["likelihood_note"] = None  # "none" says it; the reason is in `genzoo list`
         row.update(_floors(data, dataset, image_shape, seed, cache))
         row["bayes_accuracy"] = bayes_accuracy(
             model, dataset, random_state=seed, class_params=dict(entry.classifier_params)
