@@ -27,10 +27,11 @@ from safetensors import SafetensorError
 
 import genzoo
 from genzoo import data as gdata
+from genzoo._evaluation import is_dequantized
 from genzoo._files import RunLock, atomic_write, atomic_write_text, remove_stale_temporaries
 from genzoo.data.kinds import get_kind, kind_of
 from genzoo.io import MODEL_FILE, read_metadata
-from genzoo.metrics.likelihood import MAX_DRAWS
+from genzoo.metrics.likelihood import MAX_DRAWS, quantize
 from genzoo.plotting import save_samples_png
 from genzoo.zoo import (
     MAX_SEEDS,
@@ -214,6 +215,9 @@ def _train_locked(run: Path, entry, model, identity: dict, data: str, sets: dict
         "family": entry.family,
         "data_kind": original.kind,
         "image_shape": None if image_shape is None else list(image_shape),
+        # How samples go back to the data's levels, for a model trained on dequantized data.
+        "dequantized_levels": dataset.levels if is_dequantized(model, dataset) else None,
+        "level_step": dataset.level_step,
         "params": _jsonable(model.get_params(deep=False)),
         "n_train": len(dataset.X_train),
         "n_test": len(dataset.X_test),
@@ -382,6 +386,9 @@ def sample(run, n, out, seed) -> None:
         raise ValueError(f"--out must end in .npy, .csv, .txt or .png, got {out.name!r}")
     model, record = _load_run(Path(run))
     samples = _draw(model, n, seed)
+    if record.get("dequantized_levels"):
+        # Trained on (k + u) / L: its samples go back to the data's levels, as the zoo's do.
+        samples = quantize(samples, record["dequantized_levels"]) * record["level_step"]
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:
         _write_samples(samples, tmp, out.suffix.lower(), record)

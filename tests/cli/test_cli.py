@@ -315,3 +315,17 @@ def test_console_entry_point(tmp_path):
     )
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [f"genzoo: error: no run at {tmp_path}/missing"]
+
+
+def test_samples_of_a_dequantized_run_come_back_on_the_datas_levels(tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "gaussian_nb", "--data", "digits", "--out", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    record = run_record(run)
+    assert record["dequantized_levels"] == 17 and record["bits_per_dim"] > 0
+    assert record["likelihood_kind"] == "lower_bound"
+    result = invoke("sample", run, "-n", "50", "--out", tmp_path / "s.npy", "--seed", "0")
+    assert result.exit_code == 0, result.output
+    samples = np.load(tmp_path / "s.npy")
+    np.testing.assert_allclose(samples * 16, np.round(samples * 16), atol=1e-9)
+    assert samples.min() >= 0 and samples.max() <= 1
