@@ -35,6 +35,7 @@ from genzoo.metrics.likelihood import (
 __all__ = [
     "FEATURE_METRICS",
     "MAX_EVAL_SAMPLES",
+    "QUALITY_METRICS",
     "bayes_accuracy",
     "evaluate_model",
     "fit_model",
@@ -48,6 +49,8 @@ MAX_EVAL_SAMPLES = 2000  # samples drawn for the sample-quality metrics
 # Figures in the features of a shipped classifier (images) or of the data (other vectors).
 FEATURE_METRICS = ("fid", "precision", "recall", "density", "coverage")
 _DISTANCE_METRICS = ("mmd", "sliced_wasserstein")
+# Every sample-quality figure that has a floor.
+QUALITY_METRICS = (*FEATURE_METRICS, *_DISTANCE_METRICS)
 # Shapes (c, h, w) of the images a shipped feature network reads.
 _FEATURE_NET_SHAPES = {(1, 8, 8): "digits8", (1, 28, 28): "mnist28"}
 
@@ -312,7 +315,7 @@ def _feature_figures(samples, X_test, dataset, image_shape, random_state: int) -
     if net is not None:
         from genzoo.metrics.feature_nets import image_features
 
-        to_unit = _unit_scale(dataset)
+        to_unit = dataset.unit_values
         fake = image_features(np.clip(to_unit(samples), 0, 1).reshape(-1, *image_shape), net)
         real = image_features(to_unit(X_test).reshape(-1, *image_shape), net)
         return feature_quality(fake, real, random_state=random_state)
@@ -324,14 +327,6 @@ def _feature_figures(samples, X_test, dataset, image_shape, random_state: int) -
         X_test, samples, random_state=random_state
     )
     return figures
-
-
-def _unit_scale(dataset: gdata.Dataset):
-    """Values to [0, 1] as a feature network reads them: level k at k / (L - 1)."""
-    if dataset.levels is None:
-        return lambda X: X
-    top = dataset.level_step * (dataset.levels - 1)
-    return lambda X: X / top
 
 
 # --- Bayes' rule against logistic regression

@@ -445,6 +445,7 @@ MAX_ITERATIONS = 10**8  # EM iterations, optimizer steps, Markov chain steps
 MAX_WIDTH = 2**20  # components, states, topics, units: one axis of a parameter
 MAX_ROWS = 2**24  # rows of one batch, parallel chains
 MAX_RESTARTS = 10**4  # n_init
+MAX_LEVELS = 2**16  # levels of discrete values: 16-bit data at most
 
 
 # Largest count of items one call draws or handles; larger requests are refused.

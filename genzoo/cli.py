@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 
 import genzoo
 from genzoo import data as gdata
-from genzoo._evaluation import is_dequantized
+from genzoo._evaluation import QUALITY_METRICS, is_dequantized
 from genzoo._files import RunLock, atomic_write, atomic_write_text, remove_stale_temporaries
 from genzoo.data.kinds import get_kind, kind_of
 from genzoo.io import MODEL_FILE, read_metadata
@@ -636,16 +636,7 @@ _LIKELIHOOD_FIGURES = (
     "likelihood_kind",
     "likelihood_note",
 )
-_QUALITY_FIGURES = (
-    "fid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "mmd",
-    "sliced_wasserstein",
-    "memorization",
-)
+_QUALITY_FIGURES = (*QUALITY_METRICS, "memorization")
 
 
 def _results_table(record: dict) -> str:

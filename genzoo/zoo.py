@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 
 from genzoo import data as gdata
 from genzoo._evaluation import (
-    FEATURE_METRICS,
     MAX_EVAL_SAMPLES,
+    QUALITY_METRICS,
     bayes_accuracy,
     evaluate_model,
     finite_or_none,
@@ -53,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_QUALITY = (*FEATURE_METRICS, "mmd", "sliced_wasserstein")
+_QUALITY = QUALITY_METRICS
 LEADERBOARD_COLUMNS = (
     "model",
     "family",
@@ -75,19 +75,11 @@ LEADERBOARD_COLUMNS = (
     "likelihood_note",
     "picture",
 )
-# Figures averaged over seeds, each with a "<name>_std" column when there are several.
-_NUMERIC = (
-    "log_likelihood",
-    "bits_per_dim",
-    "log_density",
-    "log_likelihood_per_token",
-    "bayes_accuracy",
-    "logistic_accuracy",
-    *_QUALITY,
-    "memorization",
-    *(f"{name}_floor" for name in _QUALITY),
-    "fit_seconds",
-)
+# Figures averaged over seeds, each with a "<name>_std" column when there are several: every
+# column from the log-likelihood to the fit's seconds.
+_NUMERIC = LEADERBOARD_COLUMNS[
+    LEADERBOARD_COLUMNS.index("log_likelihood") : LEADERBOARD_COLUMNS.index("fit_seconds") + 1
+]
 MAX_SEEDS = 100
 _QUICK_TRAIN_ROWS = 2000
 _FULL_TOY_ROWS = 10_000  # training points drawn from a toy set in full mode
@@ -333,10 +325,8 @@ def _pictures(entry, model, data, dataset, samples, image_shape, out: Path, stem
 
 
 def _shown(values, dataset, image_shape):
-    """Discrete pictures in [0, 1] as the data's pixels are: level k at k / (L - 1)."""
-    if dataset.levels is None or image_shape is None:
-        return values
-    return np.asarray(values, dtype=np.float64) / (dataset.level_step * (dataset.levels - 1))
+    """Discrete pictures in [0, 1] as the data's pixels are (`Dataset.unit_values`)."""
+    return values if image_shape is None else dataset.unit_values(values)
 
 
 def _file_safe(name: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genzoo._validation import MAX_LEVELS
 from genzoo.data.digits import load_digits
 from genzoo.data.loaders import (
     DatasetNotFound,
@@ -40,7 +41,6 @@ _DIGIT_CLASSES = tuple(str(k) for k in range(10))
 # A CSV column with one of these header names is taken as the labels, as "y" is in an .npz.
 _CSV_LABEL_NAMES = ("y", "label", "labels", "target", "targets", "class")
 _MNIST_ENV = "GENZOO_MNIST_DIR"
-MAX_LEVELS = 65_536  # as genzoo.metrics.likelihood: 16-bit data at most
 
 
 def _level_indices(X: np.ndarray, step: float, levels: int) -> np.ndarray | None:
@@ -205,6 +205,14 @@ class Dataset:
         if self.levels is not None:
             return f"discrete ({self.levels} levels)"
         return self.support
+
+    def unit_values(self, X) -> np.ndarray:
+        """Values X of this data set in [0, 1] as pixels are read: level k at k / (L - 1);
+        X unchanged without levels."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.levels is None:
+            return X
+        return X / (self.level_step * (self.levels - 1))
 
     def level_indices(self, part: str = "test") -> np.ndarray:
         """The level index k of every value of a part (X / level_step), as float64."""

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genzoo._validation import MAX_LEVELS
+
 __all__ = [
     "DequantizationWarning",
     "LikelihoodScore",
@@ -48,7 +50,6 @@ __all__ = [
     "score_log_likelihood",
 ]
 
-MAX_LEVELS = 65_536  # 16-bit data; more levels than this are continuous in all but name
 MAX_DRAWS = 1_000  # draws of the dequantization noise per example
 # A density fitted to the dequantized cells is no higher on the raw values than inside the
 # cells; one fitted to the raw values peaks on them. Measured on digits, in nats per pixel:
