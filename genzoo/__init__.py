@@ -18,22 +18,26 @@ from genzoo.bayesnet import (
 )
 from genzoo.boltzmann import DBM, DBN, RBM
 from genzoo.classify import GenerativeClassifier
+from genzoo.gan import GAN, ConditionalGAN
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
 from genzoo.mixture import BernoulliMixture, GaussianMixture, LatentDirichletAllocation
 from genzoo.registry import UnknownModelError, get_entry, list_models, make, register
+from genzoo.training import TrainingDiverged
 
 __all__ = [
     "BayesianNetwork",
     "BernoulliMixture",
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
+    "ConditionalGAN",
     "DBM",
     "DBN",
     "DenoisingAutoencoder",
     "GaussianNaiveBayes",
     "MultinomialNaiveBayes",
     "GaussianMixture",
+    "GAN",
     "GenerativeClassifier",
     "GenerativeModel",
     "HiddenMarkovModel",
@@ -42,6 +46,7 @@ __all__ = [
     "PCFG",
     "RBM",
     "SparseAutoencoder",
+    "TrainingDiverged",
     "UnknownModelError",
     "VAE",
     "__version__",

@@ -19,6 +19,7 @@ from torch import nn
 from genzoo.base import GenerativeModel
 from genzoo.training import (
     TRAINER_CONSTRAINTS,
+    Monitor,
     Objective,
     TrainConfig,
     Trainer,
@@ -53,6 +54,9 @@ class NeuralGenerativeModel(GenerativeModel):
        one for a VAE, a discriminator's and a generator's for a GAN), with every setting of
        `TrainConfig` taken from the constructor argument of the same name. The data are the
        standardised X, and the label index y for conditional models.
+       A model whose losses say little about its samples (a GAN) also returns a
+       `genzoo.training.Monitor` from ``self._monitor(X, y, shift, scale)``: its figures,
+       measured every few steps, become `history_`.
     7. With `ema_decay`, the fitted weights are the moving average.
     8. The fitted attributes: ``<network>_state_`` (the weights, a dict of tensors in `dtype`
        on the model's device, per network), `architecture_`, `data_shift_` and `data_scale_`
@@ -62,9 +66,9 @@ class NeuralGenerativeModel(GenerativeModel):
 
     A model writes `_architecture`, `_build_networks`, `_objectives` and the protocol's
     `_sample` (and `_log_prob` if it has a likelihood); `_check_arguments`,
-    `_standardisation` and `_extra_fitted` are optional. Its constructor lists the shared
-    arguments below explicitly (scikit-learn style), and its `_parameter_constraints` end
-    with ``**NEURAL_CONSTRAINTS``.
+    `_standardisation`, `_training_data`, `_monitor` and `_extra_fitted` are optional. Its
+    constructor lists the shared arguments below explicitly (scikit-learn style), and its
+    `_parameter_constraints` end with ``**NEURAL_CONSTRAINTS``.
 
     Evaluation goes through ``with self._evaluation() as networks:``, which builds the fitted
     networks (sharing the fitted tensors, without initialising weights) and runs CUDA work
@@ -152,6 +156,16 @@ class NeuralGenerativeModel(GenerativeModel):
         """Raise ValueError for argument combinations the constraints cannot express, before
         any work; nothing by default."""
 
+    def _training_data(self, X, y, shift, scale) -> tuple[torch.Tensor, ...]:
+        """The tensors the Trainer draws minibatches from: the standardised X in float32, and
+        the label index y for conditional models."""
+        data = (torch.as_tensor((X - shift) / scale, dtype=torch.float32),)
+        return data if y is None else (*data, y)
+
+    def _monitor(self, X, y, shift, scale) -> Monitor | None:
+        """What to measure during training (see `genzoo.training.Monitor`); None by default."""
+        return None
+
     def _extra_fitted(self, X: np.ndarray, y, fitted: dict, seed: int) -> dict:
         """More fitted attributes, computed after training from `fitted`; none by default."""
         return {}
@@ -168,10 +182,9 @@ class NeuralGenerativeModel(GenerativeModel):
         with torch.random.fork_rng(devices=[]):  # seeded weights, global state left alone
             torch.manual_seed(init_seed)
             networks = self._build_networks(architecture)
-        data = [torch.as_tensor((X - shift) / scale, dtype=torch.float32)]
-        if y is not None:
-            data.append(y)
-        result = Trainer(config).fit(networks, self._objectives(), tuple(data))
+        data = self._training_data(X, y, shift, scale)
+        monitor = self._monitor(X, y, shift, scale)
+        result = Trainer(config).fit(networks, self._objectives(), data, monitor=monitor)
         trained = networks if result.ema is None else result.ema
         device = self._device()
         fitted = {
@@ -182,6 +195,8 @@ class NeuralGenerativeModel(GenerativeModel):
             "loss_curve_": list(result.history),
             "n_steps_": int(result.step),
             **self._fitted_input_shape(X),
+            **({} if monitor is None else {"history_": dict(result.monitored)}),
+            **({"loss_curves_": dict(result.losses)} if len(result.losses) > 1 else {}),
         }
         return {**fitted, **self._extra_fitted(X, y, fitted, extra_seed)}
 

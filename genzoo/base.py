@@ -194,8 +194,14 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         all sequences stacked in X, with their `lengths`. The fit is atomic: if it raises, an
         already fitted model is left exactly as it was.
         """
+        return self._fit_data(X, y, lengths=lengths)
+
+    def _fit_data(self, X, y, **inputs):
+        """The steps of every `fit`: a model whose fit takes data beyond X and y (a second
+        domain) declares them in its own `fit` signature and passes them here as `inputs`,
+        which its `_prepare` checks with X."""
         self._validate_params()
-        data = self._prepare(X, lengths=lengths, reset=True)
+        data = self._prepare(X, reset=True, **inputs)
         labels, y_index = self._fit_labels(y, data, classes=None)
         gen = make_generator(self.random_state, self._device())
         with self._fitting(labels), deterministic_kernels(self._device()):

@@ -15,6 +15,7 @@ from genzoo.data.loaders import (
     load_npy,
     load_npz,
 )
+from genzoo.data.pairs import make_blobs3
 from genzoo.data.text import STOP_WORDS, load_text_folder, tokenize
 from genzoo.data.toy import (
     TOY_DATASETS,
@@ -45,6 +46,7 @@ __all__ = [
     "load_text_folder",
     "make_bars",
     "make_binary_bars",
+    "make_blobs3",
     "make_checkerboard",
     "make_circles",
     "make_eight_gaussians",

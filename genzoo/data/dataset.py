@@ -33,6 +33,8 @@ _SEQUENCE_SETS = ("casino",)
 _TABLE_SETS = ("asia", "sprinkler", "animals")
 _COUNT_SETS = ("bars",)
 _SENTENCE_SETS = ("treebank",)
+# Built-in pairs of domains for translation models, drawn in `genzoo.data.pairs`.
+_PAIR_SETS = ("blobs_rotated", "digits_negatives")
 _BARS_DOC_LENGTH = 100  # words per document, as in Griffiths and Steyvers (2004)
 _SEQUENCE_TRAIN_SIZE = 50
 _SEQUENCE_LENGTH = 200
@@ -91,6 +93,11 @@ class Dataset:
     level_step : float or None
         The grid's spacing; None means 1 / (levels - 1) for vectors and images (values in
         [0, 1]) and 1 for counts.
+    X_b_train, X_b_test : ndarray, float64, or None
+        A second domain for translation models (vectors or images only, both parts or
+        neither, each sample shaped as in X_train and on the same levels): unpaired with
+        X_train in the training part; in the test part X_b_test[i] is the image of X_test[i]
+        under the known map, so translations can be scored. See `domain_a` and `domain_b`.
 
     Examples
     --------
@@ -115,6 +122,8 @@ class Dataset:
     vocabulary: tuple[str, ...] | None = None
     levels: int | None = None
     level_step: float | None = None
+    X_b_train: np.ndarray | None = None
+    X_b_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -141,10 +150,35 @@ class Dataset:
                 f"X_train and X_test differ in sample shape: {self.X_train.shape[1:]} "
                 f"and {self.X_test.shape[1:]}"
             )
+        self._check_second_domain()
         if self.levels is None:
             self._check_no_levels()
         else:
             self._check_levels()
+
+    def _check_second_domain(self) -> None:
+        given = (self.X_b_train is not None, self.X_b_test is not None)
+        if not any(given):
+            return
+        if not all(given):
+            raise ValueError("X_b_train and X_b_test must be given together, or neither")
+        if self.kind not in ("vectors", "images"):
+            raise ValueError(f"{self.kind} data take no second domain (X_b_train, X_b_test)")
+        for part in ("train", "test"):
+            X_b = getattr(self, f"X_b_{part}")
+            if np.shape(X_b)[1:] != self.X_train.shape[1:]:
+                raise ValueError(
+                    f"X_b_{part} has sample shape {np.shape(X_b)[1:]}, but X_train has "
+                    f"{self.X_train.shape[1:]}"
+                )
+            if len(X_b) < 1:
+                raise ValueError(f"X_b_{part} must have at least one row")
+        # The test parts are pairs: X_b_test[i] is the image of X_test[i].
+        if len(self.X_b_test) != len(self.X_test):
+            raise ValueError(
+                f"X_b_test has {len(self.X_b_test)} rows, but X_test has {len(self.X_test)}: "
+                "the test parts are paired row by row"
+            )
 
     def _check_no_levels(self) -> None:
         if self.level_step is not None:
@@ -166,7 +200,10 @@ class Dataset:
         if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step > 0:
             raise ValueError(f"level_step must be a positive number, got {step!r}")
         object.__setattr__(self, "level_step", float(step))
-        for part in ("train", "test"):
+        parts = (
+            ("train", "test", "b_train", "b_test") if self.has_second_domain else ("train", "test")
+        )
+        for part in parts:
             if _level_indices(getattr(self, f"X_{part}"), self.level_step, levels) is None:
                 raise ValueError(
                     f"X_{part} of data set {self.name!r} is not on the grid of {levels} "
@@ -182,6 +219,34 @@ class Dataset:
                 raise ValueError(f"X_{part} of sentences must be a list of lists of str")
             if trees is not None and len(trees) != len(X):
                 raise ValueError(f"trees_{part} has {len(trees)} trees for {len(X)} sentences")
+
+    @property
+    def has_second_domain(self) -> bool:
+        """Whether the data set holds a second domain (X_b_train, X_b_test)."""
+        return self.X_b_train is not None
+
+    def domain_a(self) -> Dataset:
+        """Return the same data without the second domain."""
+        return replace(self, X_b_train=None, X_b_test=None)
+
+    def domain_b(self) -> Dataset:
+        """Return the second domain as an ordinary data set, named ``"<name>/b"``.
+
+        Its test part keeps the labels (it is paired with X_test); its training part has none.
+        """
+        if not self.has_second_domain:
+            raise ValueError(f"data set {self.name!r} has no second domain")
+        return Dataset(
+            f"{self.name}/b",
+            self.kind,
+            self.X_b_train,
+            self.X_b_test,
+            y_test=self.y_test,
+            classes=self.classes,
+            display_shape=self.display_shape,
+            levels=self.levels,
+            level_step=self.level_step,
+        )
 
     @property
     def n_features(self) -> int:
@@ -236,24 +301,24 @@ class Dataset:
             raise ValueError(f"{self.kind} data {self.name!r} has no vector form")
         if self.kind == "vectors":
             return self
-        return replace(
-            self,
-            kind="vectors",
-            X_train=self.X_train.reshape(len(self.X_train), -1),
-            X_test=self.X_test.reshape(len(self.X_test), -1),
-        )
+        flat = {
+            f"X_{part}": X.reshape(len(X), -1)
+            for part in ("train", "test", "b_train", "b_test")
+            if (X := getattr(self, f"X_{part}")) is not None
+        }
+        return replace(self, kind="vectors", **flat)
 
     def as_counts(self) -> Dataset:
         """Return discrete vectors or images as counts: each value's level index, flattened.
 
         So that models of counts (categorical and multinomial naive Bayes) score the same
-        digits as models of pixels.
+        digits as models of pixels. A second domain is dropped: counts have none.
         """
         if self.kind == "counts":
             return self
         if self.levels is None:
             raise ValueError(f"{self.kind} data {self.name!r} have no levels to count")
-        flat = self.as_vectors()
+        flat = self.domain_a().as_vectors()
         return replace(
             flat,
             kind="counts",
@@ -269,9 +334,14 @@ class Dataset:
             if self.kind == "sentences"
             else (self.X_train.shape, self.X_test.shape)
         )
+        second = (
+            f"X_b_train={self.X_b_train.shape}, X_b_test={self.X_b_test.shape}, "
+            if self.has_second_domain
+            else ""
+        )
         return (
             f"Dataset(name={self.name!r}, kind={self.kind!r}, X_train={train}, "
-            f"X_test={test}, labels={self.y_train is not None}, "
+            f"X_test={test}, {second}labels={self.y_train is not None}, "
             f"n_classes={n_classes}, support={self.support_label!r})"
         )
 
@@ -280,7 +350,7 @@ def list_datasets() -> list[str]:
     """Return the names of the built-in data sets, sorted."""
     return sorted(
         [*TOY_DATASETS, "digits", "digits_counts", "digits_binary", "bars_binary", "mnist"]
-        + [*_SEQUENCE_SETS, *_TABLE_SETS, *_COUNT_SETS, *_SENTENCE_SETS]
+        + [*_SEQUENCE_SETS, *_TABLE_SETS, *_COUNT_SETS, *_SENTENCE_SETS, *_PAIR_SETS]
     )
 
 
@@ -369,7 +439,10 @@ def _with_levels(data: Dataset, levels) -> Dataset:
         raise ValueError(f"levels must be 'auto', 'continuous' or an int, got {levels!r}")
     if data.kind not in ("vectors", "images", "counts"):
         raise ValueError(f"{data.kind} data {data.name!r} take no levels")
-    top = max(float(np.max(data.X_train)), float(np.max(data.X_test)))
+    parts = [data.X_train, data.X_test]
+    if data.has_second_domain:
+        parts += [data.X_b_train, data.X_b_test]
+    top = max(float(np.max(X)) for X in parts)
     # Values in [0, 1] are levels k / (L - 1); larger ones are the level indices themselves.
     step = 1.0 if data.kind == "counts" or top > 1 else 1.0 / max(levels - 1, 1)
     return replace(data, levels=levels, level_step=step)
@@ -626,6 +699,14 @@ def load(
       whose ten bars are each on with probability 0.2 (Foldiak's bars problem; exact
       log-likelihood by `genzoo.data.binary_bars_log_prob`). Each has an independent test set
       a quarter the size.
+    - "digits_negatives" pairs two domains for translation models (see `Dataset.X_b_train`):
+      the even training digits of "digits" and the negatives 1 - x of the odd ones (at most
+      `n_samples` each, so no training pair exists); the test digits and their negatives
+      are paired. 17 levels.
+    - "blobs_rotated" pairs `n_samples` draws (default 2000) of three asymmetric Gaussian
+      blobs in 2-D with the 90-degree rotation of an independent draw (seed
+      ``random_state + 2``); the test part is ``max(n_samples // 4, 1)`` blob points and
+      their rotations (`genzoo.data.pairs`).
     - "mnist" reads the IDX files in ``$GENZOO_MNIST_DIR``, else ``../shared/data/mnist``
       from the working directory or the repository. With both train and t10k files it uses
       the official split; with one part only, it splits that part as for a path.
@@ -683,6 +764,14 @@ def _load(name_or_path, n_samples: int | None, test_size: float, random_state: i
         return _load_binary_bars(n_samples, random_state)
     if name_or_path == "treebank":
         return _load_treebank(n_samples, random_state)
+    if name_or_path == "digits_negatives":
+        from genzoo.data.pairs import load_digits_negatives
+
+        return load_digits_negatives(n_samples)
+    if name_or_path == "blobs_rotated":
+        from genzoo.data.pairs import load_blobs_rotated
+
+        return load_blobs_rotated(n_samples, random_state=random_state)
     if name_or_path == "mnist":
         data = _load_mnist_folder(_mnist_folder(), "mnist", test_size, random_state)
     else:

@@ -39,10 +39,16 @@ class DataKind:
     # --- handing a data set to a model
 
     def fit_args(self, dataset, part: str = "train", *, conditional: bool = False, X=None):
-        """(args, kwargs) of `fit` for a part of `dataset`, or for a replacement X."""
+        """(args, kwargs) of `fit` for a part of `dataset`, or for a replacement X.
+
+        A data set with a second domain adds it as ``X_b`` (a translation model's `fit`).
+        """
         X = getattr(dataset, f"X_{part}") if X is None else X
         args = (X, getattr(dataset, f"y_{part}")) if conditional else (X,)
-        return args, self.eval_kwargs(dataset, part)
+        kwargs = self.eval_kwargs(dataset, part)
+        if dataset.has_second_domain:
+            kwargs = {**kwargs, "X_b": getattr(dataset, f"X_b_{part}")}
+        return args, kwargs
 
     def eval_kwargs(self, dataset, part: str = "test") -> dict:
         """Keywords of `log_prob` and `score` beside X (sequence lengths)."""

@@ -2,9 +2,11 @@
 
 from genzoo.training.trainer import (
     TRAINER_CONSTRAINTS,
+    Monitor,
     Objective,
     TrainConfig,
     Trainer,
+    TrainingDiverged,
     TrainResult,
     deterministic_kernels,
     init_distributed,
@@ -14,10 +16,12 @@ from genzoo.training.trainer import (
 
 __all__ = [
     "TRAINER_CONSTRAINTS",
+    "Monitor",
     "Objective",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "TrainingDiverged",
     "deterministic_kernels",
     "init_distributed",
     "load_checkpoint",

@@ -32,6 +32,7 @@ __all__ = [
     "CHECKPOINT_FILE",
     "DATA_STREAM",
     "LOSS_STREAM",
+    "MONITOR_STREAM",
     "DataStream",
     "StopRequests",
     "checkpoint_file",
@@ -45,7 +46,7 @@ CHECKPOINT_FILE = "checkpoint.safetensors"  # the file inside a checkpoint folde
 _FORMAT = "genzoo-checkpoint"
 _FORMAT_VERSION = 1
 _META_KEY = "genzoo_checkpoint"
-DATA_STREAM, LOSS_STREAM = 0, 1  # tags that keep the seed streams apart
+DATA_STREAM, LOSS_STREAM, MONITOR_STREAM = 0, 1, 2  # tags that keep the seed streams apart
 
 
 def checkpoint_file(path: str | os.PathLike) -> Path:

@@ -17,7 +17,14 @@ from torch import nn
 
 from genzoo._validation import MAX_ITERATIONS, MAX_ROWS, Interval, Options, validate_params
 
-__all__ = ["TRAINER_CONSTRAINTS", "LossFn", "Objective", "TrainConfig"]
+__all__ = [
+    "TRAINER_CONSTRAINTS",
+    "LossFn",
+    "Monitor",
+    "Objective",
+    "TrainConfig",
+    "TrainingDiverged",
+]
 
 LossFn = Callable[
     [dict[str, nn.Module], tuple[torch.Tensor, ...], torch.Generator],
@@ -193,3 +200,49 @@ class Objective:
             "weight_decay": self.weight_decay,
             "betas": list(self.betas),
         }
+
+
+class TrainingDiverged(ValueError):
+    """Raised when training diverges: a loss that is no longer finite, or a check of a
+    `Monitor` that finds the run broken (a GAN's discriminator winning outright). The message
+    names the step."""
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Figures of the model measured during training, every `every` steps and at the end.
+
+    Losses say little about some models (a GAN's losses do not fall as its samples improve);
+    a monitor measures what does, such as sample quality, so that a user sees trouble (mode
+    collapse) as it happens. The figures go to `TrainResult.monitored`, to checkpoints and
+    to the progress bar.
+
+    Parameters
+    ----------
+    measure : callable
+        ``measure(modules, averaged, gen) -> dict of str to float``: the modules as trained,
+        their moving averages (None without `ema_decay`), both in eval mode under
+        `torch.no_grad`, and a seeded generator of the training device. It must not change
+        the modules; the global random state is forked around it, so training is the same
+        with or without a monitor. It may raise `TrainingDiverged` (samples that are no
+        longer finite); the trainer adds the step to the message.
+    every : int
+        Steps between two measurements.
+    check : callable or None, default=None
+        ``check(monitored) -> str or None``, given every figure so far (`"step"` and each
+        name, lists of equal length); a sentence stops training with `TrainingDiverged`.
+    """
+
+    measure: Callable[
+        [dict[str, nn.Module], dict[str, nn.Module] | None, torch.Generator], dict[str, float]
+    ]
+    every: int
+    check: Callable[[dict[str, list[float]]], str | None] | None = None
+
+    def __post_init__(self):
+        if not callable(self.measure):
+            raise ValueError("Monitor: measure must be callable.")
+        if not Interval(int, 1, None).accepts(self.every):
+            raise ValueError(f"Monitor: every must be an int >= 1; got {self.every!r}.")
+        if self.check is not None and not callable(self.check):
+            raise ValueError("Monitor: check must be callable or None.")

@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 
 from genzoo.training._checkpoint import (
     LOSS_STREAM,
+    MONITOR_STREAM,
     DataStream,
     StopRequests,
     checkpoint_file,
@@ -60,7 +61,14 @@ from genzoo.training._checkpoint import (
     read_checkpoint_state,
     save_checkpoint,
 )
-from genzoo.training._config import TRAINER_CONSTRAINTS, LossFn, Objective, TrainConfig
+from genzoo.training._config import (
+    TRAINER_CONSTRAINTS,
+    LossFn,
+    Monitor,
+    Objective,
+    TrainConfig,
+    TrainingDiverged,
+)
 from genzoo.training._processes import (
     collective,
     deterministic_kernels,
@@ -78,10 +86,12 @@ __all__ = [
     "SYNC_EVERY",
     "TRAINER_CONSTRAINTS",
     "LossFn",
+    "Monitor",
     "Objective",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "TrainingDiverged",
     "deterministic_kernels",
     "ema_decay_at",
     "init_distributed",
@@ -124,6 +134,7 @@ class TrainResult:
     metrics : metric name -> its value at every update (this process's own values); with
         several objectives the names are "objective/metric".
     losses : objective name -> its loss at each of its updates (`history` is the first's).
+    monitored : with a `Monitor`, "step" and each of its figures, one value per measurement.
     """
 
     step: int
@@ -132,6 +143,7 @@ class TrainResult:
     interrupted: bool = False
     metrics: dict[str, list[float]] = field(default_factory=dict)
     losses: dict[str, list[float]] = field(default_factory=dict)
+    monitored: dict[str, list[float]] = field(default_factory=dict)
 
 
 # --- data, modules and objectives
@@ -231,6 +243,7 @@ class _Run:
     samples_seen: int = 0  # position in the shuffled data stream
     losses: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[float]] = field(default_factory=dict)
+    monitored: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -260,6 +273,12 @@ class _Pending:
     losses: list[tuple[str, int, torch.Tensor]] = field(default_factory=list)
     metrics: list[tuple[str, torch.Tensor | float]] = field(default_factory=list)
     running: float | None = None  # the progress bar's smoothed loss
+    shown: dict[str, str] = field(default_factory=dict)  # the monitor's last figures
+
+    def show(self, bar) -> None:
+        """Put the smoothed loss and the monitor's figures on the progress bar."""
+        loss = {} if self.running is None else {"loss": f"{self.running:.4g}"}
+        bar.set_postfix({**loss, **self.shown}, refresh=False)
 
 
 # --- the trainer
@@ -292,6 +311,7 @@ class Trainer:
         data: tuple[torch.Tensor, ...] | torch.Tensor,
         *,
         resume: bool = True,
+        monitor: Monitor | None = None,
     ) -> TrainResult:
         """Train `modules` in place to minimise the objectives over minibatches of `data`.
 
@@ -308,13 +328,17 @@ class Trainer:
         that change during training such as a KL warm-up. A loss's backward may leave
         gradients on other objectives' modules; each objective clears its own before its
         update. With `resume` and a checkpoint in `checkpoint_dir`, training continues from it
-        (doing nothing if it is complete). Modules keep their train/eval mode.
+        (doing nothing if it is complete). Modules keep their train/eval mode. A `Monitor`
+        measures the model every few steps (see `Monitor`); its check may stop training with
+        `TrainingDiverged`, as a loss that is no longer finite does.
         """
         config = self.config
         config.validate()
         data = _check_data(data)
         _check_modules(modules)
         objectives = _check_objectives(objectives, modules)
+        if monitor is not None and not isinstance(monitor, Monitor):
+            raise ValueError(f"monitor must be a Monitor or None; got {type(monitor).__name__}.")
         init_distributed(config.device)
         device = training_device(config.device)
         for module in modules.values():
@@ -332,14 +356,16 @@ class Trainer:
             for module in modules.values():
                 module.train()
             with StopRequests() as stop, deterministic_kernels(device):
-                interrupted = self._loop(run, parts, data, device, stop)
+                interrupted = self._loop(run, parts, data, device, stop, monitor)
         finally:
             for name, module in modules.items():
                 module.train(modes[name])
         if interrupted and stop.signum == signal.SIGINT:
             raise KeyboardInterrupt(f"training interrupted at step {run.step}")
         history = run.losses[objectives[0].name]
-        return TrainResult(run.step, history, parts.ema, interrupted, run.metrics, run.losses)
+        return TrainResult(
+            run.step, history, parts.ema, interrupted, run.metrics, run.losses, run.monitored
+        )
 
     # --- steps of fit
 
@@ -381,7 +407,9 @@ class Trainer:
             # checkpoints of one-loss runs before objectives kept that loss as "history"
             losses = state.get("losses") or {parts.objectives[0].name: state["history"]}
             names = ("seed", "step", "samples_seen", "metrics")
-            resumed = _Run(**{k: state[k] for k in names}, losses=losses)
+            resumed = _Run(
+                **{k: state[k] for k in names}, losses=losses, monitored=state.get("monitored", {})
+            )
         except (KeyError, TypeError):
             raise ValueError(f"{checkpoint_file(directory)} lacks the trainer's state.") from None
         saved = state.get("config", {})
@@ -400,7 +428,7 @@ class Trainer:
             )
         return resumed
 
-    def _loop(self, run: _Run, parts: _Parts, data, device, stop) -> bool:
+    def _loop(self, run: _Run, parts: _Parts, data, device, stop, monitor) -> bool:
         """Train until `max_steps` or a stop request; return whether it stopped early."""
         config = self.config
         rank = world_and_rank()[1]
@@ -417,11 +445,16 @@ class Trainer:
                 batch = tuple(t[rows] for t in data)
                 self._step(run, parts, batch, gen, device, pending, takes_step)
                 bar.update(1)
+                done = run.step == config.max_steps
+                if monitor is not None and (run.step % monitor.every == 0 or done):
+                    self._monitor(run, parts, monitor, device)
+                    figures = {k: v[-1] for k, v in run.monitored.items() if k != "step"}
+                    pending.shown = {k: f"{v:.3g}" for k, v in figures.items()}
+                    pending.show(bar)
                 every = config.checkpoint_every
                 checkpoint = bool(every) and run.step % every == 0
                 # One process reacts to a signal at once; several agree at the next read.
                 signalled = stop.signum is not None and not is_distributed()
-                done = run.step == config.max_steps
                 if not (checkpoint or signalled or done or run.step % SYNC_EVERY == 0):
                     continue
                 if self._read(run, parts, pending, stop, device, bar):
@@ -512,7 +545,7 @@ class Trainer:
             value = total / world
             if not math.isfinite(value):
                 which = f" of {name!r}" if several else ""
-                raise ValueError(
+                raise TrainingDiverged(
                     f"training diverged: the loss{which} became {value} at step {step + 1}; "
                     "lower learning_rate or check the data's scale."
                 )
@@ -523,9 +556,36 @@ class Trainer:
         _record_metrics(run.metrics, pending.metrics)
         pending.losses.clear()
         pending.metrics.clear()
-        if pending.running is not None:
-            bar.set_postfix(loss=f"{pending.running:.4g}", refresh=False)
+        pending.show(bar)
         return requests > 0
+
+    def _monitor(self, run: _Run, parts: _Parts, monitor: Monitor, device) -> None:
+        """Measure the modules (and their EMA) in eval mode, record the figures, and stop with
+        `TrainingDiverged` if the monitor's check finds the run broken."""
+        modules = parts.modules
+        modes = {name: module.training for name, module in modules.items()}
+        gen = torch.Generator(device=device)
+        gen.manual_seed(mix_seed(run.seed, MONITOR_STREAM, run.step))
+        cuda = device.type == "cuda"
+        try:
+            for module in modules.values():
+                module.eval()
+            with (
+                torch.no_grad(),
+                torch.random.fork_rng(devices=[device.index] if cuda else [], device_type="cuda"),
+            ):
+                figures = monitor.measure(modules, parts.ema, gen)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"training diverged at step {run.step}: {err}") from None
+        finally:
+            for name, module in modules.items():
+                module.train(modes[name])
+        run.monitored.setdefault("step", []).append(float(run.step))
+        for name, value in figures.items():
+            run.monitored.setdefault(name, []).append(float(value))
+        problem = None if monitor.check is None else monitor.check(run.monitored)
+        if problem:
+            raise TrainingDiverged(f"training diverged at step {run.step}: {problem}")
 
     def _save(self, run: _Run, parts: _Parts, reason: str = "") -> None:
         """Write the checkpoint (process 0 only); nothing without `checkpoint_dir`."""
@@ -547,6 +607,7 @@ class Trainer:
             "samples_seen": run.samples_seen,
             "losses": run.losses,
             "metrics": run.metrics,
+            "monitored": run.monitored,
             "world_size": world,
             "config": self.config.to_json(),
             "objectives": [o.to_json() for o in parts.objectives],

@@ -50,7 +50,16 @@ def assert_split_of(data: Dataset, X: np.ndarray, n_test: int) -> None:
 def test_list_datasets():
     others = ["digits", "digits_counts", "digits_binary", "mnist", "casino", "asia", "sprinkler"]
     assert list_datasets() == sorted(
-        [*TOY_NAMES, *others, "animals", "bars", "bars_binary", "treebank"]
+        [
+            *TOY_NAMES,
+            *others,
+            "animals",
+            "bars",
+            "bars_binary",
+            "treebank",
+            "blobs_rotated",
+            "digits_negatives",
+        ]  # fmt: skip
     )
 
 

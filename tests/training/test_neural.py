@@ -11,6 +11,7 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
+import genzoo
 from genzoo import VAE
 from genzoo._neural import NEURAL_CONSTRAINTS, NeuralGenerativeModel
 from genzoo.data import load_digits
@@ -29,6 +30,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+GAN_DEFAULTS = {"batch_size": 64, "learning_rate": 2e-4, "schedule": "constant",
+                "grad_clip": None, "ema_decay": 0.999}  # fmt: skip
+
+
 def test_the_constraint_table_is_the_train_configs_settings():
     assert list(TRAINER_CONSTRAINTS) == [f.name for f in dataclasses.fields(TrainConfig)]
     assert set(NEURAL_CONSTRAINTS) == {*TRAINER_CONSTRAINTS, "dtype"}
@@ -39,7 +44,9 @@ def test_every_trainer_setting_is_an_argument_that_reaches_the_trainer(cls, tmp_
     model = cls()
     params = model.get_params()
     assert set(NEURAL_CONSTRAINTS) <= set(params)
-    defaults = TrainConfig()
+    # GANs document their own defaults for these (DCGAN's batch and rate, EMA sampling)
+    own = GAN_DEFAULTS if issubclass(cls, genzoo.GAN) else {}
+    defaults = TrainConfig(**own)
     for name in TRAINER_CONSTRAINTS:
         assert params[name] == getattr(defaults, name), name
         assert cls._parameter_constraints[name] == TRAINER_CONSTRAINTS[name], name

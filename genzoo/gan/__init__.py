@@ -1,0 +1,6 @@
+"""Generative adversarial networks: GAN, conditional GAN and CycleGAN."""
+
+from genzoo.gan.cgan import ConditionalGAN
+from genzoo.gan.gan import GAN
+
+__all__ = ["GAN", "ConditionalGAN"]
