@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from genzoo.base import GenerativeModel
+from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.training import (
     TRAINER_CONSTRAINTS,
     Monitor,
@@ -169,6 +170,36 @@ class NeuralGenerativeModel(GenerativeModel):
     def _extra_fitted(self, X: np.ndarray, y, fitted: dict, seed: int) -> dict:
         """More fitted attributes, computed after training from `fitted`; none by default."""
         return {}
+
+    # --- pieces the models share
+
+    def _resolve_network(self, shape: tuple[int, ...]) -> str:
+        """ "conv" for images (c, h, w) that the conv stacks take, when `network` is "conv"
+        or "auto"; else "mlp". Raises ValueError for network="conv" on what they cannot take."""
+        if len(shape) == 1:
+            if self.network == "conv":
+                raise ValueError(
+                    "network='conv' needs images (n_samples, c, h, w); "
+                    f"X has shape (n, {shape[0]})."
+                )
+            return "mlp"
+        fits = all(MIN_IMAGE_SIZE <= side <= MAX_IMAGE_SIZE for side in shape[1:])
+        if self.network == "conv" and not fits:
+            raise ValueError(
+                f"network='conv' takes images with height and width in [{MIN_IMAGE_SIZE}, "
+                f"{MAX_IMAGE_SIZE}]; X has images of shape {shape}. Use network='mlp'."
+            )
+        return "conv" if self.network == "conv" or (self.network == "auto" and fits) else "mlp"
+
+    def _class_log_prior(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+        """Log frequencies of the training labels (n_classes,), float64 on the model's device."""
+        counts = torch.bincount(y, minlength=n_classes).to(self._device(), torch.float64)
+        return torch.log(counts / counts.sum())
+
+    def _labels_from_prior(self, n_samples: int, gen: torch.Generator) -> torch.Tensor:
+        """Label indices drawn from `class_log_prior_`, for conditional samples without y."""
+        prior = torch.exp(self.class_log_prior_).to(gen.device)
+        return torch.multinomial(prior, n_samples, replacement=True, generator=gen)
 
     # --- the template
 

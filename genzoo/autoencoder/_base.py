@@ -17,7 +17,6 @@ from sklearn.utils.validation import check_is_fitted
 from genzoo._neural import NeuralGenerativeModel
 from genzoo.autoencoder._vae_nets import decoder_mean
 from genzoo.base import FeatureTransformerMixin
-from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 
 class NeuralAutoencoder(NeuralGenerativeModel):
@@ -43,22 +42,6 @@ class NeuralAutoencoder(NeuralGenerativeModel):
         if self.likelihood == "auto" and np.isin(X, (0.0, 1.0)).all():
             return "bernoulli"
         return "gaussian"
-
-    def _resolve_network(self, shape: tuple[int, ...]) -> str:
-        if len(shape) == 1:
-            if self.network == "conv":
-                raise ValueError(
-                    "network='conv' needs images (n_samples, c, h, w); "
-                    f"X has shape (n, {shape[0]})."
-                )
-            return "mlp"
-        fits = all(MIN_IMAGE_SIZE <= side <= MAX_IMAGE_SIZE for side in shape[1:])
-        if self.network == "conv" and not fits:
-            raise ValueError(
-                f"network='conv' takes images with height and width in [{MIN_IMAGE_SIZE}, "
-                f"{MAX_IMAGE_SIZE}]; X has images of shape {shape}. Use network='mlp'."
-            )
-        return "conv" if self.network == "conv" or (self.network == "auto" and fits) else "mlp"
 
     def _autoencoder_architecture(
         self, X: np.ndarray, latent_dim: int, *, n_classes: int | None, min_std: float

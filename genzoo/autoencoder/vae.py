@@ -255,8 +255,7 @@ class VAE(NeuralAutoencoder):
         extra = super()._extra_fitted(X, y, fitted, seed)
         if self.conditional:
             n_classes = fitted["architecture_"]["n_classes"]
-            counts = torch.bincount(y, minlength=n_classes).to(self._device(), torch.float64)
-            extra["class_log_prior_"] = torch.log(counts / counts.sum())
+            extra["class_log_prior_"] = self._class_log_prior(y, n_classes)
         return extra
 
     def _loss_fn(self):
@@ -419,8 +418,7 @@ class VAE(NeuralAutoencoder):
         if not self.conditional:
             return super()._sample_with_labels(n_samples, y, gen)  # raises: no labels
         if y is None:
-            prior = torch.exp(self.class_log_prior_).to(gen.device)
-            y = torch.multinomial(prior, n_samples, replacement=True, generator=gen)
+            y = self._labels_from_prior(n_samples, gen)
         return self._draw(n_samples, y, gen), y
 
     def _draw(self, n_samples: int, y, gen) -> torch.Tensor:

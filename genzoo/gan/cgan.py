@@ -129,15 +129,12 @@ class ConditionalGAN(GAN):
         return self.conditioning
 
     def _extra_fitted(self, X, y, fitted: dict, seed: int) -> dict:
-        n_classes = fitted["architecture_"]["n_classes"]
-        counts = torch.bincount(y, minlength=n_classes).to(self._device(), torch.float64)
-        return {"class_log_prior_": torch.log(counts / counts.sum())}
+        return {"class_log_prior_": self._class_log_prior(y, len(self.classes_))}
 
     def _sample(self, n_samples: int, y, gen) -> torch.Tensor:
         return self._sample_with_labels(n_samples, y, gen)[0]
 
     def _sample_with_labels(self, n_samples: int, y, gen):
         if y is None:
-            prior = torch.exp(self.class_log_prior_).to(gen.device)
-            y = torch.multinomial(prior, n_samples, replacement=True, generator=gen)
+            y = self._labels_from_prior(n_samples, gen)
         return self._generate(n_samples, y, gen), y
