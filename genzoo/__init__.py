@@ -18,7 +18,7 @@ from genzoo.bayesnet import (
 )
 from genzoo.boltzmann import DBM, DBN, RBM
 from genzoo.classify import GenerativeClassifier
-from genzoo.gan import GAN, ConditionalGAN
+from genzoo.gan import GAN, ConditionalGAN, CycleGAN
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
 from genzoo.mixture import BernoulliMixture, GaussianMixture, LatentDirichletAllocation
@@ -31,6 +31,7 @@ __all__ = [
     "BernoulliNaiveBayes",
     "CategoricalNaiveBayes",
     "ConditionalGAN",
+    "CycleGAN",
     "DBM",
     "DBN",
     "DenoisingAutoencoder",

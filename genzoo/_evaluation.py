@@ -43,6 +43,7 @@ __all__ = [
     "logistic_accuracy",
     "prepare_data",
     "quality_floors",
+    "sampled_domain",
 ]
 
 MAX_EVAL_SAMPLES = 2000  # samples drawn for the sample-quality metrics
@@ -105,7 +106,9 @@ def fit_model(model, dataset: gdata.Dataset, *, random_state: int = 0) -> float:
         )
     _declare_levels(model, dataset)
     X = _training_values(model, dataset, random_state)
-    args, kwargs = kind_of(dataset).fit_args(dataset, "train", conditional=model.conditional, X=X)
+    args, kwargs = kind_of(dataset).fit_args(
+        dataset, "train", conditional=model.conditional, second_domain=model.second_domain, X=X
+    )
     start = time.perf_counter()
     model.fit(*args, **kwargs)
     return time.perf_counter() - start
@@ -156,7 +159,8 @@ def evaluate_model(
     MAX_EVAL_SAMPLES) with seed `random_state`; a model trained on dequantized data has its
     samples put back on the data's levels. The samples are compared with the test part (and,
     when `trained_on` says the model was fitted on this training part, checked for
-    memorization against it).
+    memorization against it); a translation model's with those of the second domain, which
+    its samples belong to (`sampled_domain`).
 
     Parameters
     ----------
@@ -186,18 +190,25 @@ def evaluate_model(
     results = {} if results is None else results
     results["support"] = dataset.support_label
     results.update(_likelihood(model, dataset, random_state, n_draws))
-    samples = _draw_samples(model, dataset, random_state)
-    samples = _to_data_levels(samples, model, dataset)
+    target = sampled_domain(model, dataset)
+    samples = _draw_samples(model, target, random_state)
+    samples = _to_data_levels(samples, model, target)
     results.update(
         sample_quality_figures(
             samples,
-            dataset,
+            target,
             trained_on=trained_on,
             image_shape=image_shape,
             random_state=random_state,
         )
     )
     return results, samples
+
+
+def sampled_domain(model, dataset: gdata.Dataset) -> gdata.Dataset:
+    """The data `model`'s samples are compared with: the second domain for a translation
+    model (`second_domain`), else `dataset` itself."""
+    return dataset.domain_b() if model.second_domain else dataset
 
 
 def _likelihood(model, dataset: gdata.Dataset, random_state: int, n_draws: int) -> dict:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genzoo._validation import check_memory
 from genzoo.base import GenerativeModel
 from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.training import (
@@ -33,6 +34,9 @@ __all__ = ["NEURAL_CONSTRAINTS", "NeuralGenerativeModel"]
 # settings and the evaluation dtype. A model adds its own: {**own, **NEURAL_CONSTRAINTS}.
 NEURAL_CONSTRAINTS: dict[str, list] = {**TRAINER_CONSTRAINTS, "dtype": ["dtype"]}
 _STATE_SUFFIX = "_state_"  # fitted network weights: `<network>_state_`, a dict of tensors
+# Training holds each parameter five times: the weight, its gradient, Adam's two moments and
+# the moving average.
+_TRAINING_COPIES = 5
 
 
 class NeuralGenerativeModel(GenerativeModel):
@@ -58,7 +62,9 @@ class NeuralGenerativeModel(GenerativeModel):
        A model whose losses say little about its samples (a GAN) also returns a
        `genzoo.training.Monitor` from ``self._monitor(X, y, shift, scale)``: its figures,
        measured every few steps, become `history_`.
-    7. With `ema_decay`, the fitted weights are the moving average.
+    7. With `ema_decay`, the fitted weights are the moving average, of the networks that
+       ``self._averaged()`` names (every network by default; a GAN's generator alone: the
+       discriminator is not used to sample, and averaging it costs a step's time).
     8. The fitted attributes: ``<network>_state_`` (the weights, a dict of tensors in `dtype`
        on the model's device, per network), `architecture_`, `data_shift_` and `data_scale_`
        (float64), `loss_curve_` (the first objective's loss at each of its updates),
@@ -167,6 +173,10 @@ class NeuralGenerativeModel(GenerativeModel):
         """What to measure during training (see `genzoo.training.Monitor`); None by default."""
         return None
 
+    def _averaged(self) -> tuple[str, ...] | None:
+        """The networks whose moving average `ema_decay` keeps; None for every network."""
+        return None
+
     def _extra_fitted(self, X: np.ndarray, y, fitted: dict, seed: int) -> dict:
         """More fitted attributes, computed after training from `fitted`; none by default."""
         return {}
@@ -206,6 +216,7 @@ class NeuralGenerativeModel(GenerativeModel):
     def _fit(self, X, y, gen) -> dict:
         self._check_arguments()
         architecture = self._architecture(X, y)
+        self._check_network_size(architecture)
         shift, scale = self._standardisation(X, architecture)
         seeds = torch.randint(2**62, (3,), generator=gen, device=gen.device).tolist()
         init_seed, train_seed, extra_seed = seeds
@@ -215,8 +226,10 @@ class NeuralGenerativeModel(GenerativeModel):
             networks = self._build_networks(architecture)
         data = self._training_data(X, y, shift, scale)
         monitor = self._monitor(X, y, shift, scale)
-        result = Trainer(config).fit(networks, self._objectives(), data, monitor=monitor)
-        trained = networks if result.ema is None else result.ema
+        result = Trainer(config).fit(
+            networks, self._objectives(), data, monitor=monitor, averaged=self._averaged()
+        )
+        trained = {**networks, **(result.ema or {})}
         device = self._device()
         fitted = {
             **{name + _STATE_SUFFIX: self._weights(net) for name, net in trained.items()},
@@ -230,6 +243,18 @@ class NeuralGenerativeModel(GenerativeModel):
             **({"loss_curves_": dict(result.losses)} if len(result.losses) > 1 else {}),
         }
         return {**fitted, **self._extra_fitted(X, y, fitted, extra_seed)}
+
+    def _check_network_size(self, architecture: dict) -> None:
+        """Refuse networks whose training would not fit in memory, before any is built: the
+        widths a user asks for are counted on the meta device."""
+        with torch.device("meta"):
+            networks = self._build_networks(architecture)
+        n = sum(p.numel() for net in networks.values() for p in net.parameters())
+        check_memory(
+            n * _TRAINING_COPIES * 4,
+            self._device(),
+            f"training {type(self).__name__}'s networks ({n:,} parameters; check the widths)",
+        )
 
     def _train_config(self, seed: int) -> TrainConfig:
         """The Trainer's settings: the constructor's arguments, with the training seed."""

@@ -98,6 +98,9 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     fitted_attributes: ClassVar[tuple[str, ...]] = ()
     # Whether X may be a scipy.sparse matrix (counts from a vectoriser).
     takes_sparse: ClassVar[bool] = False
+    # Whether fit also takes a second domain, `fit(X, X_b=...)` (a translation model), whose
+    # samples then belong to that domain.
+    second_domain: ClassVar[bool] = False
     # Whether log_prob gives probabilities of discrete values (True) or densities (False);
     # None: as the data kind says (see `likelihood_support`).
     discrete_likelihood: ClassVar[bool | None] = None
@@ -527,13 +530,14 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     # --- helpers for subclasses
 
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """Check X for this model's data kind; at fit (`reset`) it fixes the feature count.
+    def _check_X(self, X, *, reset: bool, name: str = "X") -> np.ndarray:
+        """Check X (called `name` in errors) for this model's data kind; at fit (`reset`) it
+        fixes the feature count.
 
         Values beyond what the model's arithmetic squares without overflow are refused.
         """
         ndim = (2, 3, 4) if self.data_kind == "images" else 2
-        X = check_array(X, name="X", ndim=ndim, max_abs=safe_magnitude(self._dtype()))
+        X = check_array(X, name=name, ndim=ndim, max_abs=safe_magnitude(self._dtype()))
         if self.data_kind == "images" and X.ndim == 3:
             X = X[:, None]  # (n, h, w) is one channel
         shape = tuple(X.shape[1:])

@@ -14,12 +14,14 @@ import numpy as np
 
 from genzoo.data.kinds import get_kind
 
-__all__ = ["FIGURE_PIXELS", "MAX_GRID_IMAGES", "save_samples_png"]
+__all__ = ["FIGURE_PIXELS", "MAX_GRID_IMAGES", "save_pairs_png", "save_samples_png"]
 
 FIGURE_PIXELS = 600  # width and height of every saved PNG
 MAX_GRID_IMAGES = 64
 _DPI = 100
 _MAX_POINTS = 5000  # points of each cloud drawn in a scatter
+_PAIR_COLUMNS = 8  # pairs of images per row pair of a translation's grid
+_MAX_PAIR_LINES = 300  # segments joining inputs to translations in a scatter
 _SENTENCES_SHOWN = 16
 _SENTENCE_CHARS = 70  # a longer sentence is cut with an ellipsis so it fits the figure
 
@@ -80,6 +82,63 @@ def save_samples_png(
     fig = Figure(figsize=(size, size), dpi=_DPI)
     FigureCanvasAgg(fig)
     data_kind.draw_figure(fig, samples, reference, image_shape)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+def save_pairs_png(
+    inputs,
+    outputs,
+    path: str | os.PathLike,
+    *,
+    image_shape: tuple[int, ...] | None = None,
+    reference=None,
+    title: str | None = None,
+) -> Path:
+    """Save a picture of a translation, each input beside its output, at `path`.
+
+    Images (or vectors with `image_shape`): rows of inputs, each followed by the row of their
+    translations, `_PAIR_COLUMNS` to a row. Vectors: the inputs and the outputs as two
+    clouds, a grey segment joining each input to its output, over `reference` (the target
+    domain's data) when given.
+
+    >>> import tempfile
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_pairs_png(X, X @ [[0, -1], [1, 0]], Path(folder, "pairs.png")).name
+    'pairs.png'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    inputs, outputs = np.asarray(inputs, dtype=np.float64), np.asarray(outputs, dtype=np.float64)
+    if len(inputs) == 0 or inputs.shape != outputs.shape:
+        raise ValueError(
+            f"inputs and outputs must be non-empty and of one shape; got {inputs.shape} and "
+            f"{outputs.shape}"
+        )
+    size = FIGURE_PIXELS / _DPI
+    fig = Figure(figsize=(size, size), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    if image_shape is not None or inputs.ndim > 2:
+        n = min(len(inputs), MAX_GRID_IMAGES // 2)
+        shown = as_images(inputs[:n], image_shape), as_images(outputs[:n], image_shape)
+        rows = [
+            part[start : start + _PAIR_COLUMNS]
+            for start in range(0, n, _PAIR_COLUMNS)
+            for part in shown
+        ]
+        # A short last row is padded with grey, so every input keeps its place above its output.
+        blank = np.full((_PAIR_COLUMNS, *shown[0].shape[1:]), 0.5)
+        grid = np.concatenate([np.concatenate([r, blank[len(r) :]]) for r in rows])
+        draw_image_grid(fig, grid, cols=_PAIR_COLUMNS)
+    else:
+        draw_pairs(fig.add_subplot(), inputs.reshape(len(inputs), -1),
+                   outputs.reshape(len(outputs), -1), reference)  # fmt: skip
     if title:
         fig.suptitle(title)
     path = Path(path)
@@ -162,13 +221,14 @@ def as_images(samples: np.ndarray, image_shape) -> np.ndarray:
     return np.clip(samples, 0.0, 1.0).transpose(0, 2, 3, 1)  # (n, h, w, c)
 
 
-def draw_image_grid(fig, images: np.ndarray) -> None:
-    """One mosaic of the images with a 1-pixel grey border, drawn by a single imshow.
+def draw_image_grid(fig, images: np.ndarray, cols: int | None = None) -> None:
+    """One mosaic of the images with a 1-pixel grey border, drawn by a single imshow;
+    `cols` images to a row (None: a square-ish grid).
 
     Grey, not white or black, so that neither ink nor background runs into the next image.
     """
     n, h, w, c = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = math.ceil(math.sqrt(n)) if cols is None else cols
     rows = math.ceil(n / cols)
     mosaic = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 0.5)
     for i, image in enumerate(images):
@@ -205,6 +265,35 @@ def draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
         ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.7", alpha=0.5, label="data", zorder=1)
     points = _thin(samples)
     ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:blue", alpha=0.7, label="samples", zorder=2)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", markerscale=3)
+
+
+def draw_pairs(ax, inputs: np.ndarray, outputs: np.ndarray, reference) -> None:
+    """Inputs and their translations as two clouds, each pair joined by a grey segment; in
+    one dimension, each translation against its input."""
+    labels = ("x1", "x2")
+    if inputs.shape[1] == 1:
+        ax.scatter(inputs[:, 0], outputs[:, 0], s=5, c="tab:blue", alpha=0.8)
+        ax.set_xlabel("input")
+        ax.set_ylabel("translation")
+        return
+    if inputs.shape[1] != 2:
+        basis = _principal_directions(np.concatenate([inputs, outputs]))
+        inputs, outputs = inputs @ basis, outputs @ basis
+        reference = None if reference is None else reference.reshape(len(reference), -1) @ basis
+        labels = ("principal direction 1", "principal direction 2")
+    if reference is not None:
+        ref = _thin(np.asarray(reference, dtype=np.float64).reshape(len(reference), -1))
+        ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.8", alpha=0.5, label="target data", zorder=1)
+    joined = slice(0, _MAX_PAIR_LINES)
+    for start, end in zip(inputs[joined], outputs[joined], strict=True):
+        ax.plot(*np.stack([start, end]).T, color="0.5", linewidth=0.4, alpha=0.6, zorder=2)
+    a, b = _thin(inputs), _thin(outputs)
+    ax.scatter(a[:, 0], a[:, 1], s=5, c="tab:blue", alpha=0.8, label="input", zorder=3)
+    ax.scatter(b[:, 0], b[:, 1], s=5, c="tab:orange", alpha=0.8, label="translation", zorder=3)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_aspect("equal", adjustable="datalim")

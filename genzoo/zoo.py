@@ -33,10 +33,11 @@ from genzoo._evaluation import (
     logistic_accuracy,
     prepare_data,
     quality_floors,
+    sampled_domain,
 )
 from genzoo._files import atomic_write_text
 from genzoo.data.kinds import kind_of
-from genzoo.plotting import save_samples_png
+from genzoo.plotting import MAX_GRID_IMAGES, save_pairs_png, save_samples_png
 from genzoo.registry import get_entry, list_models, make
 
 __all__ = [
@@ -258,7 +259,7 @@ def _run_one(
             row.update({k: v for k, v in results.items() if k in row})
         if row["likelihood_kind"] is None:
             row["likelihood_note"] = None  # "none" says it; the reason is in `genzoo list`
-        row.update(_floors(data, dataset, image_shape, seed, cache))
+        row.update(_floors(sampled_domain(model, dataset), image_shape, seed, cache))
         row["bayes_accuracy"] = bayes_accuracy(
             model, dataset, random_state=seed, class_params=dict(entry.classifier_params)
         )
@@ -281,24 +282,41 @@ def _cached(cache: dict, key, compute):
     return cache[key]
 
 
-def _floors(data, dataset, image_shape, seed: int, cache: dict) -> dict:
-    """The real data's figures, once per data set, seed and form (pixels or counts)."""
-    key = ("floors", data.name, dataset.kind, seed)
+def _floors(dataset, image_shape, seed: int, cache: dict) -> dict:
+    """The real data's figures, once per data set (or domain), seed and form (pixels or
+    counts)."""
+    key = ("floors", dataset.name, dataset.kind, seed)
     return _cached(
         cache, key, lambda: quality_floors(dataset, image_shape=image_shape, random_state=seed)
     )
 
 
 def _pictures(entry, model, data, dataset, samples, image_shape, out: Path, stem: str) -> str:
-    """Save the samples' picture (and the real data's, once); return the picture's name."""
-    save_samples_png(
-        _shown(samples, dataset, image_shape),
-        out / f"{stem}.png",
-        kind=dataset.kind,
-        image_shape=image_shape,
-        reference=kind_of(dataset).reference(dataset),
-        title=f"{entry.name} on {data.name}",
-    )
+    """Save the samples' picture (and the real data's, once); return the picture's name.
+
+    A translation model's picture is of pairs: test rows of the first domain and their
+    translations, over the second domain's test part.
+    """
+    if model.second_domain:
+        inputs = dataset.X_test[: MAX_GRID_IMAGES // 2 if image_shape else MAX_EVAL_SAMPLES]
+        target = dataset.domain_b()
+        save_pairs_png(
+            _shown(inputs, dataset, image_shape),
+            _shown(model.translate(inputs), target, image_shape),
+            out / f"{stem}.png",
+            image_shape=image_shape,
+            reference=kind_of(target).reference(target),
+            title=f"{entry.name} on {data.name}: input and translation",
+        )
+    else:
+        save_samples_png(
+            _shown(samples, dataset, image_shape),
+            out / f"{stem}.png",
+            kind=dataset.kind,
+            image_shape=image_shape,
+            reference=kind_of(dataset).reference(dataset),
+            title=f"{entry.name} on {data.name}",
+        )
     real = out / f"real_{_file_safe(data.name)}.png"
     if not real.exists() and data.kind != "sequences":
         X = data.X_test

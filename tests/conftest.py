@@ -106,7 +106,10 @@ class Fixture:
 
     def fit_args(self, part: str = "train", X=None) -> tuple[tuple, dict]:
         """Arguments of fit (and log_prob) for a part of the data, or for a replacement X."""
-        return self.data_kind.fit_args(self.data, part, conditional=self.conditional, X=X)
+        return self.data_kind.fit_args(
+            self.data, part, conditional=self.conditional,
+            second_domain=self.entry.cls.second_domain, X=X,
+        )  # fmt: skip
 
     def fit(self, model, part: str = "train"):
         args, kwargs = self.fit_args(part)

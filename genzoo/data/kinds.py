@@ -38,15 +38,23 @@ class DataKind:
 
     # --- handing a data set to a model
 
-    def fit_args(self, dataset, part: str = "train", *, conditional: bool = False, X=None):
+    def fit_args(
+        self, dataset, part: str = "train", *, conditional: bool = False,
+        second_domain: bool = False, X=None,
+    ):  # fmt: skip
         """(args, kwargs) of `fit` for a part of `dataset`, or for a replacement X.
 
-        A data set with a second domain adds it as ``X_b`` (a translation model's `fit`).
+        With `second_domain` (a translation model's `fit`), the data set's second domain
+        comes as ``X_b``; other models see domain a alone.
         """
         X = getattr(dataset, f"X_{part}") if X is None else X
         args = (X, getattr(dataset, f"y_{part}")) if conditional else (X,)
         kwargs = self.eval_kwargs(dataset, part)
-        if dataset.has_second_domain:
+        if second_domain:
+            if not dataset.has_second_domain:
+                raise ValueError(
+                    f"data set {dataset.name!r} has one domain; a translation model needs two."
+                )
             kwargs = {**kwargs, "X_b": getattr(dataset, f"X_b_{part}")}
         return args, kwargs
 
@@ -253,11 +261,16 @@ class Sentences(DataKind):
         tags.two_d_array = False
         tags.string = True
 
-    def fit_args(self, dataset, part: str = "train", *, conditional: bool = False, X=None):
+    def fit_args(
+        self, dataset, part: str = "train", *, conditional: bool = False,
+        second_domain: bool = False, X=None,
+    ):  # fmt: skip
         trees = getattr(dataset, f"trees_{part}")
         if X is None and trees is not None:
             X = trees  # a treebank: fit by maximum likelihood on its trees
-        return super().fit_args(dataset, part, conditional=conditional, X=X)
+        return super().fit_args(
+            dataset, part, conditional=conditional, second_domain=second_domain, X=X
+        )
 
     def n_tokens(self, dataset, part: str = "test") -> int | None:
         return sum(len(s) for s in getattr(dataset, f"X_{part}"))

@@ -122,7 +122,15 @@ class Translator(nn.Module):
     Images: a fully convolutional residual network at full resolution (a stem, residual
     blocks with instance norm, as in Zhu et al. 2017's ResNet generator without its
     down-sampling, which 8x8 images cannot afford), with a tanh output in [-1, 1]. Vectors:
-    ``x + MLP(x)``, so that the identity is the starting point.
+    an MLP.
+
+    The vector translator is deliberately not residual (``x + MLP(x)``). A map that starts
+    at the identity is pulled towards the nearest map that matches the distributions, the
+    one that moves the data least, which is monotone (the gradient of a convex function, as
+    optimal transport maps are; Brenier, 1991). A rotation by 90 degrees never is: from the
+    identity, each cluster goes to its nearest cluster of the other domain. Started from a
+    random map, it has no such pull to resist (measured on "blobs_rotated": the residual
+    translator sent 99.6% of points to the wrong blob, the plain one 0.4%).
     """
 
     def __init__(self, architecture: dict):
@@ -143,7 +151,7 @@ class Translator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.conv:
             return self.net(x)
-        return x + self.net(x.flatten(1)).reshape(x.shape)
+        return self.net(x.flatten(1)).reshape(x.shape)
 
 
 def critic_scores(critic: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:

@@ -129,7 +129,8 @@ class TrainResult:
     step : steps done, counting those before a resume.
     history : the first objective's loss (mean over processes) at each of its updates,
         counting those before a resume; with one loss function, the loss of every step.
-    ema : module name -> a copy holding the averaged weights, or None without `ema_decay`.
+    ema : module name -> a copy holding the averaged weights (of the modules `fit` was asked
+        to average, every module by default), or None without `ema_decay`.
     interrupted : whether SIGINT or SIGTERM stopped the run before `max_steps`.
     metrics : metric name -> its value at every update (this process's own values); with
         several objectives the names are "objective/metric".
@@ -179,6 +180,20 @@ def _check_modules(modules) -> None:
         raise ValueError("modules must be a dict of name -> torch.nn.Module.")
     if not _trainable(modules, modules):
         raise ValueError("modules have no trainable parameters.")
+
+
+def _check_averaged(averaged, modules: dict[str, nn.Module]) -> list[str]:
+    """The names of the modules to average, checked: every module when None."""
+    if averaged is None:
+        return list(modules)
+    if isinstance(averaged, str) or not isinstance(averaged, Sequence):
+        raise ValueError(f"averaged must be a sequence of module names; got {averaged!r}.")
+    unknown = [name for name in averaged if name not in modules]
+    if unknown or not averaged:
+        raise ValueError(
+            f"averaged must name some of the modules {sorted(modules)}; got {list(averaged)!r}."
+        )
+    return list(dict.fromkeys(averaged))
 
 
 def _check_objectives(objectives, modules: dict[str, nn.Module]) -> list[Objective]:
@@ -249,7 +264,8 @@ class _Run:
 @dataclass
 class _Parts:
     """What training changes, per objective: its modules' view (its own wrapped in DDP), its
-    parameters and optimizer; and the EMA of every module."""
+    parameters and optimizer; and the EMA of the averaged modules, with their tensors listed
+    once (`_Averages`) so that a step averages them all in one multi-tensor call."""
 
     modules: dict[str, nn.Module]
     objectives: list[Objective]
@@ -257,6 +273,7 @@ class _Parts:
     params: list[list[nn.Parameter]]
     optimizers: dict[str, torch.optim.Optimizer]
     ema: dict[str, nn.Module] | None
+    averages: _Averages | None = None
 
     def optimizer_arguments(self) -> dict:
         """`optimizer=` for one objective (the checkpoint format of one-loss runs), else
@@ -264,6 +281,34 @@ class _Parts:
         if len(self.optimizers) == 1:
             return {"optimizer": next(iter(self.optimizers.values()))}
         return {"optimizers": self.optimizers}
+
+
+@dataclass
+class _Averages:
+    """The averaged modules' parameters and buffers beside their copies', flattened once."""
+
+    averages: list[torch.Tensor]
+    weights: list[torch.Tensor]
+    average_buffers: list[torch.Tensor]
+    buffers: list[torch.Tensor]
+
+    @classmethod
+    def of(cls, ema: dict[str, nn.Module], modules: dict[str, nn.Module]) -> _Averages:
+        lists = ([], [], [], [])
+        for name, copy_ in ema.items():
+            lists[0].extend(copy_.parameters())
+            lists[1].extend(modules[name].parameters())
+            lists[2].extend(copy_.buffers())
+            lists[3].extend(modules[name].buffers())
+        return cls(*lists)
+
+    @torch.no_grad()
+    def update(self, decay: float) -> None:
+        """Move the averages toward the weights (see `update_ema`); copy the buffers."""
+        if self.averages:
+            torch._foreach_lerp_(self.averages, self.weights, 1.0 - decay)
+        if self.buffers:
+            torch._foreach_copy_(self.average_buffers, self.buffers)
 
 
 @dataclass
@@ -312,6 +357,7 @@ class Trainer:
         *,
         resume: bool = True,
         monitor: Monitor | None = None,
+        averaged: Sequence[str] | None = None,
     ) -> TrainResult:
         """Train `modules` in place to minimise the objectives over minibatches of `data`.
 
@@ -330,7 +376,9 @@ class Trainer:
         update. With `resume` and a checkpoint in `checkpoint_dir`, training continues from it
         (doing nothing if it is complete). Modules keep their train/eval mode. A `Monitor`
         measures the model every few steps (see `Monitor`); its check may stop training with
-        `TrainingDiverged`, as a loss that is no longer finite does.
+        `TrainingDiverged`, as a loss that is no longer finite does. With `ema_decay`, the
+        modules named in `averaged` (every module when None) get a moving average: a model
+        averages what it samples with (a GAN's generator), not the networks that only train it.
         """
         config = self.config
         config.validate()
@@ -339,13 +387,14 @@ class Trainer:
         objectives = _check_objectives(objectives, modules)
         if monitor is not None and not isinstance(monitor, Monitor):
             raise ValueError(f"monitor must be a Monitor or None; got {type(monitor).__name__}.")
+        averaged = _check_averaged(averaged, modules)
         init_distributed(config.device)
         device = training_device(config.device)
         for module in modules.values():
             module.to(device)
         require_same(len(data[0]), "the number of rows of data", device)
         data = tuple(t.to(device) for t in data)
-        parts = self._parts(modules, objectives, device)
+        parts = self._parts(modules, objectives, device, averaged)
         run = _Run(seed=shared_seed(config.random_state, device))
         if resume:
             run = self._resume(run, parts, device)
@@ -369,7 +418,7 @@ class Trainer:
 
     # --- steps of fit
 
-    def _parts(self, modules, objectives: list[Objective], device) -> _Parts:
+    def _parts(self, modules, objectives: list[Objective], device, averaged) -> _Parts:
         """Each objective's optimizer and view of the modules, and the EMA copies."""
         config = self.config
         # DDP gives every process the weights of process 0; the EMA starts from those.
@@ -385,10 +434,11 @@ class Trainer:
                 betas=tuple(objective.betas),
                 weight_decay=_or(objective.weight_decay, config.weight_decay),
             )
-        ema = None
-        if config.ema_decay is not None:
-            ema = {n: copy.deepcopy(m).requires_grad_(False).eval() for n, m in modules.items()}
-        return _Parts(modules, objectives, views, params, optimizers, ema)
+        if config.ema_decay is None:
+            return _Parts(modules, objectives, views, params, optimizers, None)
+        ema = {n: copy.deepcopy(modules[n]).requires_grad_(False).eval() for n in averaged}
+        averages = _Averages.of(ema, modules)
+        return _Parts(modules, objectives, views, params, optimizers, ema, averages)
 
     def _resume(self, run: _Run, parts: _Parts, device: torch.device) -> _Run:
         """Restore a checkpoint from `checkpoint_dir` if there is one; return the run state."""
@@ -482,10 +532,8 @@ class Trainer:
             for key, value in metrics.items():  # detached: a pending graph would pin memory
                 value = value.detach() if isinstance(value, torch.Tensor) else value
                 pending.metrics.append((prefix + key, value))
-        if parts.ema is not None:
-            decay = ema_decay_at(run.step, self.config.ema_decay)
-            for name, module in parts.modules.items():
-                update_ema(parts.ema[name], module, decay)
+        if parts.averages is not None:
+            parts.averages.update(ema_decay_at(run.step, self.config.ema_decay))
         run.step += 1
         run.samples_seen += self.config.batch_size * world
 

@@ -146,17 +146,19 @@ def test_second_domain_is_checked():
     assert Dataset("x", "vectors", X, X, X_b_train=X_b, X_b_test=X, levels=2).has_second_domain
 
 
-def test_fit_args_carry_the_second_domain_and_eval_kwargs_do_not():
+def test_fit_args_carry_the_second_domain_to_translation_models_only():
     data = load("digits_negatives", n_samples=20)
     kind = kind_of(data)
-    args, kwargs = kind.fit_args(data)
+    args, kwargs = kind.fit_args(data, second_domain=True)
     assert args == (data.X_train,) and kwargs.keys() == {"X_b"}
     assert kwargs["X_b"] is data.X_b_train
-    args, kwargs = kind.fit_args(data, "test", conditional=True)
+    args, kwargs = kind.fit_args(data, "test", conditional=True, second_domain=True)
     assert args[0] is data.X_test and args[1] is data.y_test and kwargs["X_b"] is data.X_b_test
     assert kind.eval_kwargs(data, "test") == {}
-    _, kwargs = kind.fit_args(data.domain_a())
-    assert kwargs == {}
+    args, kwargs = kind.fit_args(data)
+    assert args == (data.X_train,) and kwargs == {}
+    with pytest.raises(ValueError, match="has one domain; a translation model needs two"):
+        kind.fit_args(data.domain_a(), second_domain=True)
 
 
 def test_as_vectors_flattens_both_domains_and_as_counts_drops_b():

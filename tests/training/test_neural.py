@@ -45,7 +45,7 @@ def test_every_trainer_setting_is_an_argument_that_reaches_the_trainer(cls, tmp_
     params = model.get_params()
     assert set(NEURAL_CONSTRAINTS) <= set(params)
     # GANs document their own defaults for these (DCGAN's batch and rate, EMA sampling)
-    own = GAN_DEFAULTS if issubclass(cls, genzoo.GAN) else {}
+    own = GAN_DEFAULTS if issubclass(cls, (genzoo.GAN, genzoo.CycleGAN)) else {}
     defaults = TrainConfig(**own)
     for name in TRAINER_CONSTRAINTS:
         assert params[name] == getattr(defaults, name), name
@@ -183,3 +183,16 @@ def test_a_model_with_two_objectives_fits_through_the_template():
     samples = model.sample(5, random_state=1)
     assert samples.shape == (5, 2) and np.isfinite(samples).all()
     np.testing.assert_array_equal(samples, clone(model).fit(X).sample(5, random_state=1))
+
+
+@pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
+def test_networks_too_big_to_train_are_refused_before_any_is_built(cls):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    model = cls(**FAST, hidden=(10**9,)) if "hidden" in cls().get_params() else None
+    if model is None:
+        pytest.skip("no widths to ask for")
+    args = (X, np.arange(40) % 2) if model.conditional else (X,)
+    extra = {"X_b": X} if cls.second_domain else {}
+    with pytest.raises(ValueError, match=r"networks \([\d,]+ parameters; check the widths\) "
+                                         r"would need about [\d.]+ (GB|TB)"):  # fmt: skip
+        model.fit(*args, **extra)
