@@ -14,7 +14,13 @@ import numpy as np
 
 from genzoo.data.kinds import get_kind
 
-__all__ = ["FIGURE_PIXELS", "MAX_GRID_IMAGES", "save_pairs_png", "save_samples_png"]
+__all__ = [
+    "FIGURE_PIXELS",
+    "MAX_GRID_IMAGES",
+    "save_history_png",
+    "save_pairs_png",
+    "save_samples_png",
+]
 
 FIGURE_PIXELS = 600  # width and height of every saved PNG
 MAX_GRID_IMAGES = 64
@@ -72,16 +78,27 @@ def save_samples_png(
     ...     save_samples_png(X, Path(folder, "samples.png"), kind="vectors").name
     'samples.png'
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     data_kind = get_kind(kind)
     if len(samples) == 0:
         raise ValueError("samples must hold at least one sample")
+    fig = _figure()
+    data_kind.draw_figure(fig, samples, reference, image_shape)
+    return _save(fig, path, title)
+
+
+def _figure():
+    """A FIGURE_PIXELS-square figure on the Agg canvas (no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     size = FIGURE_PIXELS / _DPI
     fig = Figure(figsize=(size, size), dpi=_DPI)
     FigureCanvasAgg(fig)
-    data_kind.draw_figure(fig, samples, reference, image_shape)
+    return fig
+
+
+def _save(fig, path, title: str | None) -> Path:
     if title:
         fig.suptitle(title)
     path = Path(path)
@@ -112,8 +129,6 @@ def save_pairs_png(
     ...     save_pairs_png(X, X @ [[0, -1], [1, 0]], Path(folder, "pairs.png")).name
     'pairs.png'
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     inputs, outputs = np.asarray(inputs, dtype=np.float64), np.asarray(outputs, dtype=np.float64)
     if len(inputs) == 0 or inputs.shape != outputs.shape:
@@ -121,9 +136,7 @@ def save_pairs_png(
             f"inputs and outputs must be non-empty and of one shape; got {inputs.shape} and "
             f"{outputs.shape}"
         )
-    size = FIGURE_PIXELS / _DPI
-    fig = Figure(figsize=(size, size), dpi=_DPI)
-    FigureCanvasAgg(fig)
+    fig = _figure()
     if image_shape is not None or inputs.ndim > 2:
         n = min(len(inputs), MAX_GRID_IMAGES // 2)
         shown = as_images(inputs[:n], image_shape), as_images(outputs[:n], image_shape)
@@ -139,12 +152,38 @@ def save_pairs_png(
     else:
         draw_pairs(fig.add_subplot(), inputs.reshape(len(inputs), -1),
                    outputs.reshape(len(outputs), -1), reference)  # fmt: skip
-    if title:
-        fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=_DPI)
-    return path
+    return _save(fig, path, title)
+
+
+def save_history_png(history: dict, path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Save each figure of a training `history_` (a "step" list and lists of the figures
+    measured at those steps) against the step, one panel per figure, at `path`.
+
+    >>> import tempfile
+    >>> history = {"step": [100, 200], "precision": [0.2, 0.6], "recall": [0.1, 0.5]}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_history_png(history, Path(folder, "history.png")).name
+    'history.png'
+    """
+    steps = np.asarray(history.get("step", ()), dtype=np.float64)
+    names = [name for name in history if name != "step"]
+    if not len(steps) or not names:
+        raise ValueError("history must hold a 'step' list and at least one figure")
+    for name in names:
+        if len(history[name]) != len(steps):
+            raise ValueError(f"history[{name!r}] has {len(history[name])} values, not {len(steps)}")
+    fig = _figure()
+    cols = math.ceil(math.sqrt(len(names)))
+    rows = math.ceil(len(names) / cols)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.plot(steps, np.asarray(history[name], dtype=np.float64), marker="o", markersize=3)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        if i >= len(names) - cols:
+            ax.set_xlabel("step", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _save(fig, path, title)
 
 
 # --- sequences, tables and sentences

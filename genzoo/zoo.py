@@ -37,7 +37,7 @@ from genzoo._evaluation import (
 )
 from genzoo._files import atomic_write_text
 from genzoo.data.kinds import kind_of
-from genzoo.plotting import MAX_GRID_IMAGES, save_pairs_png, save_samples_png
+from genzoo.plotting import MAX_GRID_IMAGES, save_history_png, save_pairs_png, save_samples_png
 from genzoo.registry import get_entry, list_models, make
 
 __all__ = [
@@ -329,6 +329,13 @@ def _pictures(entry, model, data, dataset, samples, image_shape, out: Path, stem
             image_shape=data.image_shape,
             reference=kind_of(data).reference(data),
             title=f"real {data.name} (test part)",
+        )
+    if getattr(model, "history_", None):
+        # What was measured during training (a GAN's precision, recall, FID): collapse shows.
+        save_history_png(
+            model.history_,
+            out / f"{stem}_history.png",
+            title=f"{entry.name} on {data.name}: measured during training",
         )
     if image_shape is not None and hasattr(model, "topic_word_"):
         # Topics of a corpus of pictures (the bars) are pictures too.

@@ -99,3 +99,16 @@ def test_plotting_leaves_pyplot_alone(tmp_path, rng):
 def test_bad_input(tmp_path, samples, kwargs, match):
     with pytest.raises(ValueError, match=match):
         save_samples_png(samples, tmp_path / "bad.png", **kwargs)
+
+
+def test_history_picture_has_a_panel_per_figure_and_refuses_ragged_lists(tmp_path):
+    from genzoo.plotting import save_history_png
+
+    history = {"step": [10, 20, 30], "precision": [0.1, 0.4, 0.6], "recall": [0.0, 0.2, 0.5]}
+    path = save_history_png(history, tmp_path / "h.png", title="gan")
+    with Image.open(path) as picture:
+        assert picture.size == (600, 600)
+    with pytest.raises(ValueError, match=r"history\['recall'\] has 2 values, not 3"):
+        save_history_png({**history, "recall": [0.0, 0.2]}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="a 'step' list and at least one figure"):
+        save_history_png({"step": [1]}, tmp_path / "bad.png")

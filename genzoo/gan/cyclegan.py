@@ -14,7 +14,7 @@ from genzoo._neural import NEURAL_CONSTRAINTS, NeuralGenerativeModel
 from genzoo._validation import MAX_ITERATIONS, Interval, Options, check_memory
 from genzoo.gan._losses import discriminator_loss, generator_loss
 from genzoo.gan._nets import Critic, Translator, critic_scores
-from genzoo.gan.gan import _MIN_MONITOR_ROWS, lost_for, separation, tanh_range
+from genzoo.gan.gan import _MIN_MONITOR_ROWS, check_betas, lost_for, separation, tanh_range
 from genzoo.metrics.tracking import MAX_TRACKED_ROWS, QualityTracker
 from genzoo.nets._layers import check_positive_ints
 from genzoo.registry import Variant, register
@@ -319,13 +319,7 @@ class CycleGAN(NeuralGenerativeModel):
         # Both are checked, whichever the data use, so that a typo never waits for images.
         check_positive_ints(self.hidden, "hidden")
         check_positive_ints(self.channels, "channels")
-        for name in ("generator_betas", "discriminator_betas"):
-            betas = tuple(getattr(self, name))
-            if len(betas) != 2 or not all(
-                isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
-                for b in betas
-            ):
-                raise ValueError(f"{name} must be two floats in [0, 1); got {betas!r}.")
+        check_betas(self)
 
     def _architecture(self, data, y) -> dict:
         shape = tuple(data.a.shape[1:])

@@ -60,6 +60,17 @@ def lost_for(monitored: dict[str, list[float]], patience: int) -> str | None:
     return None
 
 
+def check_betas(model) -> None:
+    """Refuse `generator_betas` or `discriminator_betas` of `model` that are not two floats in
+    [0, 1) (Adam's moment decays)."""
+    for name in ("generator_betas", "discriminator_betas"):
+        betas = tuple(getattr(model, name))
+        if len(betas) != 2 or not all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        ):
+            raise ValueError(f"{name} must be two floats in [0, 1); got {betas!r}.")
+
+
 def tanh_range(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(shift, scale) of shape X.shape[1:] that map all of X onto [-1, 1] (one range for
     every pixel), the range of a tanh output layer."""
@@ -287,13 +298,7 @@ class GAN(NeuralGenerativeModel):
     # --- the template's hooks
 
     def _check_arguments(self) -> None:
-        for name in ("generator_betas", "discriminator_betas"):
-            betas = tuple(getattr(self, name))
-            if len(betas) != 2 or not all(
-                isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
-                for b in betas
-            ):
-                raise ValueError(f"{name} must be two floats in [0, 1); got {betas!r}.")
+        check_betas(self)
         if self.n_critic > self.max_steps:
             raise ValueError(
                 f"n_critic={self.n_critic} exceeds max_steps={self.max_steps}: the generator "

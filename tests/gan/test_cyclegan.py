@@ -130,6 +130,10 @@ def test_fit_needs_a_second_domain_of_the_same_shape(blobs):
         model.fit(blobs.X_train, X_b=np.full((50, 2), np.inf))
     with pytest.raises(ValueError, match="channels=.* must be a sequence of positive integers"):
         CycleGAN(**{**SMALL, "channels": (-1, 2)}).fit(blobs.X_train, X_b=blobs.X_b_train)
+    with pytest.raises(ValueError, match=r"discriminator_betas must be two floats in \[0, 1\)"):
+        CycleGAN(**{**SMALL, "discriminator_betas": (0.5, 1.0)}).fit(
+            blobs.X_train, X_b=blobs.X_b_train
+        )
     digits = load("digits_negatives", n_samples=40)
     with pytest.raises(ValueError, match="same sample shape"):
         model.fit(digits.X_train, X_b=digits.X_b_train[:, :, :, :4])
@@ -187,3 +191,5 @@ def test_the_zoo_scores_translations_against_the_second_domain(tmp_path, monkeyp
     assert cycle["mmd_floor"] != gmm["mmd_floor"]
     with Image.open(tmp_path / cycle["picture"]) as picture:
         assert picture.size == (600, 600)
+    assert (tmp_path / "tiny_cyclegan_history.png").is_file()  # what the monitor measured
+    assert not (tmp_path / "gmm_blobs_rotated_history.png").exists()
