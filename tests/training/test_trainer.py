@@ -563,3 +563,19 @@ def test_a_loss_with_a_step_parameter_gets_the_step_also_after_a_resume(tmp_path
     seen.clear()
     run(5)  # resumes from the checkpoint at step 3
     assert seen == [3, 4]
+
+
+def test_only_the_averaged_modules_get_a_moving_average_and_it_is_the_same_average():
+    every, objectives = _ddp_two(seed=0)
+    all_ema = Trainer(_ddp_config(batch_size=16)).fit(every, objectives, _ddp_data()).ema
+    some, objectives = _ddp_two(seed=0)
+    result = Trainer(_ddp_config(batch_size=16)).fit(
+        some, objectives, _ddp_data(), averaged=["net"]
+    )
+    assert set(all_ema) == {"net", "critic"} and set(result.ema) == {"net"}
+    np.testing.assert_array_equal(_flat({"net": result.ema["net"]}), _flat({"net": all_ema["net"]}))
+    np.testing.assert_array_equal(_flat(some), _flat(every))  # training itself is unchanged
+    trainer = Trainer(_ddp_config(batch_size=16))
+    for bad in (["nope"], [], "net"):
+        with pytest.raises(ValueError, match="averaged must"):
+            trainer.fit(_ddp_two(seed=0)[0], objectives, _ddp_data(), averaged=bad)
