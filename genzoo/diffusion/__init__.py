@@ -1,5 +1,7 @@
-"""Diffusion models: noise schedules and the samplers every model shares."""
+"""Diffusion models: noise schedules, the samplers every model shares, and likelihoods by the
+probability-flow ODE."""
 
+from genzoo.diffusion.likelihood import ode_log_likelihood
 from genzoo.diffusion.samplers import SAMPLERS, as_denoiser, ddim_invert, run_sampler
 from genzoo.diffusion.schedules import (
     VESDE,
@@ -24,5 +26,6 @@ __all__ = [
     "ddim_invert",
     "get_schedule",
     "linear_schedule",
+    "ode_log_likelihood",
     "run_sampler",
 ]
