@@ -1,4 +1,4 @@
-"""The learning-rate schedule and the moving average of the weights, as pure functions."""
+"""The learning-rate schedule and the moving average of the weights."""
 
 from __future__ import annotations
 
@@ -33,17 +33,35 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1 + step) / (10 + step))
 
 
-@torch.no_grad()
-def update_ema(ema: nn.Module, module: nn.Module, decay: float) -> None:
-    """Move `ema`'s weights toward `module`'s: ema = decay * ema + (1 - decay) * weights.
+class MovingAverage:
+    """Moving averages of some modules' weights, in copies of those modules.
 
-    Buffers (batch-norm statistics) are copied, not averaged. The weights move in one
-    multi-tensor kernel (a launch per parameter adds up on a GPU).
+    `update(decay)` moves every average toward its weights, average = decay * average +
+    (1 - decay) * weight, in one multi-tensor kernel over all the modules (a launch per
+    parameter adds up on a GPU); buffers (batch-norm statistics) are copied, not averaged.
+    The tensors are listed once, when the average is made, not at every step.
     """
-    averages, weights = list(ema.parameters()), list(module.parameters())
-    if len(averages) != len(weights):
-        raise ValueError(f"ema has {len(averages)} parameters but module has {len(weights)}.")
-    if averages:
-        torch._foreach_lerp_(averages, [w.detach() for w in weights], 1.0 - decay)
-    for average, buffer in zip(ema.buffers(), module.buffers(), strict=True):
-        average.copy_(buffer)
+
+    def __init__(self, averages: dict[str, nn.Module], modules: dict[str, nn.Module]):
+        self.averages: list[torch.Tensor] = []
+        self.weights: list[torch.Tensor] = []
+        self.average_buffers: list[torch.Tensor] = []
+        self.buffers: list[torch.Tensor] = []
+        for name, average in averages.items():
+            module = modules[name]
+            own, theirs = list(average.parameters()), list(module.parameters())
+            if len(own) != len(theirs):
+                raise ValueError(
+                    f"the average of {name!r} has {len(own)} parameters, not {len(theirs)}."
+                )
+            self.averages += own
+            self.weights += theirs
+            self.average_buffers += list(average.buffers())
+            self.buffers += list(module.buffers())
+
+    @torch.no_grad()
+    def update(self, decay: float) -> None:
+        if self.averages:
+            torch._foreach_lerp_(self.averages, self.weights, 1.0 - decay)
+        if self.buffers:
+            torch._foreach_copy_(self.average_buffers, self.buffers)

@@ -79,7 +79,7 @@ from genzoo.training._processes import (
     world_and_rank,
     wrap,
 )
-from genzoo.training._schedules import ema_decay_at, learning_rate_factor, update_ema
+from genzoo.training._schedules import MovingAverage, ema_decay_at, learning_rate_factor
 from genzoo.training.em import is_distributed
 
 __all__ = [
@@ -99,7 +99,6 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint_state",
     "save_checkpoint",
-    "update_ema",
 ]
 
 logger = logging.getLogger(__name__)
@@ -265,7 +264,7 @@ class _Run:
 class _Parts:
     """What training changes, per objective: its modules' view (its own wrapped in DDP), its
     parameters and optimizer; and the EMA of the averaged modules, with their tensors listed
-    once (`_Averages`) so that a step averages them all in one multi-tensor call."""
+    once (`MovingAverage`) so that a step averages them all in one multi-tensor call."""
 
     modules: dict[str, nn.Module]
     objectives: list[Objective]
@@ -273,7 +272,7 @@ class _Parts:
     params: list[list[nn.Parameter]]
     optimizers: dict[str, torch.optim.Optimizer]
     ema: dict[str, nn.Module] | None
-    averages: _Averages | None = None
+    averages: MovingAverage | None = None
 
     def optimizer_arguments(self) -> dict:
         """`optimizer=` for one objective (the checkpoint format of one-loss runs), else
@@ -281,34 +280,6 @@ class _Parts:
         if len(self.optimizers) == 1:
             return {"optimizer": next(iter(self.optimizers.values()))}
         return {"optimizers": self.optimizers}
-
-
-@dataclass
-class _Averages:
-    """The averaged modules' parameters and buffers beside their copies', flattened once."""
-
-    averages: list[torch.Tensor]
-    weights: list[torch.Tensor]
-    average_buffers: list[torch.Tensor]
-    buffers: list[torch.Tensor]
-
-    @classmethod
-    def of(cls, ema: dict[str, nn.Module], modules: dict[str, nn.Module]) -> _Averages:
-        lists = ([], [], [], [])
-        for name, copy_ in ema.items():
-            lists[0].extend(copy_.parameters())
-            lists[1].extend(modules[name].parameters())
-            lists[2].extend(copy_.buffers())
-            lists[3].extend(modules[name].buffers())
-        return cls(*lists)
-
-    @torch.no_grad()
-    def update(self, decay: float) -> None:
-        """Move the averages toward the weights (see `update_ema`); copy the buffers."""
-        if self.averages:
-            torch._foreach_lerp_(self.averages, self.weights, 1.0 - decay)
-        if self.buffers:
-            torch._foreach_copy_(self.average_buffers, self.buffers)
 
 
 @dataclass
@@ -437,7 +408,7 @@ class Trainer:
         if config.ema_decay is None:
             return _Parts(modules, objectives, views, params, optimizers, None)
         ema = {n: copy.deepcopy(modules[n]).requires_grad_(False).eval() for n in averaged}
-        averages = _Averages.of(ema, modules)
+        averages = MovingAverage(ema, modules)
         return _Parts(modules, objectives, views, params, optimizers, ema, averages)
 
     def _resume(self, run: _Run, parts: _Parts, device: torch.device) -> _Run:
