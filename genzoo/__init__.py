@@ -18,6 +18,7 @@ from genzoo.bayesnet import (
 )
 from genzoo.boltzmann import DBM, DBN, RBM
 from genzoo.classify import GenerativeClassifier
+from genzoo.diffusion import DDPM, NCSN, ScoreSDE
 from genzoo.gan import GAN, ConditionalGAN, CycleGAN
 from genzoo.grammar import PCFG
 from genzoo.io import load, save
@@ -32,6 +33,7 @@ __all__ = [
     "CategoricalNaiveBayes",
     "ConditionalGAN",
     "CycleGAN",
+    "DDPM",
     "DBM",
     "DBN",
     "DenoisingAutoencoder",
@@ -44,8 +46,10 @@ __all__ = [
     "HiddenMarkovModel",
     "LatentDirichletAllocation",
     "LikelihoodUnavailable",
+    "NCSN",
     "PCFG",
     "RBM",
+    "ScoreSDE",
     "SparseAutoencoder",
     "TrainingDiverged",
     "UnknownModelError",

@@ -155,6 +155,56 @@ def save_pairs_png(
     return _save(fig, path, title)
 
 
+def save_path_png(
+    frames,
+    path: str | os.PathLike,
+    *,
+    image_shape: tuple[int, ...] | None = None,
+    reference=None,
+    title: str | None = None,
+) -> Path:
+    """Save samples followed from noise to data, `frames` of shape (n_frames, n, ...).
+
+    Images: one row per sample, the frames left to right. Vectors: a panel per frame of
+    the whole cloud over `reference`, in a row.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> frames = np.random.default_rng(0).normal(size=(4, 50, 2))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_path_png(frames, Path(folder, "path.png")).name
+    'path.png'
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim < 3 or len(frames) < 2:
+        raise ValueError(f"frames must have shape (n_frames >= 2, n, ...); got {frames.shape}")
+    n_frames, n = frames.shape[:2]
+    fig = _figure()
+    if image_shape is not None or frames.ndim > 3:
+        rows = min(n, max(1, MAX_GRID_IMAGES // n_frames))
+        ordered = frames[:, :rows].swapaxes(0, 1).reshape(rows * n_frames, *frames.shape[2:])
+        draw_image_grid(fig, as_images(ordered, image_shape), cols=n_frames)
+    else:
+        low = np.percentile(frames[-1], 1, axis=0)
+        high = np.percentile(frames[-1], 99, axis=0)
+        margin = 0.5 * (high - low)
+        for i, frame in enumerate(frames):
+            ax = fig.add_subplot(1, n_frames, i + 1)
+            draw_vectors(ax, frame, reference)
+            if frame.shape[1] == 2:
+                ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
+                ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
+            ax.set_title(f"{i}/{n_frames - 1}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+    return _save(fig, path, title)
+
+
 def save_history_png(history: dict, path: str | os.PathLike, *, title: str | None = None) -> Path:
     """Save each figure of a training `history_` (a "step" list and lists of the figures
     measured at those steps) against the step, one panel per figure, at `path`.

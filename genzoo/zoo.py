@@ -37,7 +37,13 @@ from genzoo._evaluation import (
 )
 from genzoo._files import atomic_write_text
 from genzoo.data.kinds import kind_of
-from genzoo.plotting import MAX_GRID_IMAGES, save_history_png, save_pairs_png, save_samples_png
+from genzoo.plotting import (
+    MAX_GRID_IMAGES,
+    save_history_png,
+    save_pairs_png,
+    save_path_png,
+    save_samples_png,
+)
 from genzoo.registry import get_entry, list_models, make
 
 __all__ = [
@@ -336,6 +342,17 @@ def _pictures(entry, model, data, dataset, samples, image_shape, out: Path, stem
             model.history_,
             out / f"{stem}_history.png",
             title=f"{entry.name} on {data.name}: measured during training",
+        )
+    if hasattr(model, "denoising_path"):
+        # A diffusion model's samples followed from noise to data, in a strip.
+        n = 8 if image_shape is not None else MAX_EVAL_SAMPLES
+        frames = model.denoising_path(n, n_frames=8, random_state=0)
+        save_path_png(
+            np.stack([_shown(f, dataset, image_shape) for f in frames]),
+            out / f"{stem}_path.png",
+            image_shape=image_shape,
+            reference=None if image_shape is not None else kind_of(dataset).reference(dataset),
+            title=f"{entry.name} on {data.name}: noise to data",
         )
     if image_shape is not None and hasattr(model, "topic_word_"):
         # Topics of a corpus of pictures (the bars) are pictures too.

@@ -1,7 +1,9 @@
-"""Diffusion models: noise schedules, the samplers every model shares, and likelihoods by the
-probability-flow ODE."""
+"""Diffusion models (DDPM, NCSN, score SDE), their noise schedules, the samplers every model
+shares, and likelihoods by the probability-flow ODE."""
 
+from genzoo.diffusion.ddpm import DDPM
 from genzoo.diffusion.likelihood import ode_log_likelihood
+from genzoo.diffusion.ncsn import NCSN
 from genzoo.diffusion.samplers import SAMPLERS, as_denoiser, ddim_invert, run_sampler
 from genzoo.diffusion.schedules import (
     VESDE,
@@ -13,8 +15,12 @@ from genzoo.diffusion.schedules import (
     get_schedule,
     linear_schedule,
 )
+from genzoo.diffusion.sde import ScoreSDE
 
 __all__ = [
+    "DDPM",
+    "NCSN",
+    "ScoreSDE",
     "SAMPLERS",
     "VESDE",
     "VPSDE",

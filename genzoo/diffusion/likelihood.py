@@ -37,12 +37,14 @@ def ode_log_likelihood(
     steps: int = 100,
     trace: str = "auto",
     generator: torch.Generator | None = None,
+    probes: Tensor | None = None,
 ) -> Tensor:
     """log p(x) in nats per row, of the model's marginal at the schedule's last time t_min.
 
     `denoiser(x, t)` estimates x_0 as for the samplers and must be differentiable in x.
     `trace` is "exact", "hutchinson" or "auto" (exact up to EXACT_TRACE_MAX_DIM dimensions);
-    `generator` seeds Hutchinson's probes.
+    `generator` seeds Hutchinson's Rademacher probes, one per row held along the path;
+    `probes` (x's shape, entries +-1) gives them instead.
     """
     if trace not in TRACES:
         raise ValueError(f"trace must be one of {TRACES}; got {trace!r}.")
@@ -65,8 +67,13 @@ def ode_log_likelihood(
     times = schedule.time_at(torch.exp(u)).tolist()
     mids = schedule.time_at(torch.exp((u[:-1] + u[1:]) / 2)).tolist()
     times[0], times[-1] = schedule.t_min, schedule.t_max
-    probes = None
-    if not exact:
+    if exact:
+        probes = None
+    elif probes is not None:
+        if probes.shape != x.shape or not torch.all(probes.abs() == 1):
+            raise ValueError("probes must have x's shape and entries -1 or 1.")
+        probes = probes.to(x.device, x.dtype)
+    else:
         probes = torch.randint(0, 2, x.shape, generator=generator, device=x.device).to(x.dtype)
         probes = 2 * probes - 1  # Rademacher: one probe per row, held along the path
 

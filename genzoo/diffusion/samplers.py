@@ -73,7 +73,7 @@ def as_denoiser(model: Denoiser, schedule: Schedule, prediction: str = "eps") ->
         return model
 
     def denoiser(x: Tensor, t: Tensor) -> Tensor:
-        alpha, sigma = (_rows(f(t), x) for f in (schedule.alpha, schedule.sigma))
+        alpha, sigma = (_rows(f(t.cpu()), x) for f in (schedule.alpha, schedule.sigma))
         out = model(x, t)
         if prediction == "v":
             return (alpha * x - sigma * out) / (alpha**2 + sigma**2)

@@ -15,6 +15,7 @@ import genzoo
 from genzoo import VAE
 from genzoo._neural import NEURAL_CONSTRAINTS, NeuralGenerativeModel
 from genzoo.data import load_digits
+from genzoo.diffusion._base import DiffusionModel
 from genzoo.registry import list_models
 from genzoo.training import TRAINER_CONSTRAINTS, Objective, TrainConfig
 
@@ -32,6 +33,8 @@ def one_thread():
 
 GAN_DEFAULTS = {"batch_size": 64, "learning_rate": 2e-4, "schedule": "constant",
                 "grad_clip": None, "ema_decay": 0.999}  # fmt: skip
+# Diffusion models sample with the moving average of their weights, as DDPM does.
+DIFFUSION_DEFAULTS = {"ema_decay": 0.999}
 
 
 def test_the_constraint_table_is_the_train_configs_settings():
@@ -44,8 +47,11 @@ def test_every_trainer_setting_is_an_argument_that_reaches_the_trainer(cls, tmp_
     model = cls()
     params = model.get_params()
     assert set(NEURAL_CONSTRAINTS) <= set(params)
-    # GANs document their own defaults for these (DCGAN's batch and rate, EMA sampling)
+    # GANs and diffusion models document their own defaults for these (DCGAN's batch and
+    # rate, EMA sampling)
     own = GAN_DEFAULTS if issubclass(cls, (genzoo.GAN, genzoo.CycleGAN)) else {}
+    if issubclass(cls, DiffusionModel):
+        own = DIFFUSION_DEFAULTS
     defaults = TrainConfig(**own)
     for name in TRAINER_CONSTRAINTS:
         assert params[name] == getattr(defaults, name), name
