@@ -27,6 +27,7 @@ MAX_GRID_IMAGES = 64
 _DPI = 100
 _MAX_POINTS = 5000  # points of each cloud drawn in a scatter
 _PAIR_COLUMNS = 8  # pairs of images per row pair of a translation's grid
+_PATH_POINTS = 500  # points per panel of a denoising path
 _MAX_PAIR_LINES = 300  # segments joining inputs to translations in a scatter
 _SENTENCES_SHOWN = 16
 _SENTENCE_CHARS = 70  # a longer sentence is cut with an ellipsis so it fits the figure
@@ -166,7 +167,8 @@ def save_path_png(
     """Save samples followed from noise to data, `frames` of shape (n_frames, n, ...).
 
     Images: one row per sample, the frames left to right. Vectors: a panel per frame of
-    the whole cloud over `reference`, in a row.
+    the whole cloud over `reference`, in two rows past four frames, all on the final
+    frame's square scale so the cloud is seen contracting onto the data.
 
     Examples
     --------
@@ -186,16 +188,21 @@ def save_path_png(
         ordered = frames[:, :rows].swapaxes(0, 1).reshape(rows * n_frames, *frames.shape[2:])
         draw_image_grid(fig, as_images(ordered, image_shape), cols=n_frames)
     else:
-        low = np.percentile(frames[-1], 1, axis=0)
-        high = np.percentile(frames[-1], 99, axis=0)
-        margin = 0.5 * (high - low)
+        final = frames[-1].reshape(n, -1)
+        low, high = np.percentile(final, 1, axis=0), np.percentile(final, 99, axis=0)
+        centre, half = (low + high) / 2, 0.75 * (high - low).max()
+        cols = math.ceil(n_frames / 2) if n_frames > 4 else n_frames
+        fig.subplots_adjust(left=0.02, right=0.98, wspace=0.06)
         for i, frame in enumerate(frames):
-            ax = fig.add_subplot(1, n_frames, i + 1)
-            draw_vectors(ax, frame, reference)
-            if frame.shape[1] == 2:
-                ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
-                ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
-            ax.set_title(f"{i}/{n_frames - 1}", fontsize=8)
+            ax = fig.add_subplot(math.ceil(n_frames / cols), cols, i + 1)
+            # small panels: fewer, smaller points, or the cloud hides its own shape
+            points = frame[:_PATH_POINTS]
+            draw_vectors(ax, points.reshape(len(points), -1), reference, size=1)
+            if final.shape[1] == 2:
+                ax.set_aspect("equal", adjustable="box")
+                ax.set_xlim(centre[0] - half, centre[0] + half)
+                ax.set_ylim(centre[1] - half, centre[1] + half)
+            ax.set_title(f"frame {i + 1} of {n_frames}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_xlabel("")
@@ -334,7 +341,7 @@ def draw_image_grid(fig, images: np.ndarray, cols: int | None = None) -> None:
 # --- vectors
 
 
-def draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
+def draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None, *, size: float = 4) -> None:
     d = samples.shape[1]
     if reference is not None:
         reference = reference.reshape(len(reference), -1)
@@ -351,9 +358,10 @@ def draw_vectors(ax, samples: np.ndarray, reference: np.ndarray | None) -> None:
         labels = ("principal direction 1", "principal direction 2")
     if reference is not None:
         ref = _thin(reference)
-        ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.7", alpha=0.5, label="data", zorder=1)
+        ax.scatter(ref[:, 0], ref[:, 1], s=size, c="0.7", alpha=0.5, label="data", zorder=1)
     points = _thin(samples)
-    ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:blue", alpha=0.7, label="samples", zorder=2)
+    ax.scatter(points[:, 0], points[:, 1], s=size, c="tab:blue", alpha=0.7, label="samples",
+               zorder=2)  # fmt: skip
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_aspect("equal", adjustable="datalim")

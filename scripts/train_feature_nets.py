@@ -1,4 +1,4 @@
-"""Regenerate the feature nets of genzoo's image metrics, bit for bit.
+"""Regenerate the feature nets of genzoo's image metrics.
 
 Usage (from the repository root)::
 
@@ -6,8 +6,11 @@ Usage (from the repository root)::
     python scripts/train_feature_nets.py --net digits8 --out /tmp/weights
 
 Writes ``<out>/<net>.safetensors`` and prints each net's held-out accuracy. The recipes (seeds,
-epochs, learning rates) live in ``genzoo/metrics/feature_nets.py``; on the same PyTorch version
-and CPU type the files equal the shipped ones byte for byte. "mnist28" needs the MNIST IDX
+epochs, learning rates) live in ``genzoo/metrics/feature_nets.py``. Training is deterministic
+on one machine; on the machine the shipped files were made on they come out byte for byte,
+and on another CPU (even of the same instruction set, whose kernels may round in another
+order) as an equally accurate net that classifies the held-out images as the shipped one
+does, at least 97% alike. "mnist28" needs the MNIST IDX
 files, looked up as ``genzoo.data.load("mnist")`` does (``GENZOO_MNIST_DIR``, then
 ``../shared/data/mnist``), or given with ``--mnist-folder``.
 """

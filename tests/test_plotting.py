@@ -112,3 +112,26 @@ def test_history_picture_has_a_panel_per_figure_and_refuses_ragged_lists(tmp_pat
         save_history_png({**history, "recall": [0.0, 0.2]}, tmp_path / "bad.png")
     with pytest.raises(ValueError, match="a 'step' list and at least one figure"):
         save_history_png({"step": [1]}, tmp_path / "bad.png")
+
+
+def test_path_of_images_puts_one_sample_per_row(tmp_path):
+    from genzoo.plotting import save_path_png
+
+    # 3 samples over 4 frames, black to white: each row of the strip brightens to the right
+    frames = np.stack([np.full((3, 1, 8, 8), level) for level in (0.0, 1 / 3, 2 / 3, 1.0)])
+    pixels = _pixels(save_path_png(frames, tmp_path / "strip.png"))
+    assert _png_size(tmp_path / "strip.png") == SIZE
+    row = pixels[pixels.shape[0] // 2]  # through the middle sample
+    columns = np.array_split(row[row != row[0]], 4)  # off the margin colour
+    means = [c.mean() for c in columns]
+    assert means == sorted(means) and means[-1] - means[0] > 100
+
+
+def test_path_of_points_draws_a_panel_per_frame_and_refuses_one_frame(tmp_path, rng):
+    from genzoo.plotting import save_path_png
+
+    frames = np.stack([rng.normal(size=(50, 2)) * s for s in (3.0, 2.0, 1.0, 0.5, 0.2, 0.1)])
+    path = save_path_png(frames, tmp_path / "cloud.png", reference=rng.normal(size=(80, 2)))
+    assert _png_size(path) == SIZE and _pixels(path).std() > 0
+    with pytest.raises(ValueError, match="n_frames >= 2"):
+        save_path_png(frames[:1], tmp_path / "bad.png")

@@ -399,9 +399,11 @@ class DiffusionModel(NeuralGenerativeModel):
     ) -> np.ndarray:
         """Follow samples from noise to data: (n_frames, n_samples, ...) in the data's units.
 
-        Frame 0 is the starting noise (as the sampler sees it), the last frame the sample;
-        those between are the noisy points x_t / alpha(t) at evenly spaced calls of the
-        denoiser. The zoo draws it as a strip.
+        The first frame is the starting noise, the last the sample; those between are the
+        noisy points x_t at evenly spaced calls of the denoiser, each divided by
+        sqrt(alpha(t)^2 + sigma(t)^2), the scale of x_t for data of unit variance: so every
+        schedule's path (VE's noise a hundred times wider than the data included) runs from a
+        standard normal cloud in the data's units to the data. The zoo draws it as a strip.
         """
         self._check_fitted()
         # one chunk, so that every recorded call holds all the rows
@@ -416,7 +418,8 @@ class DiffusionModel(NeuralGenerativeModel):
         schedule, seen = self._schedule(), []
 
         def record(x: Tensor, t: Tensor) -> None:
-            seen.append(x / rows(schedule.alpha(t.cpu()), x))
+            alpha, sigma = schedule.alpha(t.cpu()), schedule.sigma(t.cpu())
+            seen.append(x / rows(torch.sqrt(alpha**2 + sigma**2), x))
 
         with torch.no_grad():
             if self.conditional and y_index is None:

@@ -114,9 +114,9 @@ def annealed_langevin(
         "batch_size": 64, "max_steps": 20, "sampling_steps": 2, "verbose": 0,
         "random_state": 0,
     },
-    quick_params={"base_channels": 32, "max_steps": 3000, "sampling_steps": 5,
-                  "verbose": 0, "random_state": 0},
-    zoo_params={"max_steps": 20000, "random_state": 0},
+    quick_params={"base_channels": 16, "batch_size": 64, "max_steps": 600,
+                  "learning_rate": 2e-3, "ema_decay": 0.995, "verbose": 0, "random_state": 0},
+    zoo_params={"max_steps": 3000, "sampling_steps": 10, "verbose": 0, "random_state": 0},
 )  # fmt: skip
 class NCSN(DiffusionModel):
     """Noise-conditional score network trained by denoising score matching, sampled by

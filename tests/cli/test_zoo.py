@@ -175,3 +175,23 @@ def test_a_model_of_images_takes_a_toy_set_of_vectors_in_the_zoo(tmp_path):
     assert results["likelihood_kind"] == "lower_bound" and math.isfinite(results["log_density"])
     with pytest.raises(ValueError, match="takes images or vectors"):
         prepare_data(entry, genzoo.data.load("casino"))
+
+
+def test_a_diffusion_model_draws_its_path_from_noise_to_data(tmp_path, monkeypatch):
+    ddpm = genzoo.get_entry("ddpm")
+    entry = registry.ModelEntry(
+        name="small_ddpm",
+        cls=ddpm.cls,
+        family="diffusion",
+        data_kind=ddpm.data_kind,
+        default_dataset="moons",
+        fixture_dataset="moons",
+        quick_params=MappingProxyType({**ddpm.test_params, "network": "mlp"}),
+    )
+    monkeypatch.setitem(registry._REGISTRY, "small_ddpm", entry)
+    [row] = run_zoo(["small_ddpm"], quick=True, out=tmp_path, progress=False)
+    assert row["status"] == "ok", row
+    assert row["likelihood_kind"] == "lower_bound" and math.isfinite(row["log_density"])
+    with Image.open(tmp_path / "small_ddpm_path.png") as picture:
+        assert picture.size == (600, 600)
+    assert (tmp_path / "small_ddpm.png").is_file()

@@ -21,6 +21,8 @@ HERE = Path(__file__).parent / "legacy_v1"
 EXPECTED = json.loads((HERE / "expected.json").read_text())
 # The neural networks now evaluate in float32 (issue 11), where they evaluated in float64.
 _NEURAL_RTOL = 1e-4
+# float64 elsewhere; another CPU's kernels sum in another order, which moves the 12th digit
+_RTOL = 1e-10
 
 
 def _fixture(name: str) -> Fixture:
@@ -33,7 +35,7 @@ def test_format_1_file_loads_with_the_same_numbers(name):
     model = genzoo.load(HERE / f"{name}.safetensors")
     fixture = _fixture(name)
     expected = EXPECTED[name]
-    rtol = _NEURAL_RTOL if fixture.entry.family == "autoencoder" else 1e-12
+    rtol = _NEURAL_RTOL if fixture.entry.family == "autoencoder" else _RTOL
     if "log_prob" in expected:
         if name == "vae_conditional":
             got = model.log_prob(fixture.X("test"), fixture.labels("test"))

