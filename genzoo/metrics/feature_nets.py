@@ -168,10 +168,15 @@ def _weights_path(net: str) -> Path:
 @functools.cache
 def _load_net(net: str) -> _ConvClassifier:
     """The shipped net in eval mode, read once per process (safetensors, never pickle)."""
+    return _read_net(net, _weights_path(net))
+
+
+def _read_net(net: str, path) -> _ConvClassifier:
+    """Net `net`'s architecture with the weights of the file at `path`, in eval mode."""
     from safetensors.torch import load_file
 
     model = _empty_net(_recipe(net))
-    model.load_state_dict(load_file(_weights_path(net), device="cpu"), strict=True, assign=True)
+    model.load_state_dict(load_file(path, device="cpu"), strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
 
