@@ -2,11 +2,14 @@
 
 `make_batches` sorts sequences by length and pads them into time-major batches: T steps of B
 sequences sorted by decreasing length, padded to the longest. `active[t]` is the number of
-sequences still running at step t, so the recursions work on the first `active[t]` rows only
-and never compute padding. Each recursion loops over time in
-Python and is vectorised over sequences and states, with one (B, K) @ (K, K) matrix product per
-step (Rabiner 1989). Viterbi decoding alone runs on numpy arrays: it is only ever inference,
-and its steps are so small that the cost of each call dominates.
+sequences still running at step t. Each recursion loops over time in Python and is vectorised
+over sequences and states, with one (B, K) @ (K, K) matrix product per step (Rabiner 1989).
+Every step runs on the whole batch, without slicing: past its end a sequence takes neutral
+steps whose values are masked out, and it is restarted at its last step going backwards (a
+slice per step would cost more than the padding's arithmetic). The steps are so small that
+the cost of each call dominates, so on the CPU the loops run on numpy views of the tensors
+(a fraction of torch's cost per call) and elsewhere, on a GPU, as the same torch calls; the
+work around them (emissions, posteriors, statistics) stays in torch.
 
 Forward-backward keeps every magnitude in log space and only shifted exponentials in linear
 space: log b_t = c_t + log b'_t with c_t the row maximum, and log alpha_t = m_t + log alpha'_t
@@ -29,8 +32,6 @@ import numpy as np
 import torch
 
 _LOG_2PI = math.log(2 * math.pi)
-# Lower bound of the shifts, so that a row of -inf (an impossible prefix) gives -inf, not NaN.
-_FLOOR = -1e300
 
 
 # --- batches of padded sequences
@@ -43,7 +44,8 @@ _BATCH_ELEMENTS = 2**22
 class SequenceBatch:
     """Sequences sorted by decreasing length, padded to the longest, time-major (T steps)."""
 
-    data: torch.Tensor  # (T, B, d) rows shifted by the fit's centre, or (T, B) int64 symbols
+    data: torch.Tensor  # (T, B, d) rows shifted by the fit's centre, or (T, B) int64 symbols;
+    # zero on padding
     mask: torch.Tensor  # (T, B) bool, True on real steps
     padded: torch.Tensor | None  # ~mask, or None when every sequence has T steps
     active: list  # active[t]: number of sequences longer than t
@@ -62,6 +64,7 @@ def make_batches(X, lengths: np.ndarray, width: int, batch_size=None) -> list[Se
     """
     order = np.argsort(-lengths, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    padded_X = torch.cat([X, X.new_zeros(1, *X.shape[1:])])
     batches, start = [], 0
     while start < len(order):
         T = int(lengths[order[start]])
@@ -71,12 +74,11 @@ def make_batches(X, lengths: np.ndarray, width: int, batch_size=None) -> list[Se
         steps = np.arange(T)[:, None]
         mask = steps < lengths[index]  # (T, B)
         rows = np.where(mask, offsets[index] + steps, -1)
-        gather = torch.as_tensor(np.maximum(rows, 0), device=X.device)
+        # padding reads an appended zero row: one gather, no masking pass over the batch
+        gather = torch.as_tensor(np.where(mask, rows, len(X)).reshape(-1), device=X.device)
+        data = padded_X.index_select(0, gather).reshape(T, len(index), *X.shape[1:])
         mask_t = torch.as_tensor(mask, device=X.device)
-        data = X[gather]  # (T, B, ...)
         padded = None if mask.all() else ~mask_t
-        if padded is not None:
-            data = data.masked_fill(padded if data.ndim == 2 else padded[..., None], 0)
         active = mask.sum(1).tolist()
         n_steps = int(mask.sum())
         batches.append(SequenceBatch(data, mask_t, padded, active, index, rows, n_steps))
@@ -104,11 +106,12 @@ def window_histograms(symbols, mask, n_symbols: int, half: int) -> torch.Tensor:
 # --- emissions
 
 
-def gaussian_log_prob(Xc, params: dict, covariance_type: str) -> torch.Tensor:
+def gaussian_log_prob(Xc, params: dict, covariance_type: str, mask=None) -> torch.Tensor:
     """log w_km + log N(x | mean_km, cov_km) for each row, state and mixture part, (n, K, M).
 
     Xc are rows shifted by params["shift"], (n, d); means (K, M, d); covars (K, M, d) for
-    "diag", (K, M, d, d) for "full"; weights (K, M).
+    "diag", (K, M, d, d) for "full"; weights (K, M). Rows where `mask` (n,) is False (padding,
+    zero rows) get 0.
     """
     means = params["means"] - params["shift"]
     K, M, d = means.shape
@@ -117,12 +120,15 @@ def gaussian_log_prob(Xc, params: dict, covariance_type: str) -> torch.Tensor:
         covars = params["covars"].reshape(K * M, d)
         log_det = torch.log(covars).sum(-1)
         if Xc.dtype == torch.float64:
-            # Expanded squares, two matrix products: float64 keeps eps * |x|^2 / var small.
+            # Expanded squares, one matrix product of [x^2, x, 1] by the coefficients (so a
+            # zero padding row gives 0): float64 keeps eps * |x|^2 / var small.
             prec = 1.0 / covars
             const = -0.5 * (d * _LOG_2PI + log_det + (means.square() * prec).sum(-1))
-            log_gauss = torch.addmm(const + torch.log(params["weights"]).reshape(-1),
-                                    Xc.square(), (-0.5 * prec).T)  # fmt: skip
-            return log_gauss.addmm_(Xc, (means * prec).T).reshape(-1, K, M)
+            const = const + torch.log(params["weights"]).reshape(-1)
+            ones = Xc.new_ones(len(Xc), 1) if mask is None else mask.to(Xc.dtype)[:, None]
+            features = torch.cat([Xc.square(), Xc, ones], 1)  # (n, 2d + 1)
+            coefs = torch.cat([-0.5 * prec.T, (means * prec).T, const[None]])  # (2d + 1, K*M)
+            return (features @ coefs).reshape(-1, K, M)
         maha = ((Xc[:, None, :] - means).square() / covars).sum(-1)
     else:
         chol = torch.linalg.cholesky(params["covars"].reshape(K * M, d, d))
@@ -132,73 +138,108 @@ def gaussian_log_prob(Xc, params: dict, covariance_type: str) -> torch.Tensor:
         maha = torch.einsum("cij,ncj->nci", inv_chol, diff).square().sum(-1)
         log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     log_gauss = -0.5 * (d * _LOG_2PI + log_det + maha) + torch.log(params["weights"]).reshape(-1)
+    if mask is not None:
+        log_gauss = torch.where(mask[:, None], log_gauss, 0.0)
     return log_gauss.reshape(-1, K, M)
 
 
-def categorical_log_prob(symbols, params: dict) -> torch.Tensor:
-    """log emissionprob[k, x] for each symbol x (n,) and state k, (n, K)."""
-    return torch.log(params["emissionprob"]).T[symbols]
+def categorical_log_prob(symbols, params: dict, mask=None) -> torch.Tensor:
+    """log emissionprob[k, x] for each symbol x (n,) and state k, (n, K); 0 where `mask` is
+    False (padding)."""
+    table = torch.log(params["emissionprob"]).T  # (S, K)
+    if mask is not None:  # padding reads an appended row of zeros
+        table = torch.cat([table, table.new_zeros(1, table.shape[1])])
+        symbols = torch.where(mask, symbols, len(table) - 1)
+    return table.index_select(0, symbols)
 
 
 # --- forward-backward with shifted exponentials
 
 
-def forward(log_b, log_start, transmat, active: list[int], padded):
-    """Scaled forward pass: alpha' (T, B, K), b' (T, B, K), scales s (T, B, 1), log p (B,).
+def _on_numpy(tensor) -> bool:
+    """Whether the recursions run on numpy views of `tensor`: on the CPU, where a numpy call
+    on a small array costs a fraction of a torch call (they make several per step)."""
+    return tensor.device.type == "cpu"
 
-    alpha'_t sums to one; log p = sum_t (log s_t + c_t) over each sequence's steps. `padded`
-    is the (T, B) mask of padding, or None when there is none; log_b is -inf there.
+
+def _steps(tensor) -> list:
+    """Views of each step of a time-major tensor, sharing its memory: numpy arrays or tensors."""
+    return list(tensor.numpy()) if _on_numpy(tensor) else list(tensor.unbind(0))
+
+
+def _array(tensor):
+    """A contiguous tensor as `_steps` hands out its steps."""
+    tensor = tensor.contiguous()
+    return tensor.numpy() if _on_numpy(tensor) else tensor
+
+
+def _namespace(tensor):
+    return np if _on_numpy(tensor) else torch
+
+
+def forward(log_b, log_start, transmat, padded):
+    """Scaled forward pass: alpha' (T, B, K), scaled emissions e (T, B, K) and log p (B,).
+
+    alpha'_t sums to one; e_t = b'_t / s_t with s_t the step's scale, zero on padding;
+    log p = sum_t (log s_t + c_t) over each sequence's steps. log_b must be zero on padding,
+    and `padded` is the (T, B) mask of padding, or None when there is none. Every step runs
+    on the whole batch, without slicing: past its end a sequence takes neutral steps
+    (b' = 1), whose values are masked out.
     """
     T, B, K = log_b.shape
-    c = log_b.amax(-1, keepdim=True).clamp_min(_FLOOR)  # (T, B, 1)
+    # (T, B, 1); bounded below so that a row of -inf (an impossible step) gives -inf, not NaN
+    c = log_b.amax(-1, keepdim=True).clamp_min(torch.finfo(log_b.dtype).min)
     b = torch.exp(log_b - c)
-    alpha = torch.zeros_like(b)
-    scale = torch.ones_like(c)
+    alpha, scale = torch.empty_like(b), torch.empty_like(c)
     first = torch.exp(log_start) * b[0]
     torch.sum(first, -1, keepdim=True, out=scale[0])
     torch.div(first, scale[0], out=alpha[0])
-    alphas, bs, scales = alpha.unbind(0), b.unbind(0), scale.unbind(0)
-    for t in range(1, T):
-        n = active[t]
-        a, s, prev, bt = alphas[t], scales[t], alphas[t - 1], bs[t]
-        if n < B:
-            a, s, prev, bt = a[:n], s[:n], prev[:n], bt[:n]
-        torch.mm(prev, transmat, out=a)
-        a.mul_(bt)
-        torch.sum(a, -1, keepdim=True, out=s)
-        a.div_(s)
+    xp, A, ones = _namespace(b), _array(transmat), _array(transmat.new_ones(K, 1))
+    alphas, bs, scales = _steps(alpha), _steps(b), _steps(scale)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an impossible step: the fallback
+        for t in range(1, T):
+            a, s = alphas[t], scales[t]
+            xp.matmul(alphas[t - 1], A, out=a)
+            xp.multiply(a, bs[t], out=a)
+            xp.matmul(a, ones, out=s)  # row sums, at a fraction of the cost of a reduction
+            xp.divide(a, s, out=a)
+    log_scale = torch.log(scale) + c
+    inverse = scale.reciprocal()
     if padded is not None:
-        c = c.masked_fill(padded[..., None], 0.0)
-    return alpha, b, scale, (torch.log(scale) + c).sum((0, 2))
+        log_scale.masked_fill_(padded[..., None], 0.0)
+        inverse.masked_fill_(padded[..., None], 0.0)
+    return alpha, b.mul_(inverse), log_scale.sum((0, 2))
 
 
-def backward(b, scale, transmat, active: list[int]) -> torch.Tensor:
-    """Scaled backward pass beta' (T, B, K), so that alpha' * beta' is the state posterior."""
-    T, B, K = b.shape
-    beta = torch.ones_like(b)
-    work = torch.empty_like(b[0])
-    transposed = transmat.T
-    betas, bs, scales = beta.unbind(0), b.unbind(0), scale.unbind(0)
+def backward(emit, transmat, active: list[int]) -> torch.Tensor:
+    """Scaled backward pass beta' (T, B, K), so that alpha' * beta' is the state posterior.
+
+    beta'_t = (e_{t+1} * beta'_{t+1}) @ A^T; one at each sequence's last step, zero after it
+    (e is zero on padding), so the whole batch runs every step.
+    """
+    T, B, K = emit.shape
+    beta = torch.empty_like(emit)
+    beta[-1] = 0.0
+    beta[-1, : active[-1]] = 1.0
+    xp, transposed, w = _namespace(emit), _array(transmat.T), _array(torch.empty_like(emit[0]))
+    betas, emits = _steps(beta), _steps(emit)
     for t in range(T - 2, -1, -1):
-        n = active[t + 1]
-        w, nxt, bt, out, s = work, betas[t + 1], bs[t + 1], betas[t], scales[t + 1]
-        if n < B:
-            w, nxt, bt, out, s = w[:n], nxt[:n], bt[:n], out[:n], s[:n]
-        torch.mul(bt, nxt, out=w)
-        torch.mm(w, transposed, out=out)
-        out.div_(s)
+        xp.multiply(emits[t + 1], betas[t + 1], out=w)
+        xp.matmul(w, transposed, out=betas[t])
+        if active[t + 1] < active[t]:  # sequences (sorted by length) whose last step is t
+            betas[t][active[t + 1] : active[t]] = 1.0
     return beta
 
 
-def posteriors(alpha, beta, b, scale, transmat):
+def posteriors(alpha, beta, emit, transmat):
     """State marginals gamma (T, B, K), zero on padding, and summed transitions xi (K, K).
 
-    sum_t xi_t(i, j) = A_ij sum_t alpha'_{t-1}(i) b'_t(j) beta'_t(j) / s_t: one matrix product
-    over all steps and sequences (b' is zero on padding).
+    sum_t xi_t(i, j) = A_ij sum_t alpha'_{t-1}(i) e_t(j) beta'_t(j): one matrix product over
+    all steps and sequences (e and beta' are zero on padding).
     """
-    K = b.shape[-1]
+    K = emit.shape[-1]
     gamma = alpha * beta
-    weights = b[1:] * beta[1:] / scale[1:]
+    weights = emit[1:] * beta[1:]
     xi = transmat * (alpha[:-1].reshape(-1, K).T @ weights.reshape(-1, K))
     return gamma, xi
 
@@ -206,13 +247,16 @@ def posteriors(alpha, beta, b, scale, transmat):
 def forward_backward(log_b, log_start, transmat, active: list[int], padded):
     """State posteriors gamma (T, B, K), summed transitions xi (K, K) and log p (B,).
 
-    Uses the scaled recursions, and the log-space ones for a batch where they underflow.
+    Uses the scaled recursions, and the log-space ones for a batch where they underflow;
+    log_b is zero on padding.
     """
-    alpha, b, scale, log_lik = forward(log_b, log_start, transmat, active, padded)
-    beta = backward(b, scale, transmat, active)
-    gamma, xi = posteriors(alpha, beta, b, scale, transmat)
+    alpha, emit, log_lik = forward(log_b, log_start, transmat, padded)
+    beta = backward(emit, transmat, active)
+    gamma, xi = posteriors(alpha, beta, emit, transmat)
     if bool(torch.isfinite(log_lik.sum() + xi.sum())):
         return gamma, xi, log_lik
+    if padded is not None:
+        log_b = log_b.masked_fill(padded[..., None], -math.inf)
     log_alpha, log_lik = forward_log(log_b, log_start, transmat, active)
     log_beta = backward_log(log_b, transmat, active)
     gamma, xi = posteriors_log(log_alpha, log_beta, log_b, log_lik, transmat, padded)
@@ -271,17 +315,22 @@ def viterbi(log_b: np.ndarray, log_start: np.ndarray, log_trans: np.ndarray, act
     """Most probable state paths (T, B) and their joint log-probabilities (B,) (max-plus).
 
     On numpy arrays: the recursion is T steps of a few operations on (K, K, B) arrays, where
-    numpy's fixed cost per call is a fraction of torch's. Ties go to the lowest state.
+    numpy's fixed cost per call is a fraction of torch's. Every step runs on the whole batch,
+    without slicing: each sequence's score is read at its last step, and its path starts
+    there. Ties go to the lowest state.
     """
-    deltas = _max_product(log_b, log_start, log_trans, active)
-    return deltas[-1].max(0), _backtrack(deltas, log_trans, active)
+    T, B, K = log_b.shape
+    deltas = _max_product(log_b, log_start, log_trans)
+    last = (np.asarray(active)[:, None] > np.arange(B)).sum(0) - 1  # (B,) last step
+    final = deltas[last, :, np.arange(B)]  # (B, K)
+    return final.max(1), _backtrack(deltas, log_trans, active, final.argmax(1))
 
 
-def _max_product(log_b, log_start, log_trans, active: list[int]) -> np.ndarray:
+def _max_product(log_b, log_start, log_trans) -> np.ndarray:
     """Best log-probability of a path ending in each state at each step, (T, K, B).
 
     Batch-minor, so that the broadcast sum and the reduction over the previous state run over
-    contiguous rows. A finished sequence keeps its last scores.
+    contiguous rows. Past its end a sequence's values are meaningless.
     """
     T, B, K = log_b.shape
     log_bT = np.ascontiguousarray(log_b.transpose(0, 2, 1))  # (T, K, B)
@@ -292,42 +341,32 @@ def _max_product(log_b, log_start, log_trans, active: list[int]) -> np.ndarray:
     scores = np.empty_like(trans)
     D, LB, P = list(deltas), list(log_bT), list(deltas[:, :, None, :])  # views, made once
     for t in range(1, T):
-        n, cur = active[t], D[t]
-        if n == B:  # the common case, without the cost of slicing
-            np.add(P[t - 1], trans, out=scores)
-            np.maximum.reduce(scores, 0, out=cur)
-            cur += LB[t]
-        else:
-            cur[:, n:] = D[t - 1][:, n:]
-            np.add(P[t - 1][..., :n], trans[..., :n], out=scores[..., :n])
-            np.maximum.reduce(scores[..., :n], 0, out=cur[:, :n])
-            cur[:, :n] += LB[t][:, :n]
+        np.add(P[t - 1], trans, out=scores)
+        np.maximum.reduce(scores, 0, out=D[t])
+        D[t] += LB[t]
     return deltas
 
 
-def _backtrack(deltas, log_trans, active: list[int]) -> np.ndarray:
-    """States (T, B) of the best paths, from the last step back.
+def _backtrack(deltas, log_trans, active: list[int], final) -> np.ndarray:
+    """States (T, B) of the best paths, from each sequence's last step (state `final`) back.
 
     Recomputes the one argmax each sequence needs per step from the sums the forward pass
-    maximised (storing all K argmaxes per step costs more), so the first maximum wins.
+    maximised (storing all K argmaxes per step costs more), so the first maximum wins. A
+    sequence enters at its last step; its states past the end are meaningless.
     """
     T, K, B = deltas.shape
     states = np.empty((T, B), dtype=np.int64)
-    states[T - 1] = following = deltas[T - 1].argmax(0)
+    states[T - 1] = final
     to_from = np.ascontiguousarray(log_trans.T)  # [j, i]
     D, S = list(np.ascontiguousarray(deltas.transpose(0, 2, 1))), list(states)  # (B, K) each
+    ending = active[1:] + [0]  # rows [ending[t], active[t]) end at step t (sorted by length)
     for t in range(T - 1, 0, -1):
-        n = active[t]
-        if n == B:
-            sums = to_from[following]
-            sums += D[t - 1]
-            sums.argmax(1, out=S[t - 1])
-        else:  # a finished sequence keeps its state
-            sums = to_from[following[:n]]
-            sums += D[t - 1][:n]
-            sums.argmax(1, out=S[t - 1][:n])
-            S[t - 1][n:] = following[n:]
-        following = S[t - 1]
+        if ending[t] < active[t]:
+            S[t][ending[t] : active[t]] = final[ending[t] : active[t]]
+        sums = to_from[S[t]]
+        sums += D[t - 1]
+        sums.argmax(1, out=S[t - 1])
+    S[0][ending[0] : active[0]] = final[ending[0] : active[0]]
     return states
 
 

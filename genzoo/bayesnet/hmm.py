@@ -9,8 +9,6 @@ two libraries attribute by attribute.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -365,23 +363,21 @@ emissionprob_init : array-like or None
         return torch.as_tensor(value, dtype=self._dtype(), device=self._device())
 
     def _emission_log_prob(self, params: dict, batch: SequenceBatch):
-        """log b_t(k) for every step, (T, B, K), -inf on padding; and mixture responsibilities."""
+        """log b_t(k) for every step, (T, B, K), zero on padding; and mixture responsibilities."""
         T, B = batch.mask.shape
-        resp = None
+        mask = None if batch.padded is None else batch.mask.reshape(-1)
         if self._categorical:
-            log_b = categorical_log_prob(batch.data.reshape(-1), params).reshape(T, B, -1)
-        else:
-            rows = batch.data.reshape(T * B, -1)
-            parts = gaussian_log_prob(rows, params, self.covariance_type)  # (T*B, K, M)
-            if parts.shape[-1] == 1:
-                log_b = parts.reshape(T, B, -1)
-            else:
-                log_b = torch.logsumexp(parts, -1)
-                resp = torch.exp(parts - log_b[..., None])
-                log_b = log_b.reshape(T, B, -1)
-        if batch.padded is not None:
-            log_b = log_b.masked_fill(batch.padded[..., None], -math.inf)
-        return log_b, resp
+            log_b = categorical_log_prob(batch.data.reshape(-1), params, mask)
+            return log_b.reshape(T, B, -1), None
+        rows = batch.data.reshape(T * B, -1)
+        parts = gaussian_log_prob(rows, params, self.covariance_type, mask)  # (T*B, K, M)
+        if parts.shape[-1] == 1:
+            return parts.reshape(T, B, -1), None
+        log_b = torch.logsumexp(parts, -1)
+        resp = torch.exp(parts - log_b[..., None])
+        if mask is not None:
+            log_b = torch.where(mask[:, None], log_b, 0.0)
+        return log_b.reshape(T, B, -1), resp
 
     def _emission_sums(self, batch: SequenceBatch, gamma, resp, n_symbols) -> dict:
         """Emission statistics from state weights gamma (T, B, K) and mixture resp."""
@@ -446,7 +442,7 @@ emissionprob_init : array-like or None
         log_start = torch.log(params["startprob"])
         for batch in self._batches(data.X, data.lengths, params.get("shift")):
             log_b = self._log_b(params, batch)
-            log_lik = forward(log_b, log_start, params["transmat"], batch.active, batch.padded)[3]
+            log_lik = forward(log_b, log_start, params["transmat"], batch.padded)[2]
             if not bool(torch.isfinite(log_lik).all()):
                 log_lik = forward_log(log_b, log_start, params["transmat"], batch.active)[1]
             out[batch.index] = log_lik

@@ -134,13 +134,15 @@ def test_scaled_and_log_space_recursions_agree_on_padded_batches():
     log_b = torch.randn(T, B, K, generator=gen, dtype=torch.float64) * 3
     lengths = torch.tensor([7, 5, 5, 2])
     padded = torch.arange(T)[:, None] >= lengths
-    log_b = log_b.masked_fill(padded[..., None], -np.inf)
     active = (~padded).sum(1).tolist()
     trans = torch.softmax(torch.randn(K, K, generator=gen, dtype=torch.float64), 1)
     log_start = torch.log(torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64))
-    alpha, b, scale, log_lik = hmm_math.forward(log_b, log_start, trans, active, padded)
-    beta = hmm_math.backward(b, scale, trans, active)
-    gamma, xi = hmm_math.posteriors(alpha, beta, b, scale, trans)
+    # zero on padding for the scaled recursion, -inf for the log-space one
+    zero_padded = log_b.masked_fill(padded[..., None], 0.0)
+    alpha, emit, log_lik = hmm_math.forward(zero_padded, log_start, trans, padded)
+    log_b = log_b.masked_fill(padded[..., None], -np.inf)
+    beta = hmm_math.backward(emit, trans, active)
+    gamma, xi = hmm_math.posteriors(alpha, beta, emit, trans)
     log_alpha, log_lik_ref = hmm_math.forward_log(log_b, log_start, trans, active)
     log_beta = hmm_math.backward_log(log_b, trans, active)
     gamma_ref, xi_ref = hmm_math.posteriors_log(
@@ -150,6 +152,40 @@ def test_scaled_and_log_space_recursions_agree_on_padded_batches():
     torch.testing.assert_close(gamma, gamma_ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(xi, xi_ref, rtol=1e-10, atol=1e-12)
     assert float(xi.sum()) == pytest.approx(float((lengths - 1).sum()))
+
+
+def test_torch_recursions_used_on_gpus_equal_the_numpy_ones(monkeypatch):
+    # On the CPU the scaled recursions run on numpy views; on a GPU the same steps run as
+    # torch calls. Forcing the torch calls here checks that both give the same answers.
+    gen = torch.Generator().manual_seed(1)
+    T, B, K = 9, 5, 4
+    lengths = torch.tensor([9, 7, 7, 3, 1])
+    padded = torch.arange(T)[:, None] >= lengths
+    log_b = (torch.randn(T, B, K, generator=gen, dtype=torch.float64) * 4).masked_fill(
+        padded[..., None], 0.0
+    )
+    active = (~padded).sum(1).tolist()
+    trans = torch.softmax(torch.randn(K, K, generator=gen, dtype=torch.float64), 1)
+    log_start = torch.log_softmax(torch.randn(K, generator=gen, dtype=torch.float64), 0)
+    on_numpy = hmm_math.forward_backward(log_b, log_start, trans, active, padded)
+    monkeypatch.setattr(hmm_math, "_on_numpy", lambda tensor: False)
+    on_torch = hmm_math.forward_backward(log_b, log_start, trans, active, padded)
+    for ours, theirs in zip(on_numpy, on_torch, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+    assert float(on_numpy[0][padded].abs().max()) == 0.0  # no weight on padding
+
+
+def test_float32_fit_follows_the_float64_one():
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(5, 40, size=30)
+    centres = 3.0 * rng.integers(0, 3, size=(len(lengths), 1)).repeat(lengths, 0)
+    X = rng.normal(size=(int(lengths.sum()), 2)) + centres
+    fits = [
+        HiddenMarkovModel(3, max_iter=15, random_state=0, dtype=dtype).fit(X, lengths=lengths)
+        for dtype in ("float64", "float32")
+    ]
+    assert fits[1].lower_bound_ == pytest.approx(fits[0].lower_bound_, rel=1e-4)
+    np.testing.assert_allclose(fits[1].means_, fits[0].means_, atol=1e-3)
 
 
 def test_viterbi_on_padded_batches_equals_brute_force_and_breaks_ties_low():
