@@ -1,12 +1,11 @@
-"""Chart parsing of a PCFG in Chomsky normal form, batched over sentences.
+"""Inside chart parsing of a PCFG in Chomsky normal form, and batches of sentences.
 
-The chart is a list over span lengths l of tensors (batch, start, symbol) holding log inside
-probabilities (or Viterbi scores) of every span of every sentence in the batch. The one Python
-loop is over l; each step combines, for all spans, all split points and all binary rules at
-once (gathering the children's scores through padded per-parent rule tables), then applies
-the closure of the unary rules in every cell: the sum over unary chains (I - U)^-1 for the
-inside pass, the best chain (max-plus Floyd-Warshall) for Viterbi. Sentences shorter than the
-batch's longest are padded with impossible words, so their spans past the end stay -inf.
+The chart holds log inside probabilities of every span and symbol of every sentence in the
+batch. The one Python loop is over span lengths l; each step combines, for all spans, all
+split points and all binary rules at once (gathering the children's scores through padded
+per-parent rule tables), then applies the closure of the unary rules in every cell: the sum
+over unary chains (I - U)^-1. Sentences shorter than the batch's longest are padded with
+impossible words, so their spans past the end stay -inf. Viterbi parsing is in `_viterbi`.
 
 The inside pass is differentiable: with rule log-probabilities theta as leaves, the gradient
 of the summed log-likelihood is each rule's expected count (the outside pass of inside-outside
@@ -27,17 +26,17 @@ __all__ = [
     "cnf_to_torch",
     "inside",
     "make_batches",
-    "max_weights",
     "sum_weights",
-    "viterbi",
-    "viterbi_trees",
 ]
 
 _NEG_INF = -math.inf
 # Elements of the largest intermediate tensor of one batch (float64: 8 bytes each).
 _BATCH_ELEMENTS = 2**22
-# A batch takes sentences up to this many times as long as its shortest (padding costs n^3).
-_PAD_RATIO = 1.25
+# A batch's fixed cost per span length (a dozen tensor operations) is about that of this many
+# elements of chart work on a CPU, and its setup about that of this many span lengths;
+# `_length_groups` weighs them against padding.
+_STEP_ELEMENTS = 2**14
+_SETUP_STEPS = 4
 
 
 @dataclass
@@ -53,11 +52,47 @@ class SentenceBatch:
         return len(self.index)
 
 
-def make_batches(encoded: list[np.ndarray], cnf: dict, device, *, batch_size=None, grad=False):
+def _length_groups(sorted_lengths: np.ndarray, n_rules: int, fits) -> list[tuple[int, int]]:
+    """Runs [lo, hi) of the length-sorted sentences of least estimated work, each cut into
+    batches of `fits(n)`: _STEP_ELEMENTS per span length (and setup) of a batch, plus n^3 / 6
+    splits times the rules for each sentence padded to the run's longest, n (an exact
+    dynamic programme over the distinct lengths, in plain Python: there are few)."""
+    values, first = np.unique(sorted_lengths, return_index=True)
+    values, first = values.tolist(), first.tolist()
+    ends = first[1:] + [len(sorted_lengths)]
+    best, cut = [0.0], [0]
+    for j, n in enumerate(values):
+        per_sentence, most = n**3 / 6 * (n_rules + 1), fits(n)
+        per_batch = _STEP_ELEMENTS * (n + _SETUP_STEPS)
+        costs = [best[i] + -(-(ends[j] - first[i]) // most) * per_batch
+                 + (ends[j] - first[i]) * per_sentence for i in range(j + 1)]  # fmt: skip
+        cut.append(min(range(j + 1), key=costs.__getitem__))
+        best.append(costs[cut[-1]])
+    groups, j = [], len(values)
+    while j:
+        groups.append((first[cut[j]], ends[j - 1]))
+        j = cut[j]
+    return groups[::-1]
+
+
+def make_batches(
+    encoded: list[np.ndarray],
+    cnf: dict,
+    device,
+    *,
+    batch_size=None,
+    grad=False,
+    width=0,
+    budget=None,
+    pad=0,
+):
     """Sentences (arrays of word indices) sorted by length into padded batches.
 
-    Without `batch_size`, each batch's largest intermediate stays near 32 MiB (a gradient pass
-    keeps every span length's, so it is cut by the sentence length).
+    Lengths are grouped to balance each batch's fixed cost per span length against padding
+    (`_length_groups`). Without `batch_size`, a batch's chart and largest intermediate stay
+    within `budget` elements, by default 2^22 (a gradient pass keeps every span length's, so
+    it is cut by the sentence length); `width` is the widest per-cell table of the pass, if
+    wider than the rules. Shorter sentences are padded with the word index `pad`.
     """
     lengths_all = np.array([len(s) for s in encoded])
     order = np.argsort(lengths_all, kind="stable")
@@ -67,32 +102,26 @@ def make_batches(encoded: list[np.ndarray], cnf: dict, device, *, batch_size=Non
 
     def fits(n: int) -> int:
         """Sentences of length n per batch within the memory bound."""
-        per_sentence = (n * n // 4 + 1) * max(n_rules, n_cnf) + n * (n_cnf * Q + n * n_cnf)
-        return max(1, _BATCH_ELEMENTS // (per_sentence * (n if grad else 1)))
-
-    batches, i = [], 0
-    while i < len(order):
-        longest = int(sorted_lengths[i] * _PAD_RATIO) + 1
-        size = int(np.searchsorted(sorted_lengths, longest, side="right")) - i
         if batch_size is not None:
-            size = min(size, batch_size)
-        else:
-            while size > 1 and fits(int(sorted_lengths[i + size - 1])) < size:
-                size = max(1, min(size - 1, fits(int(sorted_lengths[i + size - 1]))))
-        index = order[i : i + size]
-        lengths = np.array([len(encoded[j]) for j in index])
-        words = np.zeros((len(index), lengths.max()), dtype=np.int64)
-        for row, j in enumerate(index):
-            words[row, : lengths[row]] = encoded[j]
-        batches.append(
-            SentenceBatch(
-                torch.as_tensor(words, device=device),
-                torch.as_tensor(lengths, device=device),
-                index,
-            )
-        )
-        i += size
+            return batch_size
+        per_sentence = (n * n // 4 + 1) * max(n_rules, n_cnf) + n * (n_cnf * Q + n * n_cnf + width)
+        return max(1, (budget or _BATCH_ELEMENTS) // (per_sentence * (n if grad else 1)))
+
+    batches = []
+    for lo, hi in _length_groups(sorted_lengths, n_rules, fits):
+        size = fits(int(sorted_lengths[hi - 1]))
+        for i in range(lo, hi, size):
+            batches.append(_padded(encoded, order[i : min(i + size, hi)], device, pad))
     return batches
+
+
+def _padded(encoded: list[np.ndarray], index: np.ndarray, device, pad: int) -> SentenceBatch:
+    lengths = np.array([len(encoded[j]) for j in index])
+    words = np.full((len(index), lengths.max()), pad, dtype=np.int64)
+    for row, j in enumerate(index):
+        words[row, : lengths[row]] = encoded[j]
+    as_tensor = torch.as_tensor
+    return SentenceBatch(as_tensor(words, device=device), as_tensor(lengths, device=device), index)
 
 
 def cnf_to_torch(cnf: dict, device) -> dict:
@@ -181,26 +210,6 @@ def sum_weights(cnf: dict, theta: torch.Tensor) -> dict:
     return {**_binary_and_lexical(cnf, theta), "closure": closure, **_chains(cnf, closure)}
 
 
-def max_weights(cnf: dict, theta: torch.Tensor) -> dict:
-    """Tables for Viterbi: closure (C, C) is the best unary chain's log-probability and
-    `next_hop[A, B]` the symbol after A on it (Floyd-Warshall in max-plus)."""
-    with torch.no_grad():
-        U = _unary_matrix(cnf, theta).cpu().numpy()
-        weights = _binary_and_lexical(cnf, theta)
-    C = len(U)
-    with np.errstate(divide="ignore"):
-        best = np.log(U)
-    np.fill_diagonal(best, 0.0)  # the empty chain; any cycle has probability below one
-    next_hop = np.where(np.isfinite(best), np.arange(C)[None, :], -1)
-    for m in range(C):
-        through = best[:, m : m + 1] + best[m : m + 1, :]
-        better = through > best
-        best = np.where(better, through, best)
-        next_hop = np.where(better, next_hop[:, m : m + 1], next_hop)
-    closure = torch.as_tensor(best, dtype=theta.dtype, device=theta.device)
-    return {**weights, "closure": closure, "next_hop": next_hop, **_chains(cnf, closure)}
-
-
 # --- inside
 
 
@@ -271,118 +280,25 @@ def _by_parent(per_rule: torch.Tensor, cnf: dict) -> torch.Tensor:
     return per_rule.index_select(1, cnf["slots_flat"]).view(n_spans, -1, P, B)
 
 
-def _with_unary(pre, kind: str, cnf: dict, w: dict, reduce):
+def _with_unary(pre, kind: str, cnf: dict, w: dict):
     """Cells (I, C, B) from the scores pre (I, Q, B) of the parents of one rule kind ("lex"
-    or "bin"): each parent's own score, and for the head symbols the closure over unary
-    chains. `reduce` is a log-sum-exp or a max over dim 2; returns its second output too."""
+    or "bin"): each parent's own score, and for the head symbols the sum over unary chains."""
     n_spans, _, B = pre.shape
     parts = [pre]
-    arg = None
     if len(cnf["heads"]):
-        out = reduce(pre[:, None] + w[f"chains_{kind}"])  # over (I, H, Q, B)
-        best, arg = out if isinstance(out, tuple) else (out, None)
-        parts.append(best)
+        parts.append(_logsumexp(pre[:, None] + w[f"chains_{kind}"], 2))  # over (I, H, Q, B)
     parts.append(pre.new_full((n_spans, 1, B), _NEG_INF))
-    return torch.cat(parts, 1).index_select(1, cnf[f"cells_{kind}"]), arg
+    return torch.cat(parts, 1).index_select(1, cnf[f"cells_{kind}"])
 
 
 def inside(batch: SentenceBatch, cnf: dict, w: dict, start: int = 0) -> torch.Tensor:
     """log P(sentence) of each sentence of the batch summed over all its trees, (B,)."""
     B, n = batch.words.shape
     leaf = _leaves(batch, w["lex"])
-
-    def reduce(x):
-        return _logsumexp(x, 2)
-
     chart = _Chart(n, cnf["n_cnf"], B, leaf)
-    chart.write(1, _with_unary(leaf, "lex", cnf, w, reduce)[0])
+    chart.write(1, _with_unary(leaf, "lex", cnf, w))
     for length in range(2, n + 1 if len(cnf["bin_parents"]) else 1):
         per_rule = _logsumexp(_rule_scores(cnf, w, *chart.children(length)), 1)  # over splits
         pre = _logsumexp(_by_parent(per_rule, cnf), 1)  # (I, P, B): over each parent's rules
-        chart.write(length, _with_unary(pre, "bin", cnf, w, reduce)[0])
+        chart.write(length, _with_unary(pre, "bin", cnf, w))
     return chart.roots(batch.lengths, start)
-
-
-# --- Viterbi
-
-
-@torch.no_grad()
-def viterbi(batch: SentenceBatch, cnf: dict, w: dict, start: int = 0):
-    """Best-tree log-probabilities (B,) and back-pointers: three lists over span lengths l
-    of numpy arrays (None where unused).
-
-    split[l][i, r, b]: the best split - 1 of binary rule r over the span (i, i + l) of
-    sentence b; slot[l][i, p, b]: binary parent p's best rule slot there; bottom[l][i, h, b]:
-    for head symbol h (`heads`), the parent (index into bin_parents, or lex_parents for
-    l = 1) at the bottom of its best unary chain over that span.
-    """
-    B, n = batch.words.shape
-    leaf = _leaves(batch, w["lex"])
-
-    def reduce(x):
-        return x.max(2)
-
-    chart = _Chart(n, cnf["n_cnf"], B, leaf)
-    cells, bottom_1 = _with_unary(leaf, "lex", cnf, w, reduce)
-    chart.write(1, cells)
-    split, slot, bottom = [None, None], [None, None], [None, bottom_1]
-    for length in range(2, n + 1 if len(cnf["bin_parents"]) else 1):
-        per_rule, best_split = _rule_scores(cnf, w, *chart.children(length)).max(1)
-        pre, best_slot = _by_parent(per_rule, cnf).max(1)
-        cells, arg = _with_unary(pre, "bin", cnf, w, reduce)
-        chart.write(length, cells)
-        split.append(best_split)
-        slot.append(best_slot)
-        bottom.append(arg)
-    back = tuple([None if a is None else a.cpu().numpy() for a in part]
-                 for part in (split, slot, bottom))  # fmt: skip
-    return chart.roots(batch.lengths, start), back
-
-
-def viterbi_trees(back, scores, sentences: list, cnf: dict, labels: list, next_hop, start=0):
-    """The best tree of each sentence as a bracketed string in the original grammar (None
-    where a sentence has no parse): factored symbols are spliced into their parents, word
-    preterminals become words, and unary chains are spelled out."""
-    splits, slots, bottoms = back
-    kind, word = cnf["kind"].tolist(), cnf["word"].tolist()
-    bin_parents, lex_parents = cnf["bin_parents"].tolist(), cnf["lex_parents"].tolist()
-    bin_slot = {p: j for j, p in enumerate(bin_parents)}
-    lex_slot = {p: j for j, p in enumerate(lex_parents)}
-    head_slot = {h: j for j, h in enumerate(np.unique(cnf["un_lhs"]).tolist())}
-    left, right = cnf["bin_left"].tolist(), cnf["bin_right"].tolist()
-    rule_of_slot = cnf["bin_slots"].tolist()
-
-    def build(b, i, length, symbol, tokens) -> list[str]:
-        head = head_slot.get(symbol)
-        if length == 1:
-            slot = lex_slot[symbol] if head is None else bottoms[1][i, head, b]
-            bottom = lex_parents[slot]
-            children = [tokens[i]]
-        else:
-            slot = bin_slot[symbol] if head is None else bottoms[length][i, head, b]
-            bottom = bin_parents[slot]
-            rule = rule_of_slot[slots[length][i, slot, b]][slot]
-            k = splits[length][i, rule, b] + 1
-            children = build(b, i, k, left[rule], tokens)
-            children += build(b, i + k, length - k, right[rule], tokens)
-        if kind[bottom] == 1:  # a factored symbol: its children belong to its parent
-            return children
-        if word[bottom] >= 0:
-            return [tokens[i]]
-        node = f"({labels[bottom]} {' '.join(children)})"
-        if symbol == bottom:
-            return [node]
-        chain = [symbol]
-        while chain[-1] != bottom:
-            chain.append(int(next_hop[chain[-1], bottom]))
-        for parent in reversed(chain[:-1]):
-            node = f"({labels[parent]} {node})"
-        return [node]
-
-    out = []
-    for b, tokens in enumerate(sentences):
-        if not math.isfinite(float(scores[b])):
-            out.append(None)
-            continue
-        out.append(build(b, 0, len(tokens), start, tokens)[0])
-    return out

@@ -4,9 +4,10 @@ inside-outside EM from raw sentences, exact sentence likelihoods and Viterbi par
 The model keeps the grammar as written (any rule lengths, unary rules, words inside longer
 rules) and parses its Chomsky normal form (see `_rules.compile_cnf`): long rules are
 right-factored and unary rules are applied as a closure in every chart cell, so best trees
-come back in the original grammar. Inside and Viterbi run batched over sentences and all
-spans of one length at a time (`_cky`). Inside-outside is EM on expected rule counts, the
-gradient of the inside log-likelihood (training/em.py sums them over batches and processes).
+come back in the original grammar. Inside (`_cky`) and Viterbi (`_viterbi`) run batched
+over sentences and all spans of one length at a time. Inside-outside is EM on expected rule
+counts, the gradient of the inside log-likelihood (training/em.py sums them over batches
+and processes).
 """
 
 from __future__ import annotations
@@ -27,15 +28,7 @@ from genzoo._validation import (
     validate_params,
 )
 from genzoo.base import GenerativeModel
-from genzoo.grammar._cky import (
-    cnf_to_torch,
-    inside,
-    make_batches,
-    max_weights,
-    sum_weights,
-    viterbi,
-    viterbi_trees,
-)
+from genzoo.grammar._cky import cnf_to_torch, inside, make_batches, sum_weights
 from genzoo.grammar._input import check_collection, check_tokens
 from genzoo.grammar._rules import (
     check_grammar,
@@ -52,6 +45,7 @@ from genzoo.grammar._rules import (
     rules_from_arrays,
 )
 from genzoo.grammar._sampler import sample_trees
+from genzoo.grammar._viterbi import CHART_CELLS, CPU_BATCH_ELEMENTS, best_trees, viterbi_tables
 from genzoo.grammar.trees import format_tree, parse_tree, tree_to_tokens
 from genzoo.registry import register
 from genzoo.training.distributed import counts_across_processes
@@ -442,19 +436,19 @@ class PCFG(GenerativeModel):
         cnf = cnf_to_torch(cnf_np, device)
         cnf["rule_lhs"] = torch.as_tensor(arrays["rule_lhs"], device=device)
         with np.errstate(divide="ignore"):
-            log_probs = torch.as_tensor(np.log(arrays["rule_probs"]), device=device)
+            theta = np.log(arrays["rule_probs"])
+        log_probs = torch.as_tensor(theta, device=device)
         labels = [str(s) for s in arrays["nonterminals"]] + [
             f"<factored {k}>" for k in range(cnf_np["n_cnf"] - N)
         ]
         with torch.no_grad():
-            sums, maxes = sum_weights(cnf, log_probs), max_weights(cnf, log_probs)
+            sums = sum_weights(cnf, log_probs)
         return {
             "cnf": cnf,
             "cnf_np": cnf_np,
             "log_probs": log_probs,
             "sum": sums,
-            "max": maxes,
-            "labels": labels,
+            "max": viterbi_tables(cnf_np, theta, labels, 0, device),
             "vocabulary": {str(w): i for i, w in enumerate(arrays["terminals"])},
         }
 
@@ -475,9 +469,11 @@ class PCFG(GenerativeModel):
 
     def _log_prob(self, X: list[np.ndarray]) -> torch.Tensor:
         """Exact log P(sentence) of each encoded sentence by the inside algorithm, (n,)."""
-        tables = self._tables
+        tables, device = self._tables, self._device()
+        budget = CPU_BATCH_ELEMENTS if torch.device(device).type == "cpu" else None
         out = torch.empty(len(X), dtype=torch.float64)
-        for batch in make_batches(X, tables["cnf_np"], self._device(), batch_size=self.batch_size):
+        for batch in make_batches(X, tables["cnf_np"], device, batch_size=self.batch_size,
+                                  budget=budget):  # fmt: skip
             out[torch.as_tensor(batch.index)] = inside(batch, tables["cnf"], tables["sum"]).cpu()
         return out
 
@@ -503,19 +499,13 @@ class PCFG(GenerativeModel):
             encoded = self._encode([sentences[0]], tables["vocabulary"], name="tokens")
         else:
             encoded = self._encode(sentences, tables["vocabulary"])
-        trees: list = [None] * len(sentences)
-        log_probs = np.empty(len(sentences))
-        weights = tables["max"]
-        for batch in make_batches(encoded, tables["cnf_np"], self._device(),
-                                  batch_size=self.batch_size):  # fmt: skip
-            scores, back = viterbi(batch, tables["cnf"], weights)
-            texts = [sentences[i] for i in batch.index]
-            built = viterbi_trees(back, scores.cpu(), texts, tables["cnf_np"], tables["labels"],
-                                  weights["next_hop"])  # fmt: skip
-            for i, tree, score in zip(batch.index, built, scores.tolist(), strict=True):
-                trees[i] = tree
-                log_probs[i] = score
-        return trees, log_probs
+        t, device = tables["max"], self._device()
+        budget = CPU_BATCH_ELEMENTS if torch.device(device).type == "cpu" else None
+        batches = make_batches(
+            encoded, tables["cnf_np"], device, batch_size=self.batch_size, width=t["width"],
+            budget=budget, pad=len(tables["vocabulary"]),
+        )  # fmt: skip
+        return best_trees(batches, encoded, sentences, t, budget=CHART_CELLS)
 
     # --- sampling
 
