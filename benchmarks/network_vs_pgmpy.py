@@ -9,19 +9,30 @@ vectorised pass per group). The answers must agree to 1e-9. Then both learn the 
 from the 10,000 rows by hill climbing on BIC (no limit on parents; genzoo's time is its whole
 `fit`, tables included), and the learned edge sets are compared.
 
+`--sweep` compares inference alone over networks of three sizes, spanning 100x in CPD cells:
+asia (8 variables, 36 cells), a random DAG of 30 variables (2-3 states, about 500 cells) and
+one of 100 (2-4 states, about 3,800 cells), each variable drawing up to 3 parents among the 8
+before it. Both libraries get the same tables. Two workloads per network: 200 queries of one
+variable given two others, each a random signature, answered one per call (genzoo's lean
+path, ``as_frame=False``, on a freshly loaded model, so no plan is cached from a previous
+repeat); and 200 evidence rows of one signature answered by genzoo in one batched call
+(a DataFrame of evidence) and by pgmpy one by one. The extra columns give the ratio when
+the same workload runs again on the same model (its plans cached), the DataFrame path's
+ratio, and the largest difference from pgmpy's probabilities.
+
     python benchmarks/network_vs_pgmpy.py [--queries 1000] [--repeats 3] [--json out.json]
+    python benchmarks/network_vs_pgmpy.py --sweep [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import warnings
 
 import numpy as np
 import torch
-from _timing import timed  # benchmarks/ is on the path when run as a script
+from _timing import benchmark_parser, report_sweep, timed  # benchmarks/ is on the path
 
 from genzoo.bayesnet.network import BayesianNetwork
 from genzoo.bayesnet.structure import LocalScores
@@ -48,6 +59,10 @@ def make_queries(data, n_queries: int, seed: int = 0):
 
 def genzoo_one_by_one(bn, queries):
     return [bn.query(var, evidence)["probability"].to_numpy() for var, evidence in queries]
+
+
+def genzoo_lean(bn, queries):
+    return [bn.query(var, evidence, as_frame=False) for var, evidence in queries]
 
 
 def genzoo_batched(bn, queries):
@@ -110,6 +125,146 @@ def pgmpy_hill_climb(data):
     return set(search.estimate(scoring_method="bic-d", show_progress=False).edges())
 
 
+# --- the size sweep: inference alone, same tables in both libraries
+
+SWEEP_QUERIES, SWEEP_ROWS = 200, 200
+
+
+def random_spec(n_vars: int, max_states: int, seed: int = 0, window: int = 8) -> dict:
+    """A random DAG (each variable draws up to 3 parents among the `window` before it) with
+    2 to `max_states` states and random CPDs, as a spec of `genzoo.data.networks`."""
+    rng = np.random.default_rng(seed)
+    names = [f"v{i:03d}" for i in range(n_vars)]
+    states = {v: [f"s{k}" for k in range(rng.integers(2, max_states + 1))] for v in names}
+    parents = {}
+    for i, v in enumerate(names):
+        pool = np.arange(max(0, i - window), i)
+        k = min(len(pool), int(rng.integers(0, 4)))
+        parents[v] = [names[j] for j in np.sort(rng.choice(pool, size=k, replace=False))]
+    cpds = {}
+    for v in names:
+        shape = [len(states[p]) for p in parents[v]]
+        table = rng.dirichlet(np.ones(len(states[v])), size=shape)  # (*parents, card)
+        cpds[v] = np.ascontiguousarray(np.moveaxis(table, -1, 0))
+    edges = [(p, v) for v in names for p in parents[v]]
+    return {"states": states, "edges": edges, "cpds": cpds, "parents": parents}
+
+
+def pgmpy_from_spec(spec):
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    model = DiscreteBayesianNetwork()
+    model.add_nodes_from(spec["states"])
+    model.add_edges_from(spec["edges"])
+    for v, cpd in spec["cpds"].items():
+        parents = spec["parents"][v]
+        model.add_cpds(
+            TabularCPD(
+                v,
+                len(cpd),
+                cpd.reshape(len(cpd), -1),
+                evidence=parents or None,
+                evidence_card=[len(spec["states"][p]) for p in parents] or None,
+                state_names={u: spec["states"][u] for u in [v, *parents]},
+            )
+        )
+    return model
+
+
+def sweep_queries(spec, seed: int = 0):
+    """Random (variable, evidence) pairs, and one signature's evidence rows as a DataFrame."""
+    rng = np.random.default_rng(seed)
+    names = list(spec["states"])
+    rows = BayesianNetwork.from_spec(spec).sample(SWEEP_QUERIES, random_state=seed)
+    queries = []
+    for k in range(SWEEP_QUERIES):
+        chosen = rng.choice(len(names), size=1 + N_EVIDENCE, replace=False)
+        evidence = {names[j]: rows[names[j]].iloc[k] for j in chosen[1:]}
+        queries.append((names[chosen[0]], evidence))
+    var, given = queries[0][0], sorted(queries[0][1])
+    frame = BayesianNetwork.from_spec(spec).sample(SWEEP_ROWS, random_state=seed + 1)[given]
+    return queries, var, frame.astype(str)
+
+
+def pgmpy_rows(model, var, frame, states):
+    rows = frame.to_dict("records")
+    return np.stack(pgmpy_one_by_one(model, [(var, row) for row in rows], states))
+
+
+def sweep_network(name: str, spec: dict, repeats: int) -> list[dict]:
+    """Both workloads on one network: two rows of the sweep table."""
+    model = pgmpy_from_spec(spec)
+    queries, var, frame = sweep_queries(spec)
+    states = spec["states"]
+    cells = sum(c.size for c in spec["cpds"].values())
+
+    times, answers = {}, {}
+    for _ in range(repeats):  # interleaved, best of `repeats` each
+        # models loaded anew, so that every repeat compiles its plans again; the "warm" runs
+        # repeat a workload on the model that has just run it
+        bn = {key: BayesianNetwork.from_spec(spec) for key in ("lean", "frame", "batch", "bf")}
+        for key, run in [
+            ("pgmpy", lambda: pgmpy_one_by_one(model, queries, states)),
+            ("lean", lambda bn=bn: genzoo_lean(bn["lean"], queries)),
+            ("lean_warm", lambda bn=bn: genzoo_lean(bn["lean"], queries)),
+            ("frame", lambda bn=bn: genzoo_one_by_one(bn["frame"], queries)),
+            ("pgmpy_rows", lambda: pgmpy_rows(model, var, frame, states)),
+            ("batch", lambda bn=bn: bn["batch"].query(var, frame, as_frame=False)),
+            ("batch_warm", lambda bn=bn: bn["batch"].query(var, frame, as_frame=False)),
+            ("batch_frame", lambda bn=bn: bn["bf"].query(var, frame)["probability"].to_numpy()),
+        ]:
+            seconds, answers[key] = timed(run, 1)
+            times[key] = min(times.get(key, np.inf), seconds)
+    single = max(
+        np.abs(a - r).max()
+        for answer in (answers["lean"], answers["frame"])
+        for a, r in zip(answer, answers["pgmpy"], strict=True)
+    )
+    batch = answers["batch_frame"].reshape(answers["batch"].shape)
+    batched = max(
+        np.abs(answers["batch"] - answers["pgmpy_rows"]).max(),
+        np.abs(batch - answers["pgmpy_rows"]).max(),
+    )
+    label = f"{name} ({len(states)} vars, {cells} cells)"
+    return [
+        {
+            "workload": f"{label}: {SWEEP_QUERIES} queries, one per call",
+            "genzoo_s": times["lean"],
+            "peer_s": times["pgmpy"],
+            "warm_ratio": times["lean_warm"] / times["pgmpy"],
+            "frame_ratio": times["frame"] / times["pgmpy"],
+            "max_abs_diff": float(single),
+        },
+        {
+            "workload": f"{label}: {SWEEP_ROWS} evidence rows, batched",
+            "genzoo_s": times["batch"],
+            "peer_s": times["pgmpy_rows"],
+            "warm_ratio": times["batch_warm"] / times["pgmpy_rows"],
+            "frame_ratio": times["batch_frame"] / times["pgmpy_rows"],
+            "max_abs_diff": float(batched),
+        },
+    ]
+
+
+def sweep(repeats: int, json_path: str | None):
+    networks = [
+        ("asia", network_spec("asia")),
+        ("random", random_spec(30, max_states=3)),
+        ("random", random_spec(100, max_states=4)),
+    ]
+    rows = [row for name, spec in networks for row in sweep_network(name, spec, repeats)]
+    worst = max(row["max_abs_diff"] for row in rows)
+    if worst > 1e-9:
+        raise AssertionError(f"genzoo and pgmpy disagree by {worst:.2e}")
+    title = (
+        f"variable elimination against pgmpy: genzoo's arrays (as_frame=False) and, in "
+        f"frame_ratio, its DataFrames; best of {repeats}; "
+        f"{platform.processor() or platform.machine()}"
+    )
+    report_sweep(title, rows, "pgmpy", json_path)
+
+
 # --- comparing structures
 
 
@@ -129,13 +284,15 @@ def describe(edges, true) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.set_defaults(repeats=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
     torch.set_num_threads(torch.get_num_threads())
+    if args.sweep:
+        sweep(args.repeats, args.json)
+        return
 
     data = sample_network("asia", N_ROWS, random_state=0)
     bn = BayesianNetwork(tuple(network_spec("asia")["edges"])).fit(data)
@@ -144,11 +301,12 @@ def main():
 
     t_pgmpy, ref = timed(lambda: pgmpy_one_by_one(model, queries, bn.states_), args.repeats)
     t_single, single = timed(lambda: genzoo_one_by_one(bn, queries), args.repeats)
+    t_lean, lean = timed(lambda: genzoo_lean(bn, queries), args.repeats)
     t_batched, batched = timed(lambda: genzoo_batched(bn, queries), args.repeats)
     t_by_var, by_var = timed(lambda: genzoo_batched_by_variable(bn, queries), args.repeats)
     error = max(
         np.abs(a - r).max()
-        for answers in (single, batched, by_var)
+        for answers in (single, lean, batched, by_var)
         for a, r in zip(answers, ref, strict=True)
     )
     if error > 1e-9:
@@ -162,6 +320,7 @@ def main():
     rows = [
         ("queries: pgmpy VariableElimination, one by one", t_pgmpy, 1.0),
         ("queries: genzoo, one by one (dict evidence)", t_single, t_single / t_pgmpy),
+        ("queries: genzoo, one by one, arrays (as_frame=False)", t_lean, t_lean / t_pgmpy),
         ("queries: genzoo, batched by signature", t_batched, t_batched / t_pgmpy),
         ("queries: genzoo, batched by query variable", t_by_var, t_by_var / t_pgmpy),
         ("hill climbing BIC: pgmpy HillClimbSearch", t_hc_pgmpy, 1.0),

@@ -7,13 +7,25 @@ one pass of einsums answers B queries with different evidence values.
 
 Variable elimination (Zhang and Poole, 1994; Koller and Friedman, 2009, alg. 9.1) removes the
 variables that are neither queried nor ancestors of the query or the evidence (barren nodes),
-reduces the evidence by indexing, and sums out the rest in a greedy min-fill order. Each
-intermediate table is divided by its largest entry and the log of that scale is carried, so
-no product underflows however large the network.
+reduces the evidence by indexing, and sums out the rest, bucket by bucket (Dechter, 1999).
+`CompiledNetwork` does the symbolic part once per network and per query signature: a query
+then costs a few dict lookups and its einsums. A single query eliminates in the min-fill
+order of the whole moral graph, computed once: restricted to a query's hidden variables it
+never makes a wider table than on the whole graph (pruning and evidence only delete
+vertices), plus the query variables kept to the end. A batched query, whose B rows pay for
+it, orders its own reduced graph by min-fill. Small buckets are fused into one einsum, since
+on tables of a few entries a numpy call costs more than its arithmetic.
+
+Each intermediate table whose largest entry leaves [1e-3, 1e3] is divided by that entry and
+the log of the scale is carried, so every operand of a step peaks within three orders of 1
+and no product underflows any sooner than with every table divided by its maximum, however
+large the network.
 """
 
 from __future__ import annotations
 
+import math
+import string
 from typing import NamedTuple
 
 import numpy as np
@@ -21,22 +33,26 @@ import numpy as np
 from genzoo.bayesnet.structure import family_counts
 
 __all__ = [
+    "CompiledNetwork",
     "Factor",
     "ancestors",
-    "cpd_factors",
-    "eliminate",
     "expected_counts",
     "forward_sample",
     "log_prob_codes",
-    "map_assignment",
     "min_fill_order",
-    "posterior",
-    "reduce",
 ]
 
-# np.einsum names axes by integers below 52.
-_MAX_EINSUM_LABELS = 52
-_MAX_EINSUM_OPERANDS = 16
+# np.einsum names axes by letters: one for the batch axis, the rest for variables.
+_LETTERS = string.ascii_letters
+_MAX_EINSUM_OPERANDS = 16  # np.einsum takes at most 32; a step multiplies at most this many
+# A table is rescaled when its largest entry leaves this range (see the module docstring).
+_SMALLEST, _LARGEST = 1e-3, 1e3
+# Most joint states of the variables of one fused step, without and with a batch axis.
+_FUSE_LIMIT = {False: 512, True: 32}
+# Joint states (batch included) past which a step's einsum contracts pairwise.
+_PAIRWISE_LIMIT = 1 << 14
+# Plans kept per network; the oldest is dropped past this many signatures.
+_MAX_PLANS = 1024
 
 
 class Factor(NamedTuple):
@@ -65,179 +81,404 @@ def min_fill_order(scopes, eliminate_vars) -> list[int]:
     """Greedy elimination order: each step removes the variable adding the fewest fill edges.
 
     Ties go to the variable with fewest neighbours, then to the lowest id, so the order is
-    deterministic.
+    deterministic. A step changes the cost only of the eliminated variable's neighbours and
+    of theirs, so only those are recomputed.
     """
     neighbours: dict[int, set[int]] = {}
     for scope in scopes:
         for v in scope:
             neighbours.setdefault(v, set()).update(u for u in scope if u != v)
-    remaining = set(eliminate_vars)
+
+    def cost(v):
+        near = list(neighbours.get(v, ()))
+        fill = sum(1 for i, a in enumerate(near) for b in near[i + 1 :] if b not in neighbours[a])
+        return fill, len(near), v
+
+    costs = {v: cost(v) for v in eliminate_vars}
     order = []
-    while remaining:
-
-        def cost(v):
-            near = list(neighbours.get(v, ()))
-            fill = sum(
-                1 for i, a in enumerate(near) for b in near[i + 1 :] if b not in neighbours[a]
-            )
-            return fill, len(near), v
-
-        best = min(remaining, key=cost)
+    while costs:
+        best = min(costs.values())[2]
         near = neighbours.pop(best, set())
         for a in near:
             neighbours[a].discard(best)
             neighbours[a].update(near - {a})
-        remaining.discard(best)
+        del costs[best]
         order.append(best)
+        stale = set(near).union(*(neighbours[a] for a in near))
+        for u in stale.intersection(costs):
+            costs[u] = cost(u)
     return order
 
 
 # --- factor operations
 
 
-def cpd_factors(cpds: list[np.ndarray], parents: list[list[int]], keep=None) -> list[Factor]:
-    """One factor per CPD (over the variable, then its parents), for the variables in `keep`."""
-    keep = range(len(cpds)) if keep is None else keep
-    return [Factor((v, *parents[v]), cpds[v]) for v in sorted(keep)]
-
-
-def reduce(factor: Factor, evidence: dict[int, np.ndarray]) -> Factor:
-    """Index the evidence variables out of `factor`; `evidence` maps a variable to (B,) codes.
-
-    The result is batched whenever evidence touches the factor (a gather along the batch axis).
-    """
-    observed = [v for v in factor.scope if v in evidence]
-    if not observed:
-        return factor
-    rest = tuple(v for v in factor.scope if v not in evidence)
-    # One gather: an index array per evidence axis (and the batch axis), a slice elsewhere;
-    # numpy puts the gathered (B,) axis first when the arrays sit on adjacent axes or not.
-    index = [evidence[v] if v in evidence else slice(None) for v in factor.scope]
-    if factor.batched:
-        index = [np.arange(len(factor.table)), *index]
-    table = factor.table[tuple(index)]
-    if not _adjacent_leading(index):
-        # numpy keeps the gathered axis in place of adjacent index arrays: move it first
-        first = next(k for k, i in enumerate(index) if not isinstance(i, slice))
-        table = np.moveaxis(table, first, 0)
-    return Factor(rest, table, True)  # (B, *rest)
-
-
-def _adjacent_leading(index) -> bool:
-    """Whether numpy's advanced indexing with `index` puts the gathered axis first."""
-    arrays = [k for k, i in enumerate(index) if not isinstance(i, slice)]
-    adjacent = arrays == list(range(arrays[0], arrays[-1] + 1))
-    return not adjacent or arrays[0] == 0
-
-
-def _einsum(factors: list[Factor], out_scope: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """Product of `factors`, summed over every variable not in `out_scope`."""
-    while len(factors) > _MAX_EINSUM_OPERANDS:  # np.einsum takes at most 32 operands
-        head = factors[:_MAX_EINSUM_OPERANDS]
-        scope = tuple(sorted(set().union(*(f.scope for f in head))))
-        factors = [Factor(scope, *_einsum(head, scope)), *factors[_MAX_EINSUM_OPERANDS:]]
-    variables = sorted(set().union(*(f.scope for f in factors)))
-    if len(variables) >= _MAX_EINSUM_LABELS:
+def _subscripts(scopes, flags, out_scope) -> str:
+    """The np.einsum subscripts multiplying tables over `scopes` (batched where `flags`) and
+    summing every variable not in `out_scope`; the batch axis, if any, stays first."""
+    variables = sorted(set().union(*scopes))
+    if len(variables) >= len(_LETTERS):
         raise ValueError(
             f"variable elimination needs a table over {len(variables)} variables; the network "
             "is too densely connected for exact inference."
         )
-    label = {v: i for i, v in enumerate(variables)}
-    batch = len(variables)
-    batched = any(f.batched for f in factors)
-    operands = []
-    for f in factors:
-        operands += [f.table, ([batch] if f.batched else []) + [label[v] for v in f.scope]]
-    out = ([batch] if batched else []) + [label[v] for v in out_scope]
-    return np.einsum(*operands, out), batched
+    letter = {v: _LETTERS[k + 1] for k, v in enumerate(variables)}
+    batch = _LETTERS[0]
+    inputs = [
+        (batch if f else "") + "".join(letter[v] for v in s)
+        for s, f in zip(scopes, flags, strict=True)
+    ]
+    out = (batch if any(flags) else "") + "".join(letter[v] for v in out_scope)
+    return ",".join(inputs) + "->" + out
 
 
-def _rescale(table: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Divide a table by its largest entry (per query); return it and the log of the scale."""
+def _einsum(factors: list[Factor], out_scope: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+    """Product of `factors`, summed over every variable not in `out_scope`."""
+    while len(factors) > _MAX_EINSUM_OPERANDS:
+        head = factors[:_MAX_EINSUM_OPERANDS]
+        scope = tuple(sorted(set().union(*(f.scope for f in head))))
+        factors = [Factor(scope, *_einsum(head, scope)), *factors[_MAX_EINSUM_OPERANDS:]]
+    flags = [f.batched for f in factors]
+    subscripts = _subscripts([f.scope for f in factors], flags, out_scope)
+    return np.einsum(subscripts, *(f.table for f in factors)), any(flags)
+
+
+def _rescale(table: np.ndarray, batched: bool):
+    """Divide a table by its largest entry (per query) when that entry leaves
+    [_SMALLEST, _LARGEST]; return it and the log of the scale (0 when left alone)."""
     if not batched:
-        scale = table.max() if table.size else 1.0
+        scale = float(table.max())
+        if _SMALLEST <= scale <= _LARGEST:
+            return table, 0.0
         if scale > 0:
-            return table / scale, np.log(scale)
-        return table, -np.inf
+            return table / scale, math.log(scale)
+        return table, -math.inf
     scale = table.reshape(len(table), -1).max(1)  # (B,)
-    if not (scale > 0).all():  # impossible evidence in some query: keep its zeros
-        with np.errstate(divide="ignore"):
-            log_scale = np.log(scale)
-        scale = np.where(scale > 0, scale, 1.0)
-    else:
-        log_scale = np.log(scale)
+    if ((scale >= _SMALLEST) & (scale <= _LARGEST)).all():
+        return table, 0.0
+    with np.errstate(divide="ignore"):
+        log_scale = np.log(scale)  # -inf where some query's evidence is impossible
+    scale = np.where(scale > 0, scale, 1.0)
     return table / scale.reshape((-1,) + (1,) * (table.ndim - 1)), log_scale
 
 
-# --- variable elimination
+class _Step(NamedTuple):
+    """Multiply the tables of the `operands` slots and sum by np.einsum's `subscripts`.
+
+    np.einsum loops over the joint states of all the step's variables at once; past
+    _PAIRWISE_LIMIT of them (batch included) it is told to contract pairwise instead, by
+    BLAS where it can, which pays for finding the pairs.
+    """
+
+    operands: tuple[int, ...]
+    subscripts: str
+    batched: bool
+    size: int  # joint states of the step's variables, batch excluded
+
+    def __call__(self, values: list, n_batch: int | None) -> np.ndarray:
+        tables = [values[s] for s in self.operands]
+        if len(tables) > 1 and self.size * (n_batch if self.batched else 1) > _PAIRWISE_LIMIT:
+            return np.einsum(self.subscripts, *tables, optimize="greedy")
+        return np.einsum(self.subscripts, *tables)
 
 
-def eliminate(factors: list[Factor], order, n_batch: int) -> tuple[list[Factor], np.ndarray]:
-    """Sum out the variables of `order` in turn; return the remaining factors and log scale."""
-    factors = list(factors)
-    log_scale = np.zeros(n_batch)
-    for v in order:
-        involved = [f for f in factors if v in f.scope]
-        if not involved:
-            continue
-        factors = [f for f in factors if v not in f.scope]
-        scope = tuple(sorted(set().union(*(f.scope for f in involved)) - {v}))
-        table, batched = _einsum(involved, scope)
-        table, log_s = _rescale(table, batched)
-        log_scale = log_scale + log_s
-        factors.append(Factor(scope, table, batched))
-    return factors, log_scale
+# --- variable elimination, compiled per query signature
 
 
-def _reduced_factors(cpds, parents, targets, evidence, likelihood):
-    """CPD factors of the relevant variables with hard evidence indexed out and soft evidence
-    (per-query likelihood vectors, (B, card)) attached."""
-    likelihood = likelihood or {}
-    relevant = ancestors(parents, [*targets, *evidence, *likelihood])
-    factors = [reduce(f, evidence) for f in cpd_factors(cpds, parents, relevant)]
-    factors += [Factor((v,), lam, True) for v, lam in likelihood.items() if v in relevant]
-    return factors, relevant
+class _Plan(NamedTuple):
+    """The symbolic part of one variable elimination, for `CompiledNetwork._run`.
+
+    `inputs` holds each relevant CPD as a view with its observed axes first and the positions
+    of those variables in the evidence; the soft-evidence tables follow them as slots. Each
+    step makes a new slot; `remaining` are the slots left and `final` contracts them onto
+    the targets (None past _MAX_EINSUM_OPERANDS slots).
+    """
+
+    inputs: list[tuple[np.ndarray, tuple[int, ...]]]
+    steps: list[_Step]
+    remaining: list[Factor]  # scope and batched flag of each slot left, its table None
+    remaining_slots: list[int]
+    final: _Step | None
 
 
-def posterior(
-    cpds: list[np.ndarray],
-    parents: list[list[int]],
-    query: list[int],
-    evidence: dict[int, np.ndarray],
-    n_batch: int,
-    likelihood: dict[int, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Joint posterior of `query` given the evidence, for a batch of queries.
+class CompiledNetwork:
+    """A network ready for repeated exact inference.
+
+    The min-fill order of its moral graph is computed once, and the plan of each query
+    signature (targets, observed variables, soft-evidence variables, batched) on first use.
+    The plans hold views of the CPDs, so the tables may change in place but not their shapes.
 
     Parameters
     ----------
     cpds, parents : the network; ``cpds[v]`` has shape (card(v), *card(parents[v])).
-    query : the query variables, none of them in `evidence`.
-    evidence : variable -> (n_batch,) int codes of its observed state in each query.
-    n_batch : number of queries B.
-    likelihood : variable -> (n_batch, card) soft evidence multiplied in (1 for unobserved).
-
-    Returns
-    -------
-    probs : ndarray (B, *card(query)), each query's posterior (NaN where P(evidence) = 0).
-    log_evidence : ndarray (B,), log P(evidence) of each query.
     """
-    factors, relevant = _reduced_factors(cpds, parents, query, evidence, likelihood)
-    hidden = relevant - set(query) - set(evidence)
-    order = min_fill_order([f.scope for f in factors], hidden)
-    factors, log_scale = eliminate(factors, order, n_batch)
-    query = tuple(query)
-    if factors:
-        table, batched = _einsum(factors, query)
-    else:
-        table, batched = np.ones(()), False
-    if not batched:
-        table = np.broadcast_to(table, (n_batch, *table.shape))
-    total = table.reshape(n_batch, -1).sum(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        probs = table / total.reshape((-1,) + (1,) * len(query))
-        log_evidence = log_scale + np.log(total)
-    return probs, log_evidence
+
+    def __init__(self, cpds: list[np.ndarray], parents: list[list[int]]):
+        self.cpds = cpds
+        self.parents = parents
+        self.cards = [len(c) for c in cpds]
+        self._order = min_fill_order([(v, *ps) for v, ps in enumerate(parents)], range(len(cpds)))
+        self._rank = {v: k for k, v in enumerate(self._order)}
+        self._scopes = [(v, *ps) for v, ps in enumerate(parents)]
+        self._children: list[list[int]] = [[] for _ in parents]
+        for v, ps in enumerate(parents):
+            for p in ps:
+                self._children[p].append(v)
+        self._plans: dict[tuple, _Plan] = {}
+        self._steps: dict[tuple, tuple[str, int]] = {}
+
+    def __eq__(self, other) -> bool:
+        """Networks of equal tables and parents are equal, whatever plans each has cached."""
+        if not isinstance(other, CompiledNetwork):
+            return NotImplemented
+        return self.parents == other.parents and all(
+            np.array_equal(a, b) for a, b in zip(self.cpds, other.cpds, strict=True)
+        )
+
+    __hash__ = None  # mutable cache
+
+    # --- the symbolic part
+
+    def _plan(self, targets: tuple, hard: tuple, soft: tuple, batched: bool) -> _Plan:
+        key = (targets, hard, soft, batched)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:
+                del self._plans[next(iter(self._plans))]
+            plan = self._plans[key] = self._compile(targets, hard, soft, batched)
+        return plan
+
+    def _compile(self, targets: tuple, hard: tuple, soft: tuple, batched: bool) -> _Plan:
+        """Bucket elimination (Dechter, 1999) of the relevant variables, written as steps."""
+        relevant = ancestors(self.parents, [*targets, *hard, *soft])
+        position = {v: k for k, v in enumerate(hard)}
+        touched = relevant.intersection(set(hard).union(*(self._children[u] for u in hard)))
+        builder = _PlanBuilder(self.cards, _FUSE_LIMIT[batched], self._layout)
+        inputs = []
+        for v in sorted(relevant):
+            scope = self._scopes[v]
+            if v in touched:
+                observed = [k for k, u in enumerate(scope) if u in position]
+                rest = [k for k in range(len(scope)) if k not in observed]
+                table = self.cpds[v].transpose(observed + rest)
+                inputs.append((table, tuple(position[scope[k]] for k in observed)))
+                builder.leaf(tuple(scope[k] for k in rest), batched)
+            else:
+                inputs.append((self.cpds[v], ()))
+                builder.leaf(scope, False)
+        for u in soft:
+            builder.leaf((u,), True)
+        # each factor waits in the bucket of its first hidden variable in the order
+        hidden = relevant.difference(targets, hard)
+        if batched:  # worth a min-fill order of its own: B rows pay for it
+            order = min_fill_order(builder.scopes, hidden)
+        else:
+            order = sorted(hidden, key=self._rank.__getitem__)
+        rank = {v: k for k, v in enumerate(order)}
+        buckets: list[list[int]] = [[] for _ in order]
+        left: list[int] = []
+        for slot, scope in enumerate(builder.scopes):
+            ranks = [rank[u] for u in scope if u in rank]
+            (buckets[min(ranks)] if ranks else left).append(slot)
+        for first, v in enumerate(order):
+            x, scope = builder.bucket(buckets[first], v)
+            ranks = [rank[u] for u in scope if u in rank]
+            (buckets[min(ranks)] if ranks else left).append(x)
+        left = [builder.materialize(x) for x in left]
+        remaining = [Factor(builder.scopes[s], None, builder.flags[s]) for s in left]
+        final = None
+        if len(left) <= _MAX_EINSUM_OPERANDS:
+            final = builder.step(left, targets)
+        return _Plan(inputs, builder.steps, remaining, left, final)
+
+    def _layout(self, scopes: tuple, flags: tuple, out: tuple) -> tuple[str, int]:
+        """Einsum subscripts and joint states of a step, remembered: the buckets far from a
+        query's evidence recur from one signature to the next."""
+        key = (scopes, flags, out)
+        found = self._steps.get(key)
+        if found is None:
+            if len(self._steps) >= _MAX_PLANS * 16:
+                self._steps.clear()
+            size = math.prod(self.cards[u] for u in set().union(*scopes))
+            found = self._steps[key] = (_subscripts(scopes, flags, out), size)
+        return found
+
+    # --- the arithmetic
+
+    def _run(self, plan: _Plan, codes, likelihoods, n_batch):
+        """The slots' tables after the plan's steps, and the log of the scale taken out.
+
+        `codes` holds the observed state of each hard-evidence variable (ints, or (B,) arrays
+        when batched), `likelihoods` the (B, card) soft-evidence tables.
+        """
+        values = [table[tuple(codes[k] for k in at)] if at else table for table, at in plan.inputs]
+        values += likelihoods
+        log_scale = 0.0 if n_batch is None else np.zeros(n_batch)
+        for step in plan.steps:
+            table, log_s = _rescale(step(values, n_batch), step.batched)
+            log_scale = log_scale + log_s
+            values.append(table)
+        return values, log_scale
+
+    def _contract(self, plan: _Plan, values: list, n_batch, targets: tuple):
+        """What is left of the plan's slots, contracted onto the targets: (table, batched)."""
+        if plan.final is not None:
+            return plan.final(values, n_batch), plan.final.batched
+        return _einsum(self._left(plan, values), targets)
+
+    @staticmethod
+    def _left(plan: _Plan, values: list) -> list[Factor]:
+        slots = plan.remaining_slots
+        return [f._replace(table=values[s]) for f, s in zip(plan.remaining, slots, strict=True)]
+
+    def posterior(self, query, evidence: dict, n_batch: int, likelihood: dict | None = None):
+        """Joint posterior of `query` given the evidence, for a batch of queries.
+
+        Parameters
+        ----------
+        query : the query variables, none of them in `evidence`.
+        evidence : variable -> (n_batch,) int codes of its observed state in each query.
+        n_batch : number of queries B.
+        likelihood : variable -> (n_batch, card) soft evidence multiplied in (1 for unobserved).
+
+        Returns
+        -------
+        probs : ndarray (B, *card(query)), each query's posterior (NaN where P(evidence) = 0).
+        log_evidence : ndarray (B,), log P(evidence) of each query.
+        """
+        likelihood = likelihood or {}
+        query, hard, soft = tuple(query), tuple(sorted(evidence)), tuple(sorted(likelihood))
+        plan = self._plan(query, hard, soft, True)
+        codes = [evidence[v] for v in hard]
+        values, log_scale = self._run(plan, codes, [likelihood[v] for v in soft], n_batch)
+        table, batched = self._contract(plan, values, n_batch, query)
+        if not batched:
+            table = np.broadcast_to(table, (n_batch, *table.shape))
+        total = table.reshape(n_batch, -1).sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            probs = table / total.reshape((-1,) + (1,) * len(query))
+            log_evidence = log_scale + np.log(total)
+        return probs, log_evidence
+
+    def posterior_one(self, query, evidence: dict[int, int]):
+        """Joint posterior of `query` given one query's evidence {variable: code}: probs
+        (*card(query)) (NaN where P(evidence) = 0) and log P(evidence), with no batch axis."""
+        query, hard = tuple(query), tuple(sorted(evidence))
+        plan = self._plan(query, hard, (), False)
+        values, log_scale = self._run(plan, [evidence[v] for v in hard], [], None)
+        table, _ = self._contract(plan, values, None, query)
+        total = float(table.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            probs = table / total
+        return probs, log_scale + (math.log(total) if total > 0 else -math.inf)
+
+    def map_assignment(self, map_vars, evidence: dict, n_batch: int, likelihood=None):
+        """Most probable joint state of `map_vars` given the evidence, for a batch of queries.
+
+        The other variables are summed out first (marginal MAP); then the MAP variables are
+        maximised out in min-fill order, keeping each argmax table, and a traceback in reverse
+        order reads off the assignment (Koller and Friedman, 2009, alg. 13.1). Arguments as in
+        `posterior`.
+
+        Returns
+        -------
+        codes : ndarray (B, len(map_vars)), the MAP state of each variable per query.
+        log_max : ndarray (B,), log max P(map_vars, evidence); -inf where the evidence is
+            impossible.
+        """
+        likelihood = likelihood or {}
+        hard, soft = tuple(sorted(evidence)), tuple(sorted(likelihood))
+        plan = self._plan(tuple(map_vars), hard, soft, True)
+        codes = [evidence[v] for v in hard]
+        values, log_max = self._run(plan, codes, [likelihood[v] for v in soft], n_batch)
+        factors = self._left(plan, values)
+        traceback = []
+        for v in min_fill_order([f.scope for f in factors], map_vars):
+            involved = [f for f in factors if v in f.scope]  # never empty: v is not summed out
+            factors = [f for f in factors if v not in f.scope]
+            new, log_scale, rest, best = _max_out(involved, v, n_batch)
+            log_max = log_max + log_scale
+            factors.append(new)
+            traceback.append((v, rest, best))
+        if factors:  # what is left has an empty scope: constants per query
+            table, _ = _einsum(factors, ())
+            with np.errstate(divide="ignore"):
+                log_max = log_max + np.log(table)
+        assignment: dict[int, np.ndarray] = {}
+        rows = np.arange(n_batch)
+        for v, rest, best in reversed(traceback):
+            assignment[v] = best[(rows, *(assignment[u] for u in rest))]
+        return np.stack([assignment[v] for v in map_vars], axis=1), log_max
+
+
+class _PlanBuilder:
+    """The steps of bucket elimination. A bucket's result is kept pending (a negative id)
+    and fused into the bucket that uses it, one step for both, while their variables span at
+    most `limit` joint states and the operands number at most _MAX_EINSUM_OPERANDS: on small
+    tables a numpy call costs more than its arithmetic."""
+
+    def __init__(self, cards: list[int], limit: int, layout):
+        self.cards, self.limit, self._layout = cards, limit, layout
+        self.scopes: list[tuple] = []  # of each slot: leaves, then the steps' results
+        self.flags: list[bool] = []  # whether each slot has a batch axis
+        self.steps: list[_Step] = []
+        self.pending: dict[int, tuple[list[int], set, tuple]] = {}  # id: operands, vars, scope
+        self._next_id = -1
+
+    def leaf(self, scope: tuple, batched: bool) -> int:
+        self.scopes.append(scope)
+        self.flags.append(batched)
+        return len(self.scopes) - 1
+
+    def bucket(self, involved: list[int], v: int) -> tuple[int, tuple]:
+        """Multiply the `involved` factors and sum v out: a pending id (or a slot when the
+        bucket holds too many factors to fuse) and the scope of the result."""
+        scopes, pending = self.scopes, self.pending
+        variables = set().union(*[scopes[x] if x >= 0 else pending[x][2] for x in involved])
+        out = tuple(variables - {v})
+        if len(involved) > _MAX_EINSUM_OPERANDS:
+            return self._emit([self.materialize(x) for x in involved], out), out
+        operands = [x for x in involved if x >= 0]
+        waiting = [x for x in involved if x < 0]
+        for k, x in enumerate(waiting):
+            inner, inner_vars, _ = pending[x]
+            joint = variables | inner_vars
+            room = _MAX_EINSUM_OPERANDS - len(operands) - (len(waiting) - k - 1)
+            if len(inner) <= room and math.prod(map(self.cards.__getitem__, joint)) <= self.limit:
+                del pending[x]
+                operands += inner
+                variables = joint
+            else:
+                operands.append(self.materialize(x))
+        key = self._next_id
+        self._next_id -= 1
+        pending[key] = (operands, variables, out)
+        return key, out
+
+    def materialize(self, x: int) -> int:
+        """The slot of `x`, emitting its step if it is pending."""
+        if x >= 0:
+            return x
+        operands, _, out = self.pending.pop(x)
+        return self._emit(operands, out)
+
+    def step(self, operands: list[int], out: tuple) -> _Step:
+        flags = tuple([self.flags[s] for s in operands])
+        subscripts, size = self._layout(tuple([self.scopes[s] for s in operands]), flags, out)
+        return _Step(tuple(operands), subscripts, True in flags, size)
+
+    def _emit(self, operands: list[int], out: tuple) -> int:
+        """Steps multiplying the `operands` slots and summing onto `out`, in chunks of at most
+        _MAX_EINSUM_OPERANDS; return the slot of the result."""
+        while len(operands) > _MAX_EINSUM_OPERANDS:
+            head, operands = operands[:_MAX_EINSUM_OPERANDS], operands[_MAX_EINSUM_OPERANDS:]
+            union = tuple(sorted(set().union(*(self.scopes[s] for s in head))))
+            operands = [*operands, self._emit(head, union)]
+        step = self.step(operands, out)
+        self.steps.append(step)
+        self.scopes.append(out)
+        self.flags.append(step.batched)
+        return len(self.scopes) - 1
 
 
 # --- max-product
@@ -255,50 +496,6 @@ def _max_out(factors: list[Factor], v: int, n_batch: int):
     best = table.argmax(axis)  # (B, *rest)
     table, log_scale = _rescale(table.max(axis), True)
     return Factor(rest, table, True), log_scale, rest, best
-
-
-def map_assignment(
-    cpds: list[np.ndarray],
-    parents: list[list[int]],
-    map_vars: list[int],
-    evidence: dict[int, np.ndarray],
-    n_batch: int,
-    likelihood: dict[int, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Most probable joint state of `map_vars` given the evidence, for a batch of queries.
-
-    The other variables are summed out first (marginal MAP); then the MAP variables are
-    maximised out in min-fill order, keeping each argmax table, and a traceback in reverse
-    order reads off the assignment (Koller and Friedman, 2009, alg. 13.1). Arguments as in
-    `posterior`.
-
-    Returns
-    -------
-    codes : ndarray (B, len(map_vars)), the MAP state of each variable per query.
-    log_max : ndarray (B,), log max P(map_vars, evidence); -inf where the evidence is
-        impossible.
-    """
-    factors, relevant = _reduced_factors(cpds, parents, map_vars, evidence, likelihood)
-    hidden = relevant - set(map_vars) - set(evidence)
-    order = min_fill_order([f.scope for f in factors], hidden)
-    factors, log_max = eliminate(factors, order, n_batch)
-    traceback = []
-    for v in min_fill_order([f.scope for f in factors], map_vars):
-        involved = [f for f in factors if v in f.scope]  # never empty: v is not summed out
-        factors = [f for f in factors if v not in f.scope]
-        new, log_scale, rest, best = _max_out(involved, v, n_batch)
-        log_max = log_max + log_scale
-        factors.append(new)
-        traceback.append((v, rest, best))
-    if factors:  # what is left has an empty scope: constants per query
-        table, batched = _einsum(factors, ())
-        with np.errstate(divide="ignore"):
-            log_max = log_max + np.log(table)
-    assignment: dict[int, np.ndarray] = {}
-    rows = np.arange(n_batch)
-    for v, rest, best in reversed(traceback):
-        assignment[v] = best[(rows, *(assignment[u] for u in rest))]
-    return np.stack([assignment[v] for v in map_vars], axis=1), log_max
 
 
 # --- the whole network: likelihood, forward sampling, expected counts
@@ -360,12 +557,11 @@ def expected_counts(cpds, parents, cards, codes: np.ndarray):
         for u in range(len(cards))
         if observed[:, u].any() and u not in hard
     }  # (B, card)
+    network = CompiledNetwork(cpds, parents)
     for v in range(len(cards)):
         family = [v, *parents[v]]
         family_hard = {u: c for u, c in hard.items() if u not in family}
         family_soft = {**soft, **{u: np.eye(cards[u])[hard[u]] for u in family if u in hard}}
-        probs, log_evidence = posterior(
-            cpds, parents, family, family_hard, len(partial), family_soft
-        )
+        probs, log_evidence = network.posterior(family, family_hard, len(partial), family_soft)
         counts[v] = counts[v] + probs.sum(0)
     return counts, loglik + log_evidence.sum()

@@ -32,7 +32,7 @@ __all__ = [
     "python_value",
     "state_frame",
     "training_table",
-    "variable_index",
+    "Vocabulary",
 ]
 
 
@@ -254,22 +254,57 @@ def fitted_codes(X, frame, variables: list[str], states: dict) -> np.ndarray:
 # --- variables and evidence
 
 
-def variable_index(requested, name: str, variables: list[str], states: dict) -> list[int]:
-    """Indices into `variables` of the `requested` variable(s), named `name` in errors."""
-    if isinstance(requested, str):
-        requested = [requested]
-    requested = list(requested)
-    unknown = [v for v in requested if v not in states]
-    if unknown or not requested:
-        raise ValueError(
-            f"{name} names unknown variable(s) {unknown}; the variables are {variables}."
-        )
-    if len(set(requested)) != len(requested):
-        raise ValueError(f"{name} repeats a variable: {requested}.")
-    return [variables.index(v) for v in requested]
+@dataclass(frozen=True)
+class Vocabulary:
+    """A fitted network's variables and states with their name -> index and state -> code
+    maps, built once, so that checking a query costs a few dict lookups."""
+
+    variables: list[str]
+    states: dict[str, list]
+    index: dict[str, int]
+    codes: list[dict]
+
+    @classmethod
+    def of(cls, variables: list[str], states: dict) -> Vocabulary:
+        index = {v: i for i, v in enumerate(variables)}
+        codes = [{s: k for k, s in enumerate(states[v])} for v in variables]
+        return cls(variables, states, index, codes)
+
+    def variable_index(self, requested, name: str) -> list[int]:
+        """Indices of the `requested` variable(s), named `name` in errors."""
+        if isinstance(requested, str):
+            requested = [requested]
+        requested = list(requested)
+        index = self.index
+        unknown = [v for v in requested if v not in index]
+        if unknown or not requested:
+            raise ValueError(
+                f"{name} names unknown variable(s) {unknown}; the variables are {self.variables}."
+            )
+        found = [index[v] for v in requested]
+        if len(set(found)) != len(found):
+            raise ValueError(f"{name} repeats a variable: {requested}.")
+        return found
+
+    def evidence_codes(self, evidence: dict) -> dict[int, int]:
+        """One query's evidence ``{variable: state}`` as ``{index: code}``."""
+        found = {}
+        if not evidence:
+            return found
+        for i, (var, state) in zip(
+            self.variable_index(list(evidence), "evidence"), evidence.items(), strict=True
+        ):
+            try:
+                found[i] = self.codes[i][state]
+            except (KeyError, TypeError):
+                raise ValueError(
+                    f"evidence gives variable {var!r} the unknown state {python_value(state)!r}; "
+                    f"its states are {self.states[var]}."
+                ) from None
+        return found
 
 
-def parse_evidence(evidence, variables: list[str], states: dict):
+def parse_evidence(evidence, vocabulary: Vocabulary):
     """Evidence as (hard codes {index: (B,)}, soft likelihoods {index: (B, card)}, B,
     query labels or None). A DataFrame gives one query per row; NaN leaves a variable
     unobserved in that row."""
@@ -278,17 +313,8 @@ def parse_evidence(evidence, variables: list[str], states: dict):
     if evidence is None or (isinstance(evidence, dict) and not evidence):
         return {}, {}, 1, None
     if isinstance(evidence, dict):
-        index = variable_index(list(evidence), "evidence", variables, states)
-        hard = {}
-        for i, (var, state) in zip(index, evidence.items(), strict=True):
-            state = python_value(state)
-            if state not in states[var]:
-                raise ValueError(
-                    f"evidence gives variable {var!r} the unknown state {state!r}; its "
-                    f"states are {states[var]}."
-                )
-            hard[i] = np.array([states[var].index(state)])
-        return hard, {}, 1, None
+        codes = vocabulary.evidence_codes(evidence)
+        return {i: np.array([c]) for i, c in codes.items()}, {}, 1, None
     if not isinstance(evidence, pd.DataFrame):
         raise ValueError(
             f"evidence must be a dict {{variable: state}} or a DataFrame; got "
@@ -296,9 +322,9 @@ def parse_evidence(evidence, variables: list[str], states: dict):
         )
     if len(evidence) == 0:
         raise ValueError("evidence is an empty DataFrame; give at least one row.")
-    index = variable_index(list(evidence.columns), "evidence", variables, states)
+    index = vocabulary.variable_index(list(evidence.columns), "evidence")
     try:
-        codes = encode(evidence, list(evidence.columns), states)
+        codes = encode(evidence, list(evidence.columns), vocabulary.states)
     except ValueError as err:
         raise ValueError(f"evidence: {err}") from None
     hard, soft = {}, {}
@@ -307,7 +333,7 @@ def parse_evidence(evidence, variables: list[str], states: dict):
         if (column >= 0).all():
             hard[i] = column
         elif (column >= 0).any():
-            eye = np.eye(len(states[variables[i]]))
+            eye = np.eye(len(vocabulary.codes[i]))
             soft[i] = np.where(column[:, None] >= 0, eye[column], 1.0)
     return hard, soft, len(evidence), list(evidence.index)
 

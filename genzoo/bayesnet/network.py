@@ -7,6 +7,8 @@ every column is a vector of integer codes into its variable's states, and the ma
 
 from __future__ import annotations
 
+import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,14 +17,14 @@ import torch
 from genzoo._validation import MAX_ITERATIONS, Interval, Options
 from genzoo.base import GenerativeModel
 from genzoo.bayesnet._factors import (
+    CompiledNetwork,
     expected_counts,
     forward_sample,
     log_prob_codes,
-    map_assignment,
-    posterior,
 )
 from genzoo.bayesnet._tables import (
     Table,
+    Vocabulary,
     check_frame,
     cpd_frame,
     fitted_codes,
@@ -32,7 +34,6 @@ from genzoo.bayesnet._tables import (
     python_value,
     state_frame,
     training_table,
-    variable_index,
 )
 from genzoo.bayesnet.structure import (
     chow_liu,
@@ -327,9 +328,26 @@ class BayesianNetwork(GenerativeModel):
         parents = [[index[p] for p in self.parents_[v]] for v in self.variables_]
         return cpds, parents
 
+    def _inference(self) -> tuple[CompiledNetwork, Vocabulary]:
+        """The compiled network and the vocabulary of the fitted tables, built after fit and
+        load and rebuilt if a table, the parents or the states were replaced since."""
+        cache = vars(self).get("_compiled")
+        tables = [self.cpds_[v] for v in self.variables_]
+        if (
+            cache is None
+            or cache[0] is not self.parents_
+            or cache[1] is not self.states_
+            or not all(map(operator.is_, tables, cache[2]))
+        ):
+            cpds, parents = self._indexed()
+            network = CompiledNetwork(cpds, parents)
+            vocabulary = Vocabulary.of(self.variables_, self.states_)
+            cache = self._compiled = (self.parents_, self.states_, tables, network, vocabulary)
+        return cache[3], cache[4]
+
     # --- inference
 
-    def query(self, variables, evidence=None, *, joint: bool = True):
+    def query(self, variables, evidence=None, *, joint: bool = True, as_frame: bool = True):
         """Return the posterior of `variables` given `evidence`, by variable elimination.
 
         Parameters
@@ -342,6 +360,9 @@ class BayesianNetwork(GenerativeModel):
         joint : bool, default=True
             The joint posterior of the variables, one row per joint state; else each
             variable's marginal, one row per (variable, state).
+        as_frame : bool, default=True
+            Return a DataFrame; False returns plain arrays instead, which skips building the
+            frame: the lean path for many small queries in a loop.
 
         Returns
         -------
@@ -349,28 +370,61 @@ class BayesianNetwork(GenerativeModel):
             With `joint`, a column per query variable and ``probability``; else columns
             ``variable``, ``state`` and ``probability``. A DataFrame of evidence adds a first
             column ``query`` holding the evidence row's index label.
+        ndarray or dict of ndarray, with ``as_frame=False``
+            With `joint`, the probabilities of shape (*n_states) with an axis per query
+            variable in the order given, the states in `states_` order; else a dict
+            ``{variable: probabilities (n_states,)}``. A DataFrame of evidence adds a first
+            axis, one row per evidence row.
+
+        Notes
+        -----
+        The elimination order of the whole network is computed once, and the contraction
+        plan of each signature (query variables, observed variables) on its first query and
+        reused by the next ones; replacing a table in `cpds_` rebuilds them.
         """
-        self._check_fitted()
-        query = variable_index(variables, "variables", self.variables_, self.states_)
-        hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
+        if "_compiled" not in vars(self):  # the compiled network exists only once fitted
+            self._check_fitted()
+        network, vocabulary = self._inference()
+        query = vocabulary.variable_index(variables, "variables")
+        if evidence is None or isinstance(evidence, dict):  # one query: no batch axis
+            hard, soft, n_batch, labels = vocabulary.evidence_codes(evidence or {}), {}, None, None
+        else:
+            hard, soft, n_batch, labels = parse_evidence(evidence, vocabulary)
         both = [self.variables_[i] for i in query if i in hard or i in soft]
         if both:
             raise ValueError(f"variable(s) {both} are both queried and given as evidence.")
-        cpds, parents = self._indexed()
+        groups = [query] if joint else [[i] for i in query]
+        if n_batch is None:
+            probs = [self._posterior_one(network, group, hard) for group in groups]
+        else:
+            probs = [self._posterior(network, g, hard, n_batch, soft) for g in groups]
         names = [self.variables_[i] for i in query]
+        if not as_frame:
+            return probs[0] if joint else dict(zip(names, probs, strict=True))
+        if n_batch is None:
+            probs = [p[None] for p in probs]  # (1, *n_states): the frames' batch of one
         if joint:
-            probs = self._posterior(cpds, parents, query, hard, n_batch, soft)
-            return joint_frame(names, probs, labels, self.states_)
-        marginals = [self._posterior(cpds, parents, [i], hard, n_batch, soft) for i in query]
-        return marginal_frame(names, marginals, labels, self.states_)
+            return joint_frame(names, probs[0], labels, self.states_)
+        return marginal_frame(names, probs, labels, self.states_)
 
-    def _posterior(self, cpds, parents, query, hard, n_batch, soft) -> np.ndarray:
-        probs, log_evidence = posterior(cpds, parents, query, hard, n_batch, soft)
+    @staticmethod
+    def _posterior(network, query, hard, n_batch, soft) -> np.ndarray:
+        probs, log_evidence = network.posterior(query, hard, n_batch, soft)
         impossible = np.flatnonzero(~np.isfinite(log_evidence))
         if len(impossible):
             raise ValueError(
                 f"the evidence has probability zero under the model (query row(s) "
                 f"{impossible[:10].tolist()}); no posterior exists."
+            )
+        return probs
+
+    @staticmethod
+    def _posterior_one(network, query, hard) -> np.ndarray:
+        probs, log_evidence = network.posterior_one(query, hard)
+        if not math.isfinite(log_evidence):
+            raise ValueError(
+                "the evidence has probability zero under the model (query row(s) [0]); no "
+                "posterior exists."
             )
         return probs
 
@@ -386,18 +440,18 @@ class BayesianNetwork(GenerativeModel):
         ``query`` (the evidence row's index label) and one column per variable.
         """
         self._check_fitted()
-        hard, soft, n_batch, labels = parse_evidence(evidence, self.variables_, self.states_)
+        network, vocabulary = self._inference()
+        hard, soft, n_batch, labels = parse_evidence(evidence, vocabulary)
         if variables is None:
             chosen = [i for i in range(len(self.variables_)) if i not in hard and i not in soft]
             if not chosen:
                 raise ValueError("every variable is in the evidence; nothing is left to explain.")
         else:
-            chosen = variable_index(variables, "variables", self.variables_, self.states_)
+            chosen = vocabulary.variable_index(variables, "variables")
             both = [self.variables_[i] for i in chosen if i in hard or i in soft]
             if both:
                 raise ValueError(f"variable(s) {both} are both queried and given as evidence.")
-        cpds, parents = self._indexed()
-        codes, log_max = map_assignment(cpds, parents, chosen, hard, n_batch, soft)
+        codes, log_max = network.map_assignment(chosen, hard, n_batch, soft)
         impossible = np.flatnonzero(~np.isfinite(log_max))
         if len(impossible):
             raise ValueError(
@@ -443,7 +497,8 @@ class BayesianNetwork(GenerativeModel):
                 f"evidence of sample must be a dict {{variable: state}}; got "
                 f"{type(evidence).__name__}."
             )
-        hard, _, _, _ = parse_evidence(evidence, self.variables_, self.states_)
+        vocabulary = Vocabulary.of(self.variables_, self.states_)  # sample keeps vars(self)
+        hard, _, _, _ = parse_evidence(evidence, vocabulary)
         fixed = {i: int(c[0]) for i, c in hard.items()}
         return self._draw_samples(
             n_samples, y=y, random_state=random_state, fixed=fixed, return_weights=return_weights
@@ -526,11 +581,12 @@ class BayesianNetwork(GenerativeModel):
     def cpd(self, var: str):
         """Return the CPD of `var` as a DataFrame: a row per parent state, a column per state."""
         self._check_fitted()
-        variable_index(var, "var", self.variables_, self.states_)
+        self._inference()[1].variable_index(var, "var")
         return cpd_frame(self.cpds_[var], var, self.parents_[var], self.states_)
 
     def _on_fitted(self) -> None:
-        """Check that every CPD has the shape its states and parents give (for loaded files)."""
+        """Check that every CPD has the shape its states and parents give (for loaded files),
+        then compile the network for inference."""
         for v in self.variables_:
             shape = tuple(len(self.states_[u]) for u in [v, *self.parents_[v]])
             if np.shape(self.cpds_[v]) != shape:
@@ -539,3 +595,5 @@ class BayesianNetwork(GenerativeModel):
                 )
         if set(self.cpds_) != set(self.variables_):
             raise ValueError(f"cpds_ has tables for {sorted(self.cpds_)}, not the variables")
+        vars(self).pop("_compiled", None)
+        self._inference()

@@ -254,6 +254,161 @@ def test_zero_probability_rows_give_minus_infinity():
         bn.query("label", {"covering": "fur", "legs": "2"})
 
 
+# --- the lean path (as_frame=False) and the compiled plans
+
+
+def test_lean_path_equals_frames_and_brute_force(network):
+    _, bn, joint = network
+    rng = np.random.default_rng(7)
+    for query, evidence in _cases(bn, joint, rng):
+        expected = brute_posterior(bn, joint, query, evidence)
+        probs = bn.query(query, evidence, as_frame=False)
+        assert probs.shape == tuple(len(bn.states_[v]) for v in query)
+        np.testing.assert_allclose(probs, expected, atol=ATOL)
+        frame = bn.query(query, evidence)
+        np.testing.assert_array_equal(frame["probability"], probs.reshape(-1))
+        marginals = bn.query(query, evidence, joint=False, as_frame=False)
+        assert list(marginals) == query
+        for k, v in enumerate(query):
+            summed = expected.sum(axis=tuple(j for j in range(len(query)) if j != k))
+            np.testing.assert_allclose(marginals[v], summed, atol=ATOL)
+
+
+def test_lean_batched_path_equals_frames_and_brute_force(network):
+    _, bn, joint = network
+    names = bn.variables_
+    evidence = bn.sample(12, random_state=8)[names[:2]].astype(object)
+    evidence.iloc[3, 1] = None  # soft evidence: this row leaves the variable unobserved
+    query = [names[-1]]
+    probs = bn.query(query, evidence, as_frame=False)
+    assert probs.shape == (12, len(bn.states_[query[0]]))
+    frame = bn.query(query, evidence)
+    np.testing.assert_array_equal(frame["probability"], probs.reshape(-1))
+    for k, (_, row) in enumerate(evidence.iterrows()):
+        given = {v: s for v, s in row.items() if s is not None and s == s}
+        np.testing.assert_allclose(probs[k], brute_posterior(bn, joint, query, given), atol=ATOL)
+    marginals = bn.query(query, evidence, joint=False, as_frame=False)
+    np.testing.assert_array_equal(marginals[query[0]], probs)
+
+
+def test_lean_path_refuses_bad_input():
+    bn = BayesianNetwork.from_spec(network_spec("sprinkler"))
+    with pytest.raises(ValueError, match="evidence names unknown variable.*snow"):
+        bn.query("rain", {"snow": "T"}, as_frame=False)
+    with pytest.raises(ValueError, match="variables names unknown variable.*snow"):
+        bn.query("snow", as_frame=False)
+    with pytest.raises(ValueError, match="unknown state 'maybe'; its states are"):
+        bn.query("rain", {"cloudy": "maybe"}, as_frame=False)
+    with pytest.raises(ValueError, match="unknown state 2"):
+        bn.query("rain", {"cloudy": 2}, as_frame=False)
+    with pytest.raises(ValueError, match="unknown state"):
+        bn.query("rain", {"cloudy": ["T"]}, as_frame=False)  # unhashable
+    with pytest.raises(ValueError, match="unseen in training"):
+        bn.query("rain", pd.DataFrame({"cloudy": ["T", "maybe"]}), as_frame=False)
+    with pytest.raises(ValueError, match=r"\['rain'\] are both queried and given"):
+        bn.query("rain", {"rain": "T"}, as_frame=False)
+    with pytest.raises(ValueError, match="both queried and given"):
+        bn.query("rain", pd.DataFrame({"rain": ["T", "F"]}), as_frame=False)
+    with pytest.raises(ValueError, match="repeats a variable"):
+        bn.query(["rain", "rain"], as_frame=False)
+    animals = BayesianNetwork.from_spec(network_spec("animals"))
+    with pytest.raises(ValueError, match="probability zero"):
+        animals.query("label", {"covering": "fur", "legs": "2"}, as_frame=False)
+
+
+def test_replaced_or_edited_tables_are_used():
+    bn = BayesianNetwork.from_spec(network_spec("sprinkler"))
+    evidence = {"wet_grass": "T"}
+    before = bn.query("rain", evidence, as_frame=False)  # compiles and caches the plan
+    bn.cpds_["cloudy"] = np.array([0.9, 0.1])  # a new table
+    after = bn.query("rain", evidence, as_frame=False)
+    np.testing.assert_allclose(after, brute_posterior(bn, brute_joint(bn), ["rain"], evidence))
+    assert np.abs(after - before).max() > 1e-3
+    bn.cpds_["rain"][:] = bn.cpds_["rain"][::-1].copy()  # the same table, edited in place
+    edited = bn.query("rain", evidence, as_frame=False)
+    np.testing.assert_allclose(edited, brute_posterior(bn, brute_joint(bn), ["rain"], evidence))
+
+
+def test_larger_random_network_equals_brute_force():
+    # 12 variables of up to 3 states: buckets fuse, and the batched plan orders its own
+    spec = random_spec(3, n_vars=12, max_parents=4)
+    bn = BayesianNetwork.from_spec(spec)
+    joint = brute_joint(bn)
+    rng = np.random.default_rng(9)
+    rows = bn.sample(6, random_state=10)
+    names = bn.variables_
+    for k in range(6):
+        chosen = list(rng.permutation(names))
+        evidence = {v: rows[v].iloc[k] for v in chosen[:3]}
+        query = chosen[3:5]
+        expected = brute_posterior(bn, joint, query, evidence)
+        np.testing.assert_allclose(bn.query(query, evidence, as_frame=False), expected, atol=ATOL)
+    given = sorted(chosen[:3])
+    batched = bn.query(query, rows[given], as_frame=False)
+    for k in range(6):
+        expected = brute_posterior(bn, joint, query, dict(rows[given].iloc[k]))
+        np.testing.assert_allclose(batched[k], expected, atol=ATOL)
+
+
+def test_many_children_exceed_one_einsum():
+    # a root with 40 children: its bucket holds more factors than one einsum takes
+    names = ["root"] + [f"c{i}" for i in range(40)]
+    rng = np.random.default_rng(0)
+    spec = {
+        "states": {v: ["a", "b"] for v in names},
+        "edges": [("root", v) for v in names[1:]],
+        "cpds": {v: rng.dirichlet([1, 1], size=2).T.copy() for v in names[1:]},
+        "parents": {v: ([] if v == "root" else ["root"]) for v in names},
+    }
+    spec["cpds"]["root"] = np.array([0.3, 0.7])
+    bn = BayesianNetwork.from_spec(spec)
+    evidence = {v: "ab"[i % 2] for i, v in enumerate(names[1:39])}
+    likelihood = np.array([0.3, 0.7])
+    for v in names[1:39]:
+        likelihood = likelihood * spec["cpds"][v][bn.states_[v].index(evidence[v])]
+    expected = likelihood / likelihood.sum()
+    np.testing.assert_allclose(bn.query("root", evidence, as_frame=False), expected, atol=ATOL)
+    joint = bn.query(["c38", "c39"], evidence, as_frame=False)
+    children = spec["cpds"]["c38"], spec["cpds"]["c39"]
+    np.testing.assert_allclose(joint, np.einsum("r,ar,br->ab", expected, *children), atol=ATOL)
+    frame = pd.DataFrame([evidence, evidence])
+    np.testing.assert_allclose(bn.query("root", frame, as_frame=False), [expected] * 2, atol=ATOL)
+
+
+def test_min_fill_order_equals_the_plain_greedy_rule():
+    from genzoo.bayesnet._factors import min_fill_order
+
+    def plain(scopes, eliminate_vars):  # recompute every cost at every step
+        near = {}
+        for scope in scopes:
+            for v in scope:
+                near.setdefault(v, set()).update(set(scope) - {v})
+        left, order = set(eliminate_vars), []
+        while left:
+
+            def cost(v):
+                ns = sorted(near.get(v, ()))
+                fill = sum(b not in near[a] for i, a in enumerate(ns) for b in ns[i + 1 :])
+                return fill, len(ns), v
+
+            best = min(left, key=cost)
+            for a in near.get(best, ()):
+                near[a] |= near[best] - {a}
+                near[a].discard(best)
+            near.pop(best, None)
+            left.discard(best)
+            order.append(best)
+        return order
+
+    for seed in range(20):
+        spec = random_spec(seed, n_vars=15, max_parents=3)
+        index = {v: i for i, v in enumerate(spec["states"])}
+        scopes = [(index[v], *(index[p] for p in spec["parents"][v])) for v in spec["states"]]
+        keep = set(np.random.default_rng(seed).choice(15, size=3, replace=False).tolist())
+        hidden = [v for v in range(15) if v not in keep]
+        assert min_fill_order(scopes, hidden) == plain(scopes, hidden)
+
+
 def test_big_network_does_not_underflow():
     # a chain of 400 variables: P(evidence) underflows float64, the posterior must not
     names = [f"x{i}" for i in range(400)]
@@ -271,6 +426,11 @@ def test_big_network_does_not_underflow():
     assert result["probability"].sum() == pytest.approx(1.0)
     # x396 is clamped by nothing; x392 = "a" (392 % 8 == 0) and the chain keeps it
     assert result["probability"].iloc[0] > 0.98
+    lean = bn.query("x399", evidence, as_frame=False)
+    np.testing.assert_array_equal(lean, result["probability"])
+    rows = pd.DataFrame([evidence] * 3)
+    batched = bn.query("x399", rows, as_frame=False)
+    np.testing.assert_allclose(batched, [result["probability"]] * 3, atol=ATOL)
 
 
 # --- parameters
