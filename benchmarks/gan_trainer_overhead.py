@@ -18,11 +18,16 @@ measured 10 times during training), which users opt into and which is not overhe
 
     python benchmarks/gan_trainer_overhead.py [--steps 1500] [--repeats 3] [--device cpu]
         [--monitor] [--json out.json]
+
+`--sweep` instead times both loops over three workloads (batch x image side x channels, from
+16 8x8 digits through channels (8, 16) to 128 digits upsampled to 32x32 through (32, 64):
+about 2,000x the work per step), each from the same initial weights, and prints the Trainer's
+time over the plain loop's with the sliced Wasserstein distance of each EMA generator's
+samples to the test digits (at the same size; the floor is the training digits' distance).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import platform
@@ -30,16 +35,19 @@ import time
 
 import numpy as np
 import torch
-from _timing import timed  # benchmarks/ is on the path when run as a script
+from _timing import benchmark_parser, report_sweep, timed  # benchmarks/ is on the path
 
 from genzoo import GAN
 from genzoo.data import load
 from genzoo.gan._losses import discriminator_loss, generator_loss
+from genzoo.metrics import sliced_wasserstein
 from genzoo.metrics.tracking import QualityTracker
 from genzoo.training import TrainConfig, Trainer
 
 BATCH, LEARNING_RATE, EMA_DECAY, CHANNELS, LATENT = 64, 5e-4, 0.99, (32, 64), 32
 BETAS, LOSS, N_QUALITY = (0.5, 0.999), "least_squares", 500
+# (batch, image side, channels, steps): steps shrink as the work per step grows
+SWEEP = [(16, 8, (8, 16), 150), (64, 16, (16, 32), 50), (128, 32, (32, 64), 15)]
 
 
 def synchronise(device: torch.device) -> None:
@@ -52,7 +60,7 @@ def ema_decay(step: int) -> float:
     return min(EMA_DECAY, (1 + step) / (10 + step))
 
 
-def plain_loop(modules, X, steps: int, seed: int, device: torch.device):
+def plain_loop(modules, X, steps: int, seed: int, device: torch.device, batch: int = BATCH):
     """The bare minimum: random batches, a D step, a G step, the generator's EMA."""
     G, D = modules["generator"], modules["discriminator"]
     G.train(), D.train()
@@ -62,15 +70,15 @@ def plain_loop(modules, X, steps: int, seed: int, device: torch.device):
     gen = torch.Generator(device=device).manual_seed(seed)
     averages, weights = list(ema.parameters()), list(G.parameters())
     for step in range(steps):
-        real = X[torch.randint(len(X), (BATCH,), generator=gen, device=device)]
+        real = X[torch.randint(len(X), (batch,), generator=gen, device=device)]
         with torch.no_grad():
-            fake = G(torch.randn(BATCH, LATENT, generator=gen, device=device))
+            fake = G(torch.randn(batch, LATENT, generator=gen, device=device))
         real_scores, fake_scores = D(torch.cat([real, fake])).chunk(2)
         loss_d = discriminator_loss(LOSS, real_scores, fake_scores)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        fake = G(torch.randn(BATCH, LATENT, generator=gen, device=device))
+        fake = G(torch.randn(batch, LATENT, generator=gen, device=device))
         loss_g = generator_loss(LOSS, D(fake))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -83,9 +91,9 @@ def plain_loop(modules, X, steps: int, seed: int, device: torch.device):
     return ema
 
 
-def with_trainer(modules, gan, X, steps: int, seed: int, device, monitor=None):
+def with_trainer(modules, gan, X, steps: int, seed: int, device, monitor=None, batch=BATCH):
     config = TrainConfig(
-        device=device, batch_size=BATCH, max_steps=steps, learning_rate=LEARNING_RATE,
+        device=device, batch_size=batch, max_steps=steps, learning_rate=LEARNING_RATE,
         schedule="constant", grad_clip=None, ema_decay=EMA_DECAY, verbose=0,
         random_state=seed, precision="float32",
     )  # fmt: skip
@@ -100,16 +108,85 @@ def quality(tracker, samples: np.ndarray) -> dict[str, float]:
     return {k: float(v) for k, v in tracker(samples).items()}
 
 
+def upsampled(images: np.ndarray, side: int) -> np.ndarray:
+    """Images (n, c, h, w) enlarged to side x side by repeating pixels."""
+    factor = side // images.shape[-1]
+    return images.repeat(factor, axis=2).repeat(factor, axis=3)
+
+
+def sweep_row(data, batch: int, side: int, channels, steps: int, repeats: int, device) -> dict:
+    """Both loops on one workload, from the same initial weights, alternated."""
+    train, test = upsampled(data.X_train, side), upsampled(data.X_test, side)
+    gan = GAN(
+        latent_dim=LATENT, channels=channels, loss=LOSS, batch_size=batch,
+        learning_rate=LEARNING_RATE, generator_betas=BETAS, discriminator_betas=BETAS,
+        ema_decay=EMA_DECAY, max_steps=steps, device=str(device), verbose=0, random_state=0,
+    )  # fmt: skip
+    gan._validate_params()
+    gan._check_arguments()
+    architecture = gan._architecture(train, None)
+    shift, scale = gan._standardisation(train, architecture)
+    X = gan._training_data(train, None, shift, scale)[0].to(device)
+    torch.manual_seed(0)
+    start = gan._build_networks(architecture)
+
+    def fresh():
+        return {k: copy.deepcopy(m).to(device).train() for k, m in start.items()}
+
+    with_trainer(fresh(), gan, X, 3, 0, device, batch=batch)  # warm-up
+    plain_loop(fresh(), X, 3, 0, device, batch)
+    t_plain = t_trainer = np.inf
+    for _ in range(repeats):
+        synchronise(device)
+        seconds, ema_plain = timed(lambda: plain_loop(fresh(), X, steps, 0, device, batch), 1)
+        t_plain = min(t_plain, seconds)
+        synchronise(device)
+        seconds, ema_trainer = timed(
+            lambda: with_trainer(fresh(), gan, X, steps, 0, device, batch=batch), 1
+        )
+        t_trainer = min(t_trainer, seconds)
+
+    @torch.no_grad()
+    def distance(generator) -> float:
+        z = torch.randn(len(test), LATENT, generator=torch.Generator(device).manual_seed(1),
+                        device=device)  # fmt: skip
+        fake = generator.eval()(z).double().cpu().numpy() * scale + shift
+        return sliced_wasserstein(fake.reshape(len(fake), -1), test.reshape(len(test), -1))
+
+    return {
+        "workload": f"batch {batch}, {side}x{side}, ch {tuple(channels)}, {steps} steps",
+        "genzoo_s": t_trainer / steps,
+        "peer_s": t_plain / steps,
+        "genzoo_sw": distance(ema_trainer),
+        "plain_sw": distance(ema_plain),
+        "floor_sw": sliced_wasserstein(
+            train[: len(test)].reshape(len(test), -1), test.reshape(len(test), -1)
+        ),
+    }
+
+
+def sweep(repeats: int, device: torch.device, json_path: str | None) -> None:
+    data = load("digits")
+    rows = [sweep_row(data, *workload, repeats, device) for workload in SWEEP]
+    title = (
+        f"GAN training step, genzoo Trainer against a plain loop (s per step), best of "
+        f"{repeats}, {device}, {torch.get_num_threads()} threads, {platform.machine()}"
+    )
+    report_sweep(title, rows, "plain loop", json_path)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--monitor", action="store_true",
                         help="also time a Trainer run with the GAN's default monitor")  # fmt: skip
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.set_defaults(repeats=3)
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.sweep:
+        sweep(args.repeats, device, args.json)
+        return
 
     data = load("digits")
     gan = GAN(
