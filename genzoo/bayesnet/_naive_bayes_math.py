@@ -208,14 +208,30 @@ def gaussian_joint(
     # The (x - theta)^2 / var form, not an expanded matmul: a feature with a tiny var_ makes
     # x^2 / var huge, and expanding the square would cancel away every digit of precision.
     log_norm = -0.5 * torch.log(2.0 * math.pi * var).sum(1)
+    precision = 1.0 / var  # a product per element is cheaper than a division
     out = X.new_empty(len(X), len(theta))
     for X_batch, out_batch in zip(torch.split(X, rows), torch.split(out, rows), strict=True):
-        mahalanobis = (X_batch[:, None, :] - theta).square_().div_(var)  # (rows, K, d)
+        mahalanobis = (X_batch[:, None, :] - theta).square_().mul_(precision)  # (rows, K, d)
         torch.sum(mahalanobis, dim=2, out=out_batch)
     return out.mul_(-0.5).add_(log_norm).add_(log_prior)
 
 
 # --- multinomial and Bernoulli naive Bayes
+
+
+def counts_in_range(X: np.ndarray, max_abs: float, block: int = 2**15) -> bool:
+    """Whether every value of X is a whole number in [0, max_abs]: one pass in cache-sized
+    blocks that also refuses NaN (unequal to itself) and infinity, so a model of counts
+    needs no separate finiteness check."""
+    flat = X.reshape(-1)
+    rounded = np.empty(min(block, flat.size), dtype=X.dtype)
+    for start in range(0, flat.size, block):
+        part = flat[start : start + block]
+        if not (part.min() >= 0 and part.max() <= max_abs):  # NaN fails both comparisons
+            return False
+        if not np.array_equal(part, np.rint(part, out=rounded[: len(part)])):
+            return False
+    return True
 
 
 def multinomial_log_prob(feature_count: np.ndarray, alpha) -> np.ndarray:
@@ -297,9 +313,10 @@ def categorical_joint(
     offsets = torch.arange(d, device=X.device) * width
     out = X.new_empty(len(X), n_classes)
     for X_batch, out_batch in zip(torch.split(X, rows), torch.split(out, rows), strict=True):
-        cells = (X_batch.long() + offsets).T.contiguous()  # (d, rows)
-        out_batch.zero_()
-        for j in range(d):  # feature by feature, in scikit-learn's order of summation
+        cells = torch.empty(d, len(X_batch), dtype=torch.long, device=X.device)
+        cells.copy_(X_batch.T).add_(offsets[:, None])  # (d, rows), codes to table rows
+        torch.index_select(flat, 0, cells[0], out=out_batch)
+        for j in range(1, d):  # feature by feature, in scikit-learn's order of summation
             out_batch += flat.index_select(0, cells[j])
     return out.add_(log_prior)
 
@@ -311,6 +328,12 @@ MAX_CATEGORY_CODE = 2**20
 def check_category_codes(X: np.ndarray, n_categories: np.ndarray | None = None) -> np.ndarray:
     """X itself if it holds integer codes 0, 1, 2, ... (below `n_categories`, per feature, of a
     fitted model), else a ValueError naming the feature and the code."""
+    # One blocked pass and the per-feature maxima accept good codes; the checks below, which
+    # find the offending value to name it, run only when something is wrong.
+    if counts_in_range(X, MAX_CATEGORY_CODE) and (
+        n_categories is None or bool((X.max(0) < n_categories).all())
+    ):
+        return X
     if X.min() < 0:
         raise ValueError(
             "Negative values in data passed to X: it contains negative category codes; codes "
@@ -355,7 +378,10 @@ def min_categories_array(min_categories, n_features: int) -> np.ndarray:
 
 def padded(tables: list[np.ndarray], n_categories: np.ndarray) -> np.ndarray:
     """Per-feature (K, n_categories[j]) tables as one (K, d, max n_categories) array."""
-    out = np.zeros((tables[0].shape[0], len(tables), int(n_categories.max())))
+    width = int(n_categories.max())
+    if int(n_categories.min()) == width:  # every feature has as many codes: no padding
+        return np.stack(tables, axis=1)
+    out = np.zeros((tables[0].shape[0], len(tables), width))
     for j, table in enumerate(tables):
         out[:, j, : table.shape[1]] = table
     return out

@@ -9,9 +9,18 @@ predictions; on top of them each model has an exact `log_prob` and draws samples
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 import torch
 
-from genzoo._validation import MAX_WIDTH, Interval, check_binary, check_counts
+from genzoo._validation import (
+    MAX_WIDTH,
+    Interval,
+    check_array,
+    check_binary,
+    check_counts,
+    check_finite,
+    safe_magnitude,
+)
 from genzoo.bayesnet._naive_bayes_base import (
     _COMMON_CONSTRAINTS,
     _DISCRETE_CONSTRAINTS,
@@ -27,6 +36,7 @@ from genzoo.bayesnet._naive_bayes_math import (
     categorical_log_prob,
     category_counts,
     check_category_codes,
+    counts_in_range,
     gaussian_joint,
     gaussian_params,
     gaussian_stats,
@@ -243,7 +253,20 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
         tags.classifier_tags.poor_score = True
         return tags
 
-    def _check_values(self, X, reset):
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        # One blocked pass checks counts, finiteness and magnitude together; the generic
+        # check would first read all of X twice more for NaN and infinity.
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        X = check_array(X, name="X", ndim=2, finite=False)
+        if not reset and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        if X.dtype.kind == "f" and counts_in_range(X, safe_magnitude(self._dtype())):
+            return X
+        check_finite(X, max_abs=safe_magnitude(self._dtype()))
         return check_counts(X, "a multinomial model")
 
     def _params_from_stats(self, stats):

@@ -16,6 +16,7 @@ M-step and every process agree on it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -36,34 +37,77 @@ _EXPANDED_ERROR = {torch.float64: 1e-9, torch.float32: 1e-4}
 
 @dataclass
 class ShiftedBatch:
-    """Rows shifted by a fixed centre, Xc (n, d), and their quadratic features phi."""
+    """Rows shifted by a fixed centre beside their quadratic features, in one matrix.
 
-    Xc: torch.Tensor
-    phi: torch.Tensor  # full, tied: (n, d(d+1)/2) products x_i x_j, i <= j; else (n, d) squares
+    Z = [phi | Xc | 1], (n, T + d + 1), with phi the T quadratic features (the products
+    x_i x_j, i <= j, for full and tied covariances; the squares x_i^2 otherwise). One matrix
+    product against Z then gives every row's log-density under every component (E-step), and
+    one more gives the responsibility-weighted sums nk, sx and sxx (M-step).
+    """
+
+    Z: torch.Tensor
+    d: int
+
+    @property
+    def Xc(self) -> torch.Tensor:
+        """The shifted rows, (n, d) (a view into Z)."""
+        T = self.Z.shape[1] - self.d - 1
+        return self.Z[:, T : T + self.d]
+
+    @property
+    def phi(self) -> torch.Tensor:
+        """The quadratic features, (n, T) (a view into Z)."""
+        return self.Z[:, : self.Z.shape[1] - self.d - 1]
 
     def __len__(self) -> int:
-        return self.Xc.shape[0]
+        return self.Z.shape[0]
 
 
 def n_quadratic_features(d: int, covariance_type: str) -> int:
     return d * (d + 1) // 2 if covariance_type in ("full", "tied") else d
 
 
+@functools.lru_cache(maxsize=32)
+def _layout(d: int, device: torch.device):
+    """Index tensors of the packed upper triangle, built once per width and device: rows i and
+    columns j (T,), the flat positions i * d + j (T,), and the packed position of every entry
+    of a (d, d) matrix, (d * d,)."""
+    i, j = torch.triu_indices(d, d, device=device)
+    position = torch.empty(d, d, dtype=torch.long, device=device)
+    position[i, j] = torch.arange(i.numel(), device=device)
+    position[j, i] = position[i, j]
+    return i, j, i * d + j, position.reshape(-1)
+
+
+@functools.lru_cache(maxsize=32)
+def _quadratic_weight(d: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """-1/2 on the packed diagonal, -1 off it: the E-step's coefficients of phi(x) . q(L)."""
+    i, j = torch.triu_indices(d, d, device=device)
+    return torch.where(i == j, -0.5, -1.0).to(dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _eye(d: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.eye(d, dtype=dtype, device=device)
+
+
 def shifted_batch(X, shift, covariance_type: str) -> ShiftedBatch:
-    Xc = X - shift
+    n, d = X.shape
+    T = n_quadratic_features(d, covariance_type)
+    Z = X.new_empty(n, T + d + 1)
+    Xc = torch.sub(X, shift, out=Z[:, T : T + d])
     if covariance_type in ("full", "tied"):
-        i, j = torch.triu_indices(Xc.shape[1], Xc.shape[1], device=Xc.device)
-        return ShiftedBatch(Xc, Xc[:, i] * Xc[:, j])
-    return ShiftedBatch(Xc, Xc.square())
+        i, j, _, _ = _layout(d, X.device)
+        torch.mul(Xc[:, i], Xc[:, j], out=Z[:, :T])
+    else:
+        torch.square(Xc, out=Z[:, :T])
+    Z[:, -1] = 1.0
+    return ShiftedBatch(Z, d)
 
 
 def _unpack_symmetric(packed, d: int) -> torch.Tensor:
     """(K, d(d+1)/2) upper triangles to (K, d, d) symmetric matrices."""
-    i, j = torch.triu_indices(d, d, device=packed.device)
-    out = packed.new_zeros(packed.shape[0], d, d)
-    out[:, i, j] = packed
-    out[:, j, i] = packed
-    return out
+    return packed.index_select(1, _layout(d, packed.device)[3]).reshape(-1, d, d)
 
 
 # --- densities
@@ -75,40 +119,45 @@ def precisions_from_cholesky(prec_chol, covariance_type: str) -> torch.Tensor:
     return prec_chol.square()
 
 
-def log_gaussian(batch: ShiftedBatch, means_c, prec_chol, covariance_type: str) -> torch.Tensor:
-    """log N(x | mean_k, cov_k) for every row and component, (n, K); means_c are shifted.
-
-    (x - m)^T L (x - m) = phi(x) . q(L) - 2 x^T L m + m^T L m, with q(L) the packed upper
-    triangle of the precision L (off-diagonal entries doubled).
-    """
-    d = batch.Xc.shape[1]
-    prec = precisions_from_cholesky(prec_chol, covariance_type)
-    if covariance_type in ("full", "tied"):
-        i, j = torch.triu_indices(d, d, device=prec.device)
-        q = prec[..., i, j] * torch.where(i == j, 1.0, 2.0).to(prec.dtype)
-        q = q.reshape(-1, i.numel())  # (K or 1, T)
-        lin = (
-            means_c @ prec
-            if covariance_type == "tied"
-            else torch.bmm(prec, means_c.unsqueeze(2)).squeeze(2)
-        )
-        log_det = torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)
-    else:
-        q = prec if covariance_type == "diag" else prec[:, None].expand_as(means_c)
-        lin = q * means_c
-        log_det = (
-            torch.log(prec_chol).sum(1) if covariance_type == "diag" else (d * torch.log(prec_chol))
-        )
-    maha = batch.phi @ q.T - 2.0 * batch.Xc @ lin.T + (means_c * lin).sum(1)
-    return -0.5 * (d * _LOG_2PI + maha) + log_det
-
-
 def _log_det(prec_chol, covariance_type: str, d: int) -> torch.Tensor:
     if covariance_type in ("full", "tied"):
-        return torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)
+        return torch.diagonal(prec_chol, dim1=-2, dim2=-1).log().sum(-1)
     if covariance_type == "diag":
         return torch.log(prec_chol).sum(1)
     return d * torch.log(prec_chol)
+
+
+def _expanded_form(params: dict, covariance_type: str):
+    """The E-step's weight matrix W, (K, T + d + 1), with W @ Z.T = log w_k + log N(x | k),
+    and R, the largest squared Mahalanobis distance of a mean from the shift, plus d.
+
+    (x - m)^T L (x - m) = phi(x) . q(L) - 2 x^T L m + m^T L m, with q(L) the packed upper
+    triangle of the precision L (off-diagonal entries doubled), so W = [-q/2 | L m | c].
+    """
+    means_c = params["means"] - params["shift"]
+    prec_chol = params["precisions_cholesky"]
+    K, d = means_c.shape
+    if covariance_type == "full":
+        prec = torch.bmm(prec_chol, prec_chol.transpose(1, 2))
+        lin = torch.bmm(prec, means_c[:, :, None]).reshape(K, d)
+    elif covariance_type == "tied":
+        prec = prec_chol @ prec_chol.T
+        lin = means_c @ prec
+    else:
+        prec = prec_chol.square()
+    if covariance_type in ("full", "tied"):
+        flat = _layout(d, prec.device)[2]
+        weight = _quadratic_weight(d, prec.device, prec.dtype)
+        quadratic = prec.reshape(-1, d * d).index_select(1, flat).mul_(weight)
+        quadratic = quadratic.expand(K, -1) if covariance_type == "tied" else quadratic
+    else:
+        prec = prec if covariance_type == "diag" else prec[:, None].expand_as(means_c)
+        quadratic = -0.5 * prec
+        lin = prec * means_c
+    quad = (means_c * lin).sum(1)  # (K,) squared Mahalanobis distance of each mean
+    const = _log_det(prec_chol, covariance_type, d) + torch.log(params["weights"])
+    const = const.sub_(quad, alpha=0.5).sub_(0.5 * d * _LOG_2PI)
+    return torch.cat([quadratic, lin, const[:, None]], dim=1), quad.max() + d
 
 
 def _whitened(D, prec_chol, covariance_type: str) -> torch.Tensor:
@@ -122,12 +171,19 @@ def _whitened(D, prec_chol, covariance_type: str) -> torch.Tensor:
     return D * prec_chol[:, None, None]
 
 
-def log_gaussian_centred(Xc, means_c, prec_chol, covariance_type: str) -> torch.Tensor:
-    """log N(x | mean_k, cov_k), (n, K), from differences to each mean (scikit-learn's form)."""
-    d = Xc.shape[1]
-    D = Xc.unsqueeze(0) - means_c.unsqueeze(1)  # (K, n, d)
-    maha = _whitened(D, prec_chol, covariance_type).square().sum(-1).T
-    return -0.5 * (d * _LOG_2PI + maha) + _log_det(prec_chol, covariance_type, d)
+def log_gaussian_centred(D, prec_chol, covariance_type: str) -> torch.Tensor:
+    """log N(x | mean_k, cov_k), (K, n), from the differences D (K, n, d) of the rows to each
+    mean (scikit-learn's form)."""
+    d = D.shape[-1]
+    maha = _whitened(D, prec_chol, covariance_type).square_().sum(-1)
+    log_det = _log_det(prec_chol, covariance_type, d).reshape(-1, 1)  # (K, 1), or (1, 1) tied
+    return log_det - 0.5 * (d * _LOG_2PI + maha)
+
+
+def _differences(batch: ShiftedBatch, params: dict) -> torch.Tensor:
+    """Each row minus each component's mean, (K, n, d)."""
+    means_c = params["means"] - params["shift"]
+    return batch.Xc.unsqueeze(0) - means_c.unsqueeze(1)
 
 
 def is_centred(params: dict, covariance_type: str) -> bool:
@@ -138,14 +194,19 @@ def is_centred(params: dict, covariance_type: str) -> bool:
     """
     if "centred" in params:
         return params["centred"]
-    return _expanded_squares_too_coarse(params, covariance_type)
+    return _too_coarse(_expanded_form(params, covariance_type)[1])
 
 
-def _expanded_squares_too_coarse(params: dict, covariance_type: str) -> bool:
-    means_c = (params["means"] - params["shift"]).unsqueeze(1)  # (K, 1, d)
-    whitened = _whitened(means_c, params["precisions_cholesky"], covariance_type)
-    R = float(whitened.square().sum(-1).max()) + means_c.shape[-1]
-    return torch.finfo(means_c.dtype).eps * R > _EXPANDED_ERROR.get(means_c.dtype, 1e-4)
+def _too_coarse(R: torch.Tensor) -> bool:
+    """Whether eps * R, the expanded squares' error in nats, is more than the dtype allows.
+
+    R is the one value read back to the host per parameter set; a non-finite R means
+    non-finite parameters, refused here.
+    """
+    value = float(R)
+    if not math.isfinite(value):
+        raise ValueError(_ILL_DEFINED)
+    return torch.finfo(R.dtype).eps * value > _EXPANDED_ERROR.get(R.dtype, 1e-4)
 
 
 def stats_centre(params: dict, covariance_type: str) -> torch.Tensor:
@@ -155,57 +216,78 @@ def stats_centre(params: dict, covariance_type: str) -> torch.Tensor:
     return params["shift"].expand_as(params["means"])
 
 
-def weighted_log_prob(batch: ShiftedBatch, params: dict, covariance_type: str) -> torch.Tensor:
-    """log w_k + log N(x | k), (n, K), for a batch shifted by params["shift"]."""
-    means_c = params["means"] - params["shift"]
-    prec_chol = params["precisions_cholesky"]
+def weighted_log_prob(
+    batch: ShiftedBatch, params: dict, covariance_type: str, D=None
+) -> torch.Tensor:
+    """log w_k + log N(x | k), (K, n): components first, for a batch shifted by params["shift"].
+
+    Components first, so the softmax over them runs along the slow axis, vectorised over rows.
+    In the centred form, D are the batch's `_differences` when the caller has them already.
+    """
     if is_centred(params, covariance_type):
-        log_gauss = log_gaussian_centred(batch.Xc, means_c, prec_chol, covariance_type)
-    else:
-        log_gauss = log_gaussian(batch, means_c, prec_chol, covariance_type)
-    return log_gauss + torch.log(params["weights"])
+        D = _differences(batch, params) if D is None else D
+        log_gauss = log_gaussian_centred(D, params["precisions_cholesky"], covariance_type)
+        return log_gauss.add_(torch.log(params["weights"])[:, None])
+    W = params.get("expanded")
+    if W is None:
+        W = _expanded_form(params, covariance_type)[0]
+    return W @ batch.Z.T
 
 
 # --- sufficient statistics and M-step
 
 
 def gaussian_sums(batch: ShiftedBatch, resp, covariance_type: str) -> dict[str, torch.Tensor]:
-    """Responsibility-weighted sums of the shifted rows and their squares; resp is (n, K)."""
-    Xc, d = batch.Xc, batch.Xc.shape[1]
-    stats = {"nk": resp.sum(0), "sx": resp.T @ Xc}
+    """Responsibility-weighted sums of the shifted rows and their squares; resp is (K, n).
+
+    One product resp @ Z gives them all: sxx (packed), sx and nk side by side.
+    """
+    d = batch.d
+    sums = resp @ batch.Z  # (K, T + d + 1)
+    T = sums.shape[1] - d - 1
+    stats = {"nk": sums[:, -1], "sx": sums[:, T : T + d]}
     if covariance_type == "full":
-        stats["sxx"] = _unpack_symmetric(resp.T @ batch.phi, d)
+        stats["sxx"] = _unpack_symmetric(sums[:, :T], d)
     elif covariance_type == "tied":
-        stats["sxx"] = Xc.T @ Xc  # sum over k of the weighted outer products (sum_k r_ik = 1)
+        # sum over k of the weighted outer products (sum_k r_ik = 1)
+        stats["sxx"] = _unpack_symmetric(sums[:, :T].sum(0, keepdim=True), d)[0]
     else:
-        stats["sxx"] = resp.T @ batch.phi
+        stats["sxx"] = sums[:, :T]
     return stats
 
 
-def centred_sums(Xc, resp, centres_c, covariance_type: str) -> dict[str, torch.Tensor]:
-    """The sums of `gaussian_sums`, taken about each component's own centre, (K, d)."""
-    D = Xc.unsqueeze(0) - centres_c.unsqueeze(1)  # (K, n, d)
-    weighted = D * resp.T.unsqueeze(2)
-    stats = {"nk": resp.sum(0), "sx": weighted.sum(1)}
+def centred_sums(D, resp, covariance_type: str) -> dict[str, torch.Tensor]:
+    """The sums of `gaussian_sums` about each component's own centre, from the differences D
+    (K, n, d) of the rows to the centres and the responsibilities resp (K, n)."""
+    weighted = D * resp.unsqueeze(2)
+    stats = {"nk": resp.sum(1), "sx": weighted.sum(1)}
     if covariance_type in ("full", "tied"):
         sxx = torch.bmm(weighted.transpose(1, 2), D)
         stats["sxx"] = sxx if covariance_type == "full" else sxx.sum(0)
     else:
-        stats["sxx"] = (weighted * D).sum(1)
+        stats["sxx"] = weighted.mul_(D).sum(1)
     return stats
+
+
+def responsibilities(weighted: torch.Tensor):
+    """Posteriors softmax(weighted) over components and the log-normalisers, (K, n) and (n,);
+    overwrites `weighted` (a pass less than logsumexp followed by exp)."""
+    top = weighted.amax(0)
+    resp = weighted.sub_(top).exp_()
+    total = resp.sum(0)
+    resp.div_(total)
+    return resp, total.log_().add_(top)
 
 
 def e_step(batch: ShiftedBatch, params: dict, covariance_type: str):
     """Statistics of one batch about `stats_centre(params)`, and its summed log-likelihood."""
-    weighted = weighted_log_prob(batch, params, covariance_type)
-    log_norm = torch.logsumexp(weighted, dim=1)
-    resp = torch.exp(weighted - log_norm[:, None])
     if is_centred(params, covariance_type):
-        centres_c = params["means"] - params["shift"]
-        stats = centred_sums(batch.Xc, resp, centres_c, covariance_type)
-    else:
-        stats = gaussian_sums(batch, resp, covariance_type)
-    return stats, log_norm.sum()
+        D = _differences(batch, params)  # formed once, read by both halves
+        weighted = weighted_log_prob(batch, params, covariance_type, D)
+        resp, log_norm = responsibilities(weighted)
+        return centred_sums(D, resp, covariance_type), log_norm.sum()
+    resp, log_norm = responsibilities(weighted_log_prob(batch, params, covariance_type))
+    return gaussian_sums(batch, resp, covariance_type), log_norm.sum()
 
 
 def recenter(stats: dict, old_centre, new_centre, covariance_type: str) -> dict:
@@ -229,12 +311,14 @@ def covariances_from_sums(stats: dict, reg_covar: float, covariance_type: str):
     """Weights, means relative to the stats' centre, and covariances (scikit-learn's M-step)."""
     nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
     means = stats["sx"] / nk[:, None]
-    eye = torch.eye(means.shape[1], dtype=means.dtype, device=means.device)
     if covariance_type == "full":
-        cov = stats["sxx"] / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-        cov = cov + reg_covar * eye
+        cov = torch.baddbmm(
+            stats["sxx"] / nk[:, None, None], means[:, :, None], means[:, None, :], alpha=-1
+        )
+        cov.diagonal(dim1=-2, dim2=-1).add_(reg_covar)
     elif covariance_type == "tied":
-        cov = (stats["sxx"] - (nk[:, None] * means).T @ means) / nk.sum() + reg_covar * eye
+        cov = (stats["sxx"] - (nk[:, None] * means).T @ means) / nk.sum()
+        cov.diagonal().add_(reg_covar)
     else:
         cov = stats["sxx"] / nk[:, None] - means.square() + reg_covar
         if covariance_type == "spherical":
@@ -242,17 +326,24 @@ def covariances_from_sums(stats: dict, reg_covar: float, covariance_type: str):
     return nk / nk.sum(), means, cov
 
 
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have an ill-defined "
+    "empirical covariance (for instance caused by singleton or collapsed samples). "
+    "Decrease n_components or increase reg_covar."
+)
+
+
 def precision_cholesky(cov, covariance_type: str) -> torch.Tensor:
-    """Upper-triangular P with P P^T = inverse(cov) (scikit-learn's precisions_cholesky_)."""
+    """Upper-triangular P with P P^T = inverse(cov) (scikit-learn's precisions_cholesky_).
+
+    A NaN stops the factorisation too (info > 0); `make_params` refuses any other non-finite
+    value with the same message.
+    """
     if covariance_type in ("full", "tied"):
         L, info = torch.linalg.cholesky_ex(cov)
-        if bool((info != 0).any()) or not bool(torch.isfinite(L).all()):
-            raise ValueError(
-                "Fitting the mixture model failed because some components have an ill-defined "
-                "empirical covariance (for instance caused by singleton or collapsed samples). "
-                "Decrease n_components or increase reg_covar."
-            )
-        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device).expand_as(cov)
+        if bool(info.any()):
+            raise ValueError(_ILL_DEFINED)
+        eye = _eye(cov.shape[-1], cov.device, cov.dtype).expand_as(cov)
         return torch.linalg.solve_triangular(L, eye, upper=False).transpose(-1, -2)
     if not bool(((cov > 0) & torch.isfinite(cov)).all()):
         raise ValueError(
@@ -265,7 +356,9 @@ def precision_cholesky(cov, covariance_type: str) -> torch.Tensor:
 def make_params(weights, means, cov, prec_chol, covariance_type: str, shift=None) -> dict:
     """The parameter dict EM passes around; `shift` is the centre statistics are taken about.
 
-    Its tensors, plus "centred" (see `is_centred`), a bool decided here once.
+    Its tensors, "centred" (see `is_centred`), a bool decided here once, and, when the
+    expanded squares are used, their weight matrix "expanded" (see `_expanded_form`), built
+    once per parameter set rather than once per batch.
     """
     params = {
         "weights": weights,
@@ -274,7 +367,9 @@ def make_params(weights, means, cov, prec_chol, covariance_type: str, shift=None
         "precisions_cholesky": prec_chol,
         "shift": weights @ means if shift is None else shift,
     }
-    return params | {"centred": _expanded_squares_too_coarse(params, covariance_type)}
+    W, R = _expanded_form(params, covariance_type)
+    centred = _too_coarse(R)
+    return params | {"centred": centred, "expanded": None if centred else W}
 
 
 def params_from_sums(stats: dict, centre, shift, reg_covar: float, covariance_type: str) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 
 from genzoo._validation import (
@@ -16,7 +19,6 @@ from genzoo._validation import (
 from genzoo.mixture._base import MixtureModel
 from genzoo.mixture._gaussian import (
     COVARIANCE_TYPES,
-    centred_sums,
     check_initial_arrays,
     e_step,
     gaussian_sums,
@@ -48,12 +50,45 @@ from genzoo.training.em import (
 
 __all__ = ["GaussianMixture"]
 
-# Largest batch, in elements of its widest intermediate, handled at once (64 MiB in float64).
-_BATCH_ELEMENTS = 2**23
-# Quadratic features of data in memory are kept between EM iterations up to this many bytes.
+# Largest batch, in elements of its widest intermediate, handled at once: 64 MiB in float64
+# on the CPU (in cache-friendly pieces); on a GPU 1 GiB, so that each matrix product fills it.
+_BATCH_ELEMENTS = {"cpu": 2**23, "cuda": 2**27}
+# Quadratic features of data in memory are kept between EM iterations up to this many bytes
+# (on a GPU, up to half its free memory).
 _CACHE_BYTES = 2**30
 # Initialisation seeds from a uniform sample of at most this many values (rows x features).
 _SEED_ELEMENTS = 2**22
+
+
+# --- float32 arithmetic on a GPU
+
+
+@contextlib.contextmanager
+def _full_float32_matmul():
+    """Keep CUDA matrix products in full float32 (no TF32) while the mixture computes.
+
+    TF32 keeps 10 bits of mantissa: the expanded squares (phi(x) . q - 2 x^T L m + m^T L m)
+    would then carry errors of about 5e-4 * R nats, R the squared Mahalanobis distance of the
+    means from the data's centre, and the summed second moments relative errors of 5e-4; no
+    useful R keeps that within 1e-5 of float64, so TF32 is off even where a user enabled it
+    globally. Cholesky factors and solves never use TF32.
+    """
+    matmul = torch.backends.cuda.matmul
+    # torch >= 2.9 names the setting fp32_precision and refuses mixing it with allow_tf32
+    name, exact = (
+        ("fp32_precision", "ieee")
+        if hasattr(matmul, "fp32_precision")
+        else (
+            "allow_tf32",
+            False,
+        )
+    )
+    saved = getattr(matmul, name)
+    setattr(matmul, name, exact)
+    try:
+        yield
+    finally:
+        setattr(matmul, name, saved)
 
 
 # --- the model
@@ -113,7 +148,9 @@ class GaussianMixture(MixtureModel):
     batch_size : int or None
         Rows per E-step batch; None picks a size bounding memory to about 64 MiB.
     device : str, default="auto"
-        "auto" (CUDA where present), "cpu", "cuda", ...
+        "cpu", "cuda", "cuda:N", or "auto": CUDA where present and one EM iteration is large
+        enough to pay for it (about 4 n k d^2 / 2 operations for full covariances; see the
+        README's "Choosing a device").
     dtype : {"float64", "float32"}, default="float64"
 
     Attributes
@@ -138,6 +175,9 @@ class GaussianMixture(MixtureModel):
     """
 
     likelihood_kind = "exact"
+    # An EM iteration is two matrix products and ~45 small kernels (~0.5 ms to launch on a
+    # GPU), the time 2 CPU cores take for about 2e7 operations of matrix products.
+    cuda_min_flops = 2e7
     fitted_attributes = (
         "weights_",
         "means_",
@@ -229,9 +269,18 @@ class GaussianMixture(MixtureModel):
             )
         return X
 
+    def _fit_flops(self, data) -> float:
+        """One EM iteration: about 4 operations per row, component and quadratic feature (a
+        product in the E-step, one in the M-step)."""
+        if is_chunked(data):  # data larger than memory
+            return math.inf
+        width = n_quadratic_features(data.shape[1], self.covariance_type) + data.shape[1]
+        return 4.0 * data.shape[0] * self.n_components * width
+
     def _batch_rows(self, d: int) -> int:
         width = n_quadratic_features(d, self.covariance_type) + self.n_components + d
-        return self.batch_size or max(1, _BATCH_ELEMENTS // width)
+        elements = _BATCH_ELEMENTS.get(self._device().type, _BATCH_ELEMENTS["cpu"])
+        return self.batch_size or max(1, elements // width)
 
     def _batches(self, X) -> Batches:
         """Raw row batches of X (an array or Chunks) as tensors on the model's device."""
@@ -245,7 +294,10 @@ class GaussianMixture(MixtureModel):
         width = n_quadratic_features(shift.shape[0], self.covariance_type) + shift.shape[0]
         size = getattr(batches.source, "shape", (0,))[0] * width * shift.element_size()
         prepare = lambda X: shifted_batch(X, shift, self.covariance_type)  # noqa: E731
-        return batches.with_prepare(prepare, cache=batches.in_memory and size <= _CACHE_BYTES)
+        limit = _CACHE_BYTES
+        if shift.device.type == "cuda":
+            limit = max(limit, torch.cuda.mem_get_info(shift.device)[0] // 2)
+        return batches.with_prepare(prepare, cache=batches.in_memory and size <= limit)
 
     def _check_continuation(self, d: int, what: str) -> None:
         """Refuse to continue a fit whose shapes no longer match the parameters."""
@@ -267,6 +319,10 @@ class GaussianMixture(MixtureModel):
     # --- EM hooks
 
     def _fit(self, X, y, gen) -> dict:
+        with _full_float32_matmul():
+            return self._fit_em(X, gen)
+
+    def _fit_em(self, X, gen) -> dict:
         batches = self._batches(X)
         d = X.n_features if isinstance(X, Chunks) else X.shape[1]
         given = self._initial_arrays(d)
@@ -334,10 +390,14 @@ class GaussianMixture(MixtureModel):
             Xc = batch.Xc
             if centres is None:  # "random": uniform random responsibilities, as scikit-learn
                 resp = torch.rand(len(Xc), K, generator=gen, device=Xc.device, dtype=Xc.dtype)
-                part = gaussian_sums(batch, resp / resp.sum(1, keepdim=True), cov_type)
+                part = gaussian_sums(batch, (resp / resp.sum(1, keepdim=True)).T, cov_type)
             else:
-                resp = torch.nn.functional.one_hot(nearest(Xc, centres), K).to(Xc.dtype)
-                part = centred_sums(Xc, resp, centres, cov_type)
+                # Hard assignments: differences to each row's own centre are all the centred
+                # sums need, so the (K, n, d) differences to every centre are never formed.
+                labels = nearest(Xc, centres)
+                resp = torch.nn.functional.one_hot(labels, K).to(Xc.dtype)
+                own = shifted_batch(Xc - centres[labels], 0.0, cov_type)
+                part = gaussian_sums(own, resp.T, cov_type)
             stats = part if stats is None else {k: stats[k] + part[k] for k in stats}
         centre = shift if centres is None else shift + centres
         params = params_from_sums(all_reduce_sum(stats), centre, shift, self.reg_covar, cov_type)
@@ -398,7 +458,8 @@ class GaussianMixture(MixtureModel):
 
     def _attributes(self, params: dict) -> dict:
         precisions = precisions_from_cholesky(params["precisions_cholesky"], self.covariance_type)
-        numpy = {k: v.detach().cpu().numpy() for k, v in params.items() if torch.is_tensor(v)}
+        keys = ("weights", "means", "covariances", "precisions_cholesky")
+        numpy = {k: params[k].detach().cpu().numpy() for k in keys}
         return {
             "weights_": numpy["weights"],
             "means_": numpy["means"],
@@ -408,17 +469,16 @@ class GaussianMixture(MixtureModel):
         }
 
     def _weighted_log_prob(self, X: torch.Tensor) -> torch.Tensor:
-        params = self._params()
-        return torch.cat(
-            [
-                weighted_log_prob(
-                    shifted_batch(batch, params["shift"], self.covariance_type),
-                    params,
-                    self.covariance_type,
-                )
-                for batch in torch.split(X, self._batch_rows(X.shape[1]))
-            ]
-        )
+        with _full_float32_matmul():
+            return self._weighted_log_prob_batches(X)
+
+    def _weighted_log_prob_batches(self, X: torch.Tensor) -> torch.Tensor:
+        params, cov_type = self._params(), self.covariance_type
+        parts = [
+            weighted_log_prob(shifted_batch(batch, params["shift"], cov_type), params, cov_type)
+            for batch in torch.split(X, self._batch_rows(X.shape[1]))
+        ]
+        return torch.cat(parts, dim=1).T  # (n, K), a view of the components-first result
 
     # --- public methods beyond the protocol
 
@@ -455,6 +515,10 @@ class GaussianMixture(MixtureModel):
     # --- online EM
 
     def _partial_fit(self, X, y, gen) -> dict:
+        with _full_float32_matmul():
+            return self._online_step(X, gen)
+
+    def _online_step(self, X, gen) -> dict:
         """Update the model with one batch of a stream by stepwise online EM.
 
         Running per-sample statistics s are updated as s <- (1 - eta) s + eta s_batch with

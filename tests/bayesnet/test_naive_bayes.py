@@ -472,3 +472,54 @@ def test_mixed_label_types_are_named():
     model = MultinomialNaiveBayes().fit(X, ["a", "b", "a", "b"])
     with pytest.raises(ValueError, match="unseen"):
         model.log_prob(X, [1, 2, 1, 2])
+
+
+# --- the lean paths: one blocked count check, host argmax, stacked tables
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (3.0, True),
+        (0.0, True),
+        (-1.0, False),
+        (0.5, False),
+        (np.nan, False),
+        (np.inf, False),
+        (1e200, False),
+    ],
+)
+def test_the_blocked_count_check_refuses_every_kind_of_bad_value(value, ok):
+    from genzoo.bayesnet._naive_bayes_math import counts_in_range
+
+    X = np.ones((70_000, 3))  # several blocks; the bad value sits in the last
+    X[-1, 2] = value
+    assert counts_in_range(X, 1e148) is ok
+
+
+def test_a_feature_count_mismatch_is_named_by_the_lean_check():
+    X, y, _ = _random("counts")
+    model = MultinomialNaiveBayes().fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but MultinomialNaiveBayes"):
+        model.predict(X[:, :3])
+
+
+def test_predict_takes_the_first_of_tied_classes_as_scikit_learn():
+    X = np.array([[1.0, 1.0], [2.0, 2.0], [1.0, 1.0], [2.0, 2.0]])
+    y = np.array([0, 0, 1, 1])  # both classes identical: every row is a tie
+    ours, theirs = MultinomialNaiveBayes().fit(X, y), sk.MultinomialNB().fit(X, y)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(ours.predict(X), np.zeros(4))
+
+
+def test_padded_tables_of_equal_widths_equal_the_general_padding():
+    from genzoo.bayesnet._naive_bayes_math import padded
+
+    rng = np.random.default_rng(3)
+    tables = [rng.normal(size=(4, 5)) for _ in range(6)]
+    widths = np.full(6, 5)
+    np.testing.assert_array_equal(padded(tables, widths), np.stack(tables, axis=1))
+    ragged = tables[:5] + [rng.normal(size=(4, 2))]
+    out = padded(ragged, np.array([5, 5, 5, 5, 5, 2]))
+    np.testing.assert_array_equal(out[:, 5, :2], ragged[5])
+    np.testing.assert_array_equal(out[:, 5, 2:], 0.0)

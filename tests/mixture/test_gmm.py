@@ -376,3 +376,125 @@ def test_unavailable_device_and_unfitted_criteria():
         ).fit(X)
     with pytest.raises(ValueError, match="learning_offset"):
         GaussianMixture(2, learning_offset=0.0).partial_fit(X)
+
+
+# --- the one-product E-step and M-step against the direct formulas
+
+
+def _random_params(covariance_type, d=3, K=4, seed=22):
+    import torch
+
+    from genzoo.mixture._gaussian import make_params, precision_cholesky
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(K, d, d))
+    full = A @ A.transpose(0, 2, 1) + np.eye(d)
+    cov = {
+        "full": full,
+        "tied": full[0],
+        "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+        "spherical": np.diagonal(full, axis1=1, axis2=2).mean(1),
+    }[covariance_type]
+    cov = torch.tensor(cov)
+    weights = torch.tensor(rng.dirichlet(np.ones(K)))
+    means = torch.tensor(rng.normal(scale=2.0, size=(K, d)))
+    prec_chol = precision_cholesky(cov, covariance_type)
+    shift = torch.tensor(rng.normal(size=d))
+    return make_params(weights, means, cov, prec_chol, covariance_type, shift=shift)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_product_log_densities_equal_the_centred_form(covariance_type):
+    import torch
+
+    from genzoo.mixture._gaussian import shifted_batch, weighted_log_prob
+
+    params = _random_params(covariance_type)
+    assert not params["centred"] and params["expanded"] is not None
+    X = torch.tensor(np.random.default_rng(23).normal(scale=3.0, size=(50, 3)))
+    batch = shifted_batch(X, params["shift"], covariance_type)
+    expanded = weighted_log_prob(batch, params, covariance_type)
+    centred = weighted_log_prob(batch, params | {"centred": True}, covariance_type)
+    torch.testing.assert_close(expanded, centred, rtol=1e-12, atol=1e-10)
+    assert expanded.shape == (4, 50)  # components first
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_product_statistics_equal_the_weighted_sums(covariance_type):
+    import torch
+
+    from genzoo.mixture._gaussian import centred_sums, gaussian_sums, shifted_batch
+
+    rng = np.random.default_rng(24)
+    X = torch.tensor(rng.normal(size=(40, 3)))
+    resp = torch.softmax(torch.tensor(rng.normal(size=(4, 40))), dim=0)
+    shift = X.mean(0)
+    ours = gaussian_sums(shifted_batch(X, shift, covariance_type), resp, covariance_type)
+    direct = centred_sums((X - shift).expand(4, -1, -1), resp, covariance_type)
+    for key in ("nk", "sx", "sxx"):
+        torch.testing.assert_close(ours[key], direct[key], rtol=1e-12, atol=1e-12)
+
+
+def test_responsibilities_equal_softmax_and_logsumexp():
+    import torch
+
+    from genzoo.mixture._gaussian import responsibilities
+
+    weighted = torch.tensor(np.random.default_rng(25).normal(scale=30.0, size=(5, 200)))
+    resp, log_norm = responsibilities(weighted.clone())
+    torch.testing.assert_close(resp, torch.softmax(weighted, dim=0), rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(log_norm, torch.logsumexp(weighted, dim=0), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_hard_assignment_start_equals_sums_about_every_centre(covariance_type):
+    import torch
+
+    from genzoo.mixture._gaussian import centred_sums, gaussian_sums, nearest, shifted_batch
+
+    rng = np.random.default_rng(26)
+    X = torch.tensor(rng.normal(size=(60, 3)))
+    centres = X[:4].clone()
+    labels = nearest(X, centres)
+    resp = torch.nn.functional.one_hot(labels, 4).to(X.dtype).T
+    own = shifted_batch(X - centres[labels], 0.0, covariance_type)
+    ours = gaussian_sums(own, resp, covariance_type)
+    direct = centred_sums(X[None] - centres[:, None], resp, covariance_type)
+    for key in ("nk", "sx", "sxx"):
+        torch.testing.assert_close(ours[key], direct[key], rtol=1e-12, atol=1e-12)
+
+
+def test_non_finite_parameters_are_refused_by_name():
+    import torch
+
+    from genzoo.mixture._gaussian import make_params
+
+    params = _random_params("diag")
+    means = params["means"].clone()
+    means[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        make_params(
+            params["weights"],
+            means,
+            params["covariances"],
+            params["precisions_cholesky"],
+            "diag",
+            shift=params["shift"],
+        )
+    assert torch.isfinite(params["expanded"]).all()
+
+
+def test_fits_leave_the_users_tf32_setting_as_it_was():
+    import torch
+
+    matmul = torch.backends.cuda.matmul
+    if not hasattr(matmul, "fp32_precision"):
+        pytest.skip("this torch has only allow_tf32")
+    saved = matmul.fp32_precision
+    matmul.fp32_precision = "tf32"
+    try:
+        X, _ = draw_mixture(200, seed=27)
+        GaussianMixture(3, random_state=0).fit(X).predict(X)
+        assert matmul.fp32_precision == "tf32"
+    finally:
+        matmul.fp32_precision = saved
