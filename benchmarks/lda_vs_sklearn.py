@@ -7,20 +7,29 @@ training documents, batch and online (minibatches of 128), in one process on the
 Prints each time, its ratio to scikit-learn's, and the held-out perplexity, which for every
 library is scikit-learn's `perplexity` with that library's topics (lambda) plugged in.
 
-    python benchmarks/lda_vs_sklearn.py [--passes 20] [--repeats 1] [--json out.json]
+`--sweep` instead times genzoo against scikit-learn (its default n_jobs) on three corpora from
+200 documents x 500 words x 10 topics to 2,000 x 5,000 x 20 (200x the documents x words x
+topics), batch and online, 10 passes each; times and held-out perplexities are means over three
+random starts (`--repeats` takes the best of that many runs of each start).
+
+    python benchmarks/lda_vs_sklearn.py [--passes 20] [--repeats 1] [--json out.json] [--sweep]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse
 import torch
-from _timing import timed  # benchmarks/ is on the path when run as a script
+from _timing import (  # benchmarks/ is on the path when run as a script
+    benchmark_parser,
+    report_sweep,
+    timed,
+)
 from sklearn.decomposition import LatentDirichletAllocation as SklearnLDA
 
 from genzoo.mixture import LatentDirichletAllocation
@@ -29,38 +38,61 @@ N_TRAIN, N_TEST, V, K = 2_000, 500, 5_000, 20
 TRUE_ETA, TRUE_ALPHA, MEAN_LENGTH = 0.05, 0.2, 150
 PRIOR = 1.0 / K
 BATCH_SIZE = 128
+# (training documents, words, topics, mean document length): documents x words x topics spans
+# 200x; 10 passes each. Held-out documents are a quarter as many.
+SWEEP = ((200, 500, 10, 50), (1_000, 2_000, 20, 100), (2_000, 5_000, 20, 150))
+SWEEP_PASSES = 10
+SWEEP_SEEDS = 3
 
 
-def make_corpus(seed: int = 0):
+def make_corpus(
+    seed=0, n_train=N_TRAIN, n_test=N_TEST, n_words=V, n_topics=K, mean_length=MEAN_LENGTH
+):
     """Documents from LDA with random topics: sparse (n, V) float64 counts, train and test."""
     rng = np.random.default_rng(seed)
-    topics = rng.dirichlet(np.full(V, TRUE_ETA), size=K)
+    topics = rng.dirichlet(np.full(n_words, TRUE_ETA), size=n_topics)
 
     def draw(n):
-        theta = rng.dirichlet(np.full(K, TRUE_ALPHA), size=n)
-        lengths = np.maximum(rng.poisson(MEAN_LENGTH, size=n), 1)
+        theta = rng.dirichlet(np.full(n_topics, TRUE_ALPHA), size=n)
+        lengths = np.maximum(rng.poisson(mean_length, size=n), 1)
         probs = theta @ topics
         probs /= probs.sum(1, keepdims=True)
         rows = [rng.multinomial(lengths[d], probs[d]) for d in range(n)]
         return scipy.sparse.csr_matrix(np.array(rows, dtype=np.float64))
 
-    return draw(N_TRAIN), draw(N_TEST)
+    return draw(n_train), draw(n_test)
 
 
-def run_genzoo(X, method, passes, dtype="float64"):
+def shared_params(method: str, passes: int, n_topics: int = K, seed: int = 0) -> dict:
+    """The hyper-parameters both libraries get, each at scikit-learn's default where unset."""
+    return dict(
+        doc_topic_prior=1.0 / n_topics,
+        topic_word_prior=1.0 / n_topics,
+        learning_method=method,
+        max_iter=passes,
+        batch_size=BATCH_SIZE,
+        learning_offset=10.0,
+        learning_decay=0.7,
+        evaluate_every=-1,
+        max_doc_update_iter=100,
+        mean_change_tol=1e-3,
+        random_state=seed,
+    )
+
+
+def run_genzoo(X, method, passes, dtype="float64", n_topics=K, seed=0):
     model = LatentDirichletAllocation(
-        K, doc_topic_prior=PRIOR, topic_word_prior=PRIOR, learning_method=method,
-        max_iter=passes, batch_size=BATCH_SIZE, total_samples=float(X.shape[0]),
-        random_state=0, device="cpu", dtype=dtype,
-    )  # fmt: skip
+        n_topics,
+        **shared_params(method, passes, n_topics, seed),
+        total_samples=float(X.shape[0]),
+        device="cpu",
+        dtype=dtype,
+    )
     return model.fit(X)
 
 
-def run_sklearn(X, method, passes, n_jobs=None):
-    model = SklearnLDA(
-        K, doc_topic_prior=PRIOR, topic_word_prior=PRIOR, learning_method=method,
-        max_iter=passes, batch_size=BATCH_SIZE, random_state=0, n_jobs=n_jobs,
-    )  # fmt: skip
+def run_sklearn(X, method, passes, n_jobs=None, n_topics=K, seed=0):
+    model = SklearnLDA(n_topics, **shared_params(method, passes, n_topics, seed), n_jobs=n_jobs)
     return model.fit(X)
 
 
@@ -80,7 +112,8 @@ def run_gensim(X, method, passes):
 
 def held_out_perplexity(components: np.ndarray, X_test, X_train) -> float:
     """scikit-learn's perplexity of X_test under topics `components` (lambda, (K, V))."""
-    judge = SklearnLDA(K, doc_topic_prior=PRIOR, topic_word_prior=PRIOR, max_iter=1)
+    k = components.shape[0]
+    judge = SklearnLDA(k, doc_topic_prior=1.0 / k, topic_word_prior=1.0 / k, max_iter=1)
     judge.fit(X_train[:10])  # any fit, to set the fitted attributes; replaced next
     judge.components_ = np.asarray(components, dtype=np.float64)
     judge.exp_dirichlet_component_ = np.exp(_dirichlet_expectation(judge.components_))
@@ -93,15 +126,57 @@ def _dirichlet_expectation(param):
     return digamma(param) - digamma(param.sum(1, keepdims=True))
 
 
+def sweep_row(X, X_test, n_topics: int, method: str, repeats: int) -> dict:
+    """Both libraries' seconds and held-out perplexities, each a mean over `SWEEP_SEEDS` random
+    starts (one start's perplexity varies by about 10% between local optima); each start's
+    seconds are the best of `repeats` runs, the two libraries interleaved."""
+    seconds = {"genzoo": [], "sklearn": []}
+    perplexity = {"genzoo": [], "sklearn": []}
+    runs = {"genzoo": run_genzoo, "sklearn": run_sklearn}
+    for seed in range(SWEEP_SEEDS):
+        best, models = {"genzoo": np.inf, "sklearn": np.inf}, {}
+        for _ in range(repeats):
+            for name, run in runs.items():
+                fit = partial(run, X, method, SWEEP_PASSES, n_topics=n_topics, seed=seed)
+                t, models[name] = timed(fit, 1)
+                best[name] = min(best[name], t)
+        for name, model in models.items():
+            seconds[name].append(best[name])
+            perplexity[name].append(held_out_perplexity(model.components_, X_test, X))
+    ours, theirs = np.mean(perplexity["genzoo"]), np.mean(perplexity["sklearn"])
+    return {
+        "workload": f"{X.shape[0]}x{X.shape[1]}x{n_topics} {method}",
+        "genzoo_s": float(np.mean(seconds["genzoo"])),
+        "peer_s": float(np.mean(seconds["sklearn"])),
+        "perplexity": round(float(ours), 1),
+        "sklearn_perp": round(float(theirs), 1),
+        "perp_vs_sk": f"{ours / theirs - 1:+.2%}",
+    }
+
+
+def sweep(repeats: int, json_path: str | None) -> None:
+    """genzoo against scikit-learn over `SWEEP`, batch and online."""
+    rows = []
+    for n, n_words, n_topics, length in SWEEP:
+        X, X_test = make_corpus(0, n, n // 4, n_words, n_topics, length)
+        rows += [sweep_row(X, X_test, n_topics, m, repeats) for m in ("batch", "online")]
+    title = (
+        f"LDA sweep: documents x words x topics, {SWEEP_PASSES} passes, float64, "
+        f"{torch.get_num_threads()} threads; held-out perplexity (lower is better)"
+    )
+    report_sweep(title, rows, "sklearn", json_path)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--passes", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
+    run_genzoo(make_corpus(1, 200, 1, 500, 10, 50)[0], "batch", 2, n_topics=10)  # warm-up
+    if args.sweep:
+        sweep(args.repeats, args.json)
+        return
     X, X_test = make_corpus()
-    run_genzoo(X[:200], "batch", 2)  # warm-up: first-call overheads in torch
 
     rows = []
     for method in ("batch", "online"):

@@ -1,9 +1,12 @@
 """The variational E-step of latent Dirichlet allocation: each document's gamma by its fixed
 point, the evidence lower bound and the expected topic-word counts, chunk by chunk.
 
-Notation as in `_lda_math`. A chunk's documents are padded to one length L and sorted by
-length; their topics are gathered once per E-step into `beta_d` (K, n, L), the layout in which
-both products of the fixed point reduce over a non-innermost or a long axis.
+Notation as in `_lda_math`. A chunk's documents are padded to one length L. The fixed point
+runs on blocks of documents of similar lengths, small enough to stay in a CPU core's L2 cache
+over all iterations: their topics are gathered once into `beta_d` (n, L, K), and each iteration
+is two batched row-times-matrix products over it (baddbmm, bmm) plus a dozen small operations
+on (n, K), whose fixed cost is why a block drops its converged documents only in groups and
+hands the last few back to be regrouped with other blocks' rather than iterating alone.
 """
 
 from __future__ import annotations
@@ -17,23 +20,27 @@ from genzoo.mixture._lda_math import Documents, Padded, dirichlet_expectation
 from genzoo.training.em import all_reduce_sum
 
 # Elements (topics x documents x padded length) the fixed point works on at once, per device:
-# on a CPU a block that stays in cache, on a GPU as much as fits.
-BLOCK_ELEMENTS = {"cpu": 2**20, "cuda": 2**24}
-# Iterations a block runs before the documents still unconverged are regrouped into new
-# blocks: fewer means less work on converged documents, more means fewer gathers.
-ROUND_ITERATIONS = 16
+# on a CPU a block that stays in a core's L2 cache (1 MiB of float64; 2**16 to 2**20 measured,
+# 2**17 fastest), on a GPU as much as fits.
+BLOCK_ELEMENTS = {"cpu": 2**17, "cuda": 2**24}
+# A block drops its converged documents once this share of them (1 / _COMPACT_SHARE) is done:
+# a copy of the rest costs less than an iteration, but each drop has a fixed cost too.
+_COMPACT_SHARE = 4
 # Fixed-point iterations between two reads of which documents converged, on a GPU.
 _GPU_CHECK_EVERY = 4
+# A block whose documents still going fill less than 1 / _REGROUP_SHARE of it hands them back,
+# to be regrouped with those of other blocks: a loop over a few documents is mostly overhead.
+_REGROUP_SHARE = 4
 
 
 @dataclass(frozen=True, eq=False)
 class Topics:
     """The topics as the E-step reads them, from lambda (K, V).
 
-    `beta` (K, V + 1) is exp(E[log beta]) scaled per word so its largest topic is 1, with a
-    zero column for padding; `log_scale` (V + 1,) the log of each word's scale (0 for padding).
-    The scale cancels in the fixed point and is added back to log phinorm, so rare words whose
-    exp(E[log beta]) would underflow keep an exact bound.
+    `beta` (V + 1, K) is exp(E[log beta]) word by word, scaled so each word's largest topic is
+    1, with a zero row for padding; `log_scale` (V + 1,) the log of each word's scale (0 for
+    padding). The scale cancels in the fixed point and is added back to log phinorm, so rare
+    words whose exp(E[log beta]) would underflow keep an exact bound.
     """
 
     beta: Tensor
@@ -41,44 +48,65 @@ class Topics:
 
     @classmethod
     def from_lambda(cls, lambda_: Tensor) -> Topics:
-        elog_beta = dirichlet_expectation(lambda_)  # (K, V)
-        log_scale = elog_beta.max(0).values
-        beta = torch.exp(elog_beta - log_scale)
-        pad = beta.new_zeros(beta.shape[0], 1)
-        return cls(torch.cat([beta, pad], 1), torch.cat([log_scale, log_scale.new_zeros(1)]))
+        elog_beta = dirichlet_expectation(lambda_).T  # (V, K)
+        log_scale = elog_beta.max(1).values
+        beta = torch.exp(elog_beta - log_scale[:, None])
+        pad = beta.new_zeros(1, beta.shape[1])
+        return cls(torch.cat([beta, pad]), torch.cat([log_scale, log_scale.new_zeros(1)]))
 
     def of(self, word: Tensor) -> Tensor:
-        """The scaled topics of padded words (n, L), (n, K, L)."""
-        n, (K, V1) = len(word), self.beta.shape
-        # a gather into a new small tensor: one of the whole chunk would mostly fault in pages
-        return torch.gather(self.beta.expand(n, K, V1), 2, word[:, None, :].expand(n, K, -1))
+        """The scaled topics of padded words (n, L), (n, L, K)."""
+        return self.beta.index_select(0, word.reshape(-1)).view(*word.shape, -1)
 
 
-def _iterate(count: Tensor, beta_d: Tensor, alpha: Tensor, gamma: Tensor, steps: int, tol: float):
-    """At most `steps` fixed-point iterations of a block; its gamma and which rows go on.
+def _iterate(count: Tensor, beta_d: Tensor, alpha: Tensor, gamma: Tensor, left: Tensor, *,
+             tol: float, floor: int) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Fixed-point iterations of a block of documents in length order, from `gamma` (n, K).
 
-    `count` (n, L), `beta_d` (n, K, L), `gamma` (n, K). A row whose mean absolute change falls
-    below `tol` keeps that iteration's gamma.
+    `count` (n, L), `beta_d` (n, L, K), `left` (n,) the iterations each row may still run. A
+    row stops when the mean absolute change of its gamma falls below `tol` (keeping that
+    gamma) or no iteration is left. Converged rows are dropped from the block as they pile up;
+    it returns once every row stopped or those going fill fewer than `floor` elements of
+    beta_d: the new gamma, the iterations left, and the rows (of the block) still going.
     """
-    eps = torch.finfo(gamma.dtype).eps
-    work = torch.empty_like(beta_d)  # reused by both products
-    done = torch.zeros(len(gamma), dtype=torch.bool, device=gamma.device)
-    exp_theta = torch.exp(dirichlet_expectation(gamma))
-    # Rows that are done keep their gamma, so reading `done` less often changes nothing but
-    # the wasted iterations; on a GPU each read stalls the queue of kernels.
+    eps = gamma.new_tensor(torch.finfo(gamma.dtype).eps)
+    out, out_left = gamma.clone(), left.clone()
+    rows = torch.arange(len(gamma), device=gamma.device)  # the block's rows in beta_d
+    done = left <= 0
     check_every = 1 if gamma.device.type == "cpu" else _GPU_CHECK_EVERY
-    for step in range(steps):
-        phinorm = torch.mul(beta_d, exp_theta[:, :, None], out=work).sum(1).add_(eps)  # (n, L)
-        ratio = torch.div(count, phinorm, out=phinorm)
-        sums = torch.mul(beta_d, ratio[:, None, :], out=work).sum(2)  # (n, K)
-        new = torch.addcmul(alpha, sums, exp_theta)
-        change = (new - gamma).abs_().mean(1)
-        gamma = torch.where(done[:, None], gamma, new)
-        done |= change < tol
-        if (step + 1) % check_every == 0 and bool(done.all()):
-            break
-        exp_theta = torch.exp(dirichlet_expectation(gamma))
-    return gamma, ~done
+    step, expiry = 0, int(left.min())  # no row runs out of iterations before `expiry` steps
+    n, topics_t, ratio_of = len(rows), beta_d.mT, count[:, None, :]  # (n, K, L), (n, 1, L)
+    tol_sum = tol * gamma.shape[1]  # on the sum of changes: cheaper than their mean
+    while True:
+        # digamma(sum gamma) scales a row of exp(E[log theta]) and cancels in the update
+        exp_theta = torch.exp(torch.special.digamma(gamma))
+        # both products as a (1, K) or (1, L) row times a matrix: BLAS's fastest form here
+        phinorm = torch.baddbmm(eps, exp_theta.unsqueeze(1), topics_t)  # (n, 1, L)
+        ratio = torch.div(ratio_of, phinorm, out=phinorm)
+        new = torch.addcmul(alpha, torch.bmm(ratio, beta_d).squeeze(1), exp_theta)
+        change = torch.sub(new, gamma).abs_().sum(1)
+        gamma = torch.where(done.unsqueeze(1), gamma, new)
+        done.logical_or_(change < tol_sum)
+        step += 1
+        if step >= expiry:
+            done.logical_or_(left <= step)
+        if step % check_every:
+            continue
+        n_done = int(torch.count_nonzero(done))
+        if n_done * _COMPACT_SHARE < n and n_done < n:
+            continue
+        # rows stopped by `tol` before others ran out spent fewer iterations; their count only
+        # matters while they go on, so each keeps `left - step`
+        out[rows], out_left[rows] = gamma, left - step
+        keep = (~done).nonzero().squeeze(1)
+        n = len(keep)
+        if n * beta_d.shape[1] * beta_d.shape[2] < max(floor, 1):
+            return out, out_left, rows[keep]
+        rows, gamma, left, done = rows[keep], gamma[keep], left[keep], done[keep]
+        # in length order, the last row sets the padding the rest need
+        L = max(int((ratio_of[keep[-1], 0] > 0).sum()), 1)
+        beta_d = beta_d[:, :L].index_select(0, keep)
+        topics_t, ratio_of = beta_d.mT, ratio_of[:, :, :L].index_select(0, keep)
 
 
 def _blocks(active: Tensor, sizes: Tensor, n_topics: int, limit: int) -> list[Tensor]:
@@ -109,27 +137,28 @@ def fit_doc_topics(
     gamma_d <- alpha + exp(E[log theta_d]) * sum_w n_dw beta_w / phinorm_dw (Blei et al.
     2003, eqs. 6-7, with phi summed out), from the given start, until the mean absolute change
     of a document's gamma is below `tol` (it then stays put) or `max_iter` iterations, as
-    scikit-learn's E-step. Blocks of documents of similar lengths that fit in cache run
-    `ROUND_ITERATIONS` iterations; then the unconverged documents of all blocks are regrouped,
-    so the cost follows each document's own iterations.
+    scikit-learn's E-step. Documents run in blocks of similar lengths that fit in cache, each
+    dropping its converged documents as it goes; the few left in emptied blocks are regrouped
+    into full ones, so the cost follows each document's own iterations.
     """
-    device = gamma.device
-    limit = BLOCK_ELEMENTS.get(device.type, BLOCK_ELEMENTS["cuda"])
+    limit = BLOCK_ELEMENTS.get(gamma.device.type, BLOCK_ELEMENTS["cuda"])
     sizes = (chunk.count > 0).sum(1)  # counts are positive: zeros are padding
-    order = torch.argsort(sizes, stable=True)
+    pending = torch.argsort(sizes, stable=True)
     out = gamma.clone()
-    active, n_iter = order, 0
-    while len(active) and n_iter < max_iter:
-        steps = min(ROUND_ITERATIONS, max_iter - n_iter)
+    left = torch.full((len(gamma),), max_iter, device=gamma.device)
+    while len(pending):
+        blocks = _blocks(pending, sizes, gamma.shape[1], limit)
+        floor = limit // _REGROUP_SHARE if len(blocks) > 1 else 0
         going = []
-        for rows in _blocks(active, sizes, gamma.shape[1], limit):
+        for rows in blocks:
             L = max(int(sizes[rows[-1]]), 1)
             word, count = chunk.word[rows, :L], chunk.count[rows, :L]
-            new, live = _iterate(count, topics.of(word), alpha, out[rows], steps, tol)
-            out[rows] = new
+            new, new_left, live = _iterate(
+                count, topics.of(word), alpha, out[rows], left[rows], tol=tol, floor=floor
+            )
+            out[rows], left[rows] = new, new_left
             going.append(rows[live])
-        active = torch.cat(going)
-        n_iter += steps
+        pending = torch.cat(going)
     return out
 
 
@@ -149,8 +178,8 @@ def doc_log_likelihood(
     step = max(limit // (chunk.word.shape[1] * len(alpha)), 1)  # rows per block
     phinorm = chunk.count.new_empty(chunk.count.shape)  # (n, L)
     for i in range(0, len(chunk), step):
-        beta_d = topics.of(chunk.word[i : i + step])  # (rows, K, L)
-        phinorm[i : i + step] = (beta_d * exp_theta[i : i + step, :, None]).sum(1)
+        beta_d = topics.of(chunk.word[i : i + step])  # (rows, L, K)
+        phinorm[i : i + step] = torch.bmm(exp_theta[i : i + step, None, :], beta_d.mT).squeeze(1)
     phinorm += eps
     words = (chunk.count * (torch.log(phinorm) + topics.log_scale[chunk.word])).sum(1)
     theta_kl = (
@@ -197,7 +226,7 @@ def e_step(
             bound, ratio = doc_log_likelihood(chunk, topics, gamma, alpha)
     elog_theta = dirichlet_expectation(gamma)
     # n_dw phi_dwk = n_dw exp(E log theta_dk) beta_kw / phinorm_dw; the word's scale cancels
-    topic_word = chunk.word_topic_sums(ratio, torch.exp(elog_theta)).T * topics.beta[:, :-1]
+    topic_word = chunk.word_topic_sums(ratio, torch.exp(elog_theta)).T * topics.beta[:-1].T
     stats = {
         "topic_word": topic_word,  # (K, V)
         "log_theta": elog_theta.sum(0),

@@ -16,8 +16,8 @@ from sklearn.decomposition import LatentDirichletAllocation as SklearnLDA
 
 import genzoo
 from genzoo.data.bars import make_bars
-from genzoo.mixture import LatentDirichletAllocation
-from genzoo.mixture._lda_estep import sum_chunks
+from genzoo.mixture import LatentDirichletAllocation, _lda_estep
+from genzoo.mixture._lda_estep import Topics, fit_doc_topics, sum_chunks
 from genzoo.mixture._lda_math import (
     Documents,
     asymmetric_dirichlet_mle,
@@ -161,6 +161,52 @@ def test_online_step_equals_sklearn(batch_fit, bars):
     sk.partial_fit(X_test)  # two minibatches of 50; its E-step starts at random, ours at 1
     np.testing.assert_allclose(ours.components_, sk.components_, rtol=1e-7)
     assert ours.n_batch_iter_ == batch_fit.n_batch_iter_ + 2
+
+
+def _gamma_one_document_at_a_time(X, lam, alpha, max_iter, tol):
+    """scikit-learn's per-document E-step, written out in numpy: each gamma (n, K) from 1."""
+    beta = np.exp(digamma(lam) - digamma(lam.sum(1, keepdims=True)))
+    X = scipy.sparse.csr_matrix(X)
+    gamma = np.ones((X.shape[0], lam.shape[0]))
+    for d in range(X.shape[0]):
+        words, counts = (
+            X.indices[X.indptr[d] : X.indptr[d + 1]],
+            X.data[X.indptr[d] : X.indptr[d + 1]],
+        )
+        g = gamma[d]
+        for _ in range(max_iter):
+            exp_theta = np.exp(digamma(g) - digamma(g.sum()))
+            phinorm = exp_theta @ beta[:, words] + 1e-300
+            new = alpha + exp_theta * (beta[:, words] @ (counts / phinorm))
+            change, g = np.abs(new - g).mean(), new
+            if change < tol:
+                break
+        gamma[d] = g
+    return gamma
+
+
+@pytest.mark.parametrize("block_elements", [64, 2**17])
+@pytest.mark.parametrize("max_iter, tol", [(3, 1e-3), (100, 1e-3), (100, 0.1)])
+def test_blocked_e_step_equals_one_document_at_a_time(
+    batch_fit, monkeypatch, block_elements, max_iter, tol
+):
+    # documents of many lengths, one empty: blocks of 64 elements force the regrouping of
+    # survivors, the dropping of converged rows and rows running out of iterations mid-block
+    rng = np.random.default_rng(0)
+    X = rng.poisson(rng.uniform(0.05, 3.0, size=(120, 1)), size=(120, 25)).astype(float)
+    X[7] = 0
+    lam, alpha = batch_fit.components_, np.full(K, 0.3)
+    monkeypatch.setitem(_lda_estep.BLOCK_ELEMENTS, "cpu", block_elements)
+    docs = Documents.from_csr(scipy.sparse.csr_matrix(X), "cpu", torch.float64)
+    topics = Topics.from_lambda(torch.as_tensor(lam))
+    gamma = torch.zeros(len(docs), K, dtype=torch.float64)
+    for chunk in docs.chunks(K):
+        start = torch.ones(len(chunk), K, dtype=torch.float64)
+        gamma[chunk.rows] = fit_doc_topics(
+            chunk, topics, torch.as_tensor(alpha), start, max_iter=max_iter, tol=tol
+        )
+    expected = _gamma_one_document_at_a_time(X, lam, alpha, max_iter, tol)
+    np.testing.assert_allclose(gamma.numpy(), expected, rtol=1e-9)
 
 
 # --- input
