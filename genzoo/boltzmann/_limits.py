@@ -38,6 +38,8 @@ STEPS = Interval(int, 1, MAX_STEPS)
 BURN_IN = Interval(int, 0, MAX_STEPS)
 AIS_CHAINS = Interval(int, 2, MAX_ROWS)
 AIS_BETAS = Interval(int, 2, MAX_BETAS)
+# The standard error of log Z, in nats, at which AIS stops adding chains.
+AIS_TOL = Interval(float, 0, None, closed="neither")
 
 
 def check_sizes(sizes, name: str = "hidden_layer_sizes") -> None:

@@ -26,7 +26,13 @@ from genzoo.boltzmann._rbm_math import (
     softplus,
 )
 
-__all__ = ["AISResult", "ais_log_partition", "default_betas", "exact_log_partition"]
+__all__ = [
+    "AISResult",
+    "adapted_betas",
+    "ais_log_partition",
+    "default_betas",
+    "exact_log_partition",
+]
 
 # Most units `exact_log_partition` enumerates (2^25 configurations).
 MAX_ENUMERATED_UNITS = 25
@@ -37,6 +43,18 @@ _SCHEDULE_KNOTS = (0.0, 0.5, 0.9, 1.0)
 _SCHEDULE_STEPS = (500, 4_000, 10_000)
 # The progress bar moves every this many temperatures, to keep its cost out of the loop.
 _PROGRESS_EVERY = 200
+# The adapted schedule's pilot run: chains, and temperatures evenly spaced on [0, 1].
+PILOT_CHAINS = 32
+PILOT_BETAS = 64
+# Variance of the log weights that the adapted schedule aims at, by its thermodynamic length:
+# small enough that the delta-method standard error is trustworthy, large enough that the
+# chains, not the temperatures, carry most of the cost (see `adapted_betas`).
+TARGET_LOG_WEIGHT_VAR = 0.1
+# Bounds on the adapted schedule's length; the upper one is Salakhutdinov & Murray's 14,500.
+MIN_ADAPTED_BETAS = 16
+MAX_ADAPTED_BETAS = 14_501
+# Without `max_chains`, the stopping rule adds at most this many times `n_chains`.
+MAX_CHAINS_FACTOR = 64
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,8 @@ class AISResult:
         Exact log partition function of the base-rate model the chains start from.
     n_betas : int
         Number of inverse temperatures, 0 and 1 included.
+    n_chains : int
+        Number of chains, all rounds together.
     """
 
     log_z: float
@@ -62,6 +82,7 @@ class AISResult:
     log_weights: np.ndarray
     log_z_base: float
     n_betas: int
+    n_chains: int
 
 
 # --- inputs
@@ -189,8 +210,10 @@ def ais_log_partition(
     visible: str = "bernoulli",
     base_visible_bias=None,
     n_chains: int = 100,
-    n_betas: int = 10_000,
+    n_betas: int | None = None,
     betas=None,
+    tol: float | None = 0.05,
+    max_chains: int | None = None,
     random_state=None,
     progress: bool = False,
 ) -> AISResult:
@@ -203,7 +226,15 @@ def ais_log_partition(
     prod_j (1 + exp(beta (c_j + W_j v))) for Bernoulli visibles (eq. 14). Each chain gathers
     log w = sum_k log p*_k(v_k) - log p*_(k-1)(v_k) and moves from v_k to v_(k+1) by one block
     Gibbs sweep h ~ p_k(h | v), v ~ p_k(v | h). Then Z_B / Z_A is estimated by the mean weight.
-    All chains advance together; everything is float64.
+    All chains of a round advance together as one (n_chains, n_visible) state; everything is
+    float64.
+
+    By default the temperatures are adapted to the model (`adapted_betas`: a 32-chain pilot
+    run measures how fast log p*_beta changes along the path, and the schedule takes equal
+    steps of that thermodynamic length, as many as make the log weights' variance about 0.1),
+    and chains are added in rounds until the standard error of log Z is at most `tol`:
+    after a first round of `n_chains`, the next round has as many chains as the delta method
+    says are missing (1.2 times, at least `n_chains`), up to `max_chains` in all.
 
     Parameters
     ----------
@@ -213,15 +244,21 @@ def ais_log_partition(
     visible : {"bernoulli", "gaussian"}, default="bernoulli"
     base_visible_bias : array-like of shape (n_visible,) or None
         Visible biases b_A of the base-rate model; None is zeros (uniform, or N(0, I)).
-        A base close to the data (the logit of its mean) lowers the variance.
+        A base close to the data (the logit of its mean) lowers the variance a lot.
     n_chains : int, default=100
-        At most 2^20.
-    n_betas : int, default=10000
-        Inverse temperatures of the default schedule (see `default_betas`), 0 and 1 included;
-        at most 10^7, as the length of `betas`.
+        Chains of the first round, at most 2^20.
+    n_betas : int or None, default=None
+        None adapts the schedule to the model (above). An int asks for Salakhutdinov &
+        Murray's fixed shape of that length (see `default_betas`), 0 and 1 included, at most
+        10^7.
     betas : array-like or None
         An explicit schedule, increasing strictly from 0 to 1; overrides `n_betas`.
+    tol : float or None, default=0.05
+        Target standard error of log Z in nats; None runs one round of `n_chains`.
+    max_chains : int or None
+        Most chains in all rounds together; None is 64 times `n_chains` (at most 2^20).
     random_state : int, torch.Generator or None
+        Seeds the pilot run and every round: the same seed gives the same estimate.
     progress : bool, default=False
         Show a tqdm progress bar over temperatures.
 
@@ -237,36 +274,137 @@ def ais_log_partition(
         if base_visible_bias is None
         else _parameters(W, base_visible_bias, c)[1]
     )
-    if (
-        isinstance(n_chains, bool)
-        or not isinstance(n_chains, (int, np.integer))
-        or not 1 <= n_chains <= MAX_ROWS
-    ):
-        raise ValueError(f"n_chains must be an int from 1 to {MAX_ROWS}; got {n_chains!r}.")
-    betas = default_betas(n_betas) if betas is None else _check_betas(betas)
+    _check_count(n_chains, "n_chains", 1)
+    max_chains = min(MAX_CHAINS_FACTOR * n_chains, MAX_ROWS) if max_chains is None else max_chains
+    _check_count(max_chains, "max_chains", n_chains)
+    valid_tol = isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < math.inf
+    if tol is not None and not valid_tol:
+        raise ValueError(f"tol must be a positive number of nats or None; got {tol!r}.")
+    if betas is not None:
+        betas = _check_betas(betas)
+    elif n_betas is not None:
+        betas = default_betas(n_betas)
     gen = (
         random_state
         if isinstance(random_state, torch.Generator)
         else make_generator(random_state, W.device)
     )
     gaussian = visible == "gaussian"
+    if betas is None:
+        betas = _adapt(W, b, c, b_base, gaussian, gen)
     # log Z_A: the visibles' normaliser times 2^n_hidden for the free hidden units.
     if gaussian:
         log_z_base = log_gaussian_normaliser(n_visible) + n_hidden * math.log(2)
     else:
         log_z_base = float(softplus(b_base).sum()) + n_hidden * math.log(2)
-    log_w = _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress)
+    log_w = _rounds(W, b, c, b_base, betas, gaussian, gen, n_chains, tol, max_chains, progress)
     log_weights = log_w.cpu().numpy()
-    log_mean = float(torch.logsumexp(log_w, 0)) - math.log(n_chains)
-    w = np.exp(log_weights - log_weights.max())  # normalised weights
-    stderr = float(w.std(ddof=1) / (math.sqrt(n_chains) * w.mean())) if n_chains > 1 else math.inf
+    log_mean = float(torch.logsumexp(log_w, 0)) - math.log(len(log_w))
     return AISResult(
         log_z=log_z_base + log_mean,
-        stderr=stderr,
+        stderr=_stderr(log_weights),
         log_weights=log_weights,
         log_z_base=log_z_base,
         n_betas=len(betas),
+        n_chains=len(log_weights),
     )
+
+
+def _check_count(value, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int from {low} to {MAX_ROWS}; got {value!r}.")
+    if not low <= value <= MAX_ROWS:
+        raise ValueError(f"{name} must be an int from {low} to {MAX_ROWS}; got {value!r}.")
+
+
+def _stderr(log_weights: np.ndarray) -> float:
+    """Standard error of the log mean weight by the delta method, std(w) / (sqrt(n) mean(w))."""
+    n = len(log_weights)
+    if n < 2:
+        return math.inf
+    w = np.exp(log_weights - log_weights.max())  # normalised weights
+    return float(w.std(ddof=1) / (math.sqrt(n) * w.mean()))
+
+
+def _rounds(W, b, c, b_base, betas, gaussian, gen, n_chains, tol, max_chains, progress) -> Tensor:
+    """Log weights of AIS runs over `betas`, in rounds until the standard error is `tol`."""
+    log_w, _ = _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress=progress)
+    while tol is not None and len(log_w) < max_chains:
+        stderr = _stderr(log_w.cpu().numpy())
+        if stderr <= tol:
+            break
+        # The standard error falls as 1/sqrt(chains): ask for the missing ones and a margin.
+        missing = len(log_w) * ((stderr / tol) ** 2 - 1) if stderr < math.inf else n_chains
+        more = min(max(math.ceil(1.2 * missing), n_chains), max_chains - len(log_w))
+        extra, _ = _anneal(W, b, c, b_base, betas, more, gaussian, gen, progress=progress)
+        log_w = torch.cat([log_w, extra])
+    return log_w
+
+
+# --- the schedule
+
+
+def adapted_betas(spread: np.ndarray, pilot_betas: np.ndarray) -> np.ndarray:
+    """A schedule at equal steps of thermodynamic length, long enough for log weights of
+    variance about TARGET_LOG_WEIGHT_VAR.
+
+    `spread[k]` is the standard deviation of d log p*_beta / d beta at `pilot_betas[k]`. Moving
+    from beta to beta + d adds a log weight increment of variance about (spread d)^2, so with
+    the length L(beta) = integral of spread from 0 to beta, K steps of equal length give log
+    weights of variance about L(1)^2 / K (Gelman & Meng, 1998; Neal, 2001, sec. 3), and the
+    steps crowd where the model changes fastest: near beta = 1 for a trained RBM. A floor of
+    5% of the mean spread keeps some steps where it is flat.
+    """
+    density = spread + 0.05 * spread.mean() + 1e-12
+    length = np.concatenate(
+        [[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(pilot_betas))]
+    )
+    total = length[-1]
+    n_steps = math.ceil(total**2 / TARGET_LOG_WEIGHT_VAR)
+    n_steps = min(max(n_steps, MIN_ADAPTED_BETAS - 1), MAX_ADAPTED_BETAS - 1)
+    betas = np.interp(np.linspace(0.0, total, n_steps + 1), length, pilot_betas)
+    betas[0], betas[-1] = 0.0, 1.0
+    return _check_betas(betas)
+
+
+def _adapt(W, b, c, b_base, gaussian, gen) -> np.ndarray:
+    """The adapted schedule of this model, from a pilot run on evenly spaced temperatures."""
+    pilot = np.linspace(0.0, 1.0, PILOT_BETAS)
+    _, spread = _anneal(W, b, c, b_base, pilot, PILOT_CHAINS, gaussian, gen, spread=True)
+    # The pilot measures the spread at beta_1 .. beta_K; beta_0 takes beta_1's.
+    spread = spread.cpu().numpy()
+    return adapted_betas(np.concatenate([spread[:1], spread]), pilot)
+
+
+# --- the annealing loop
+
+
+def _hidden_terms(x: Tensor, beta: float, previous: float) -> tuple[Tensor, Tensor]:
+    """sum_j softplus(beta x_j) - softplus(previous x_j), (n,), and sigmoid(beta |x|), (n, m).
+
+    Two exponentials of -beta |x| and -previous |x|, both in (0, 1] so that nothing overflows,
+    give both: softplus(t) = max(t, 0) + log(1 + exp(-|t|)) makes the difference
+    (beta - previous) max(x, 0) - log((1 + exp(-previous |x|)) / (1 + exp(-beta |x|))),
+    and sigmoid(beta |x|) = 1 / (1 + exp(-beta |x|)). This is several times faster than two
+    softplus calls, whose log1p is not vectorised on the CPU.
+    """
+    magnitude = x.abs()
+    r = torch.mul(magnitude, -beta).exp_().add_(1).reciprocal_()  # sigmoid(beta |x|)
+    ratio = torch.mul(magnitude, -previous).exp_().add_(1).mul_(r)  # in [1, 2)
+    # sum_j max(x_j, 0) = (sum_j x_j + sum_j |x_j|) / 2
+    positive = 0.5 * (x.sum(1) + magnitude.sum(1))
+    return (beta - previous) * positive - ratio.log_().sum(1), r
+
+
+def _draw_hidden(x: Tensor, r: Tensor, gen) -> Tensor:
+    """h ~ Bernoulli(sigmoid(beta x)), given x and r = sigmoid(beta |x|).
+
+    Where x >= 0, h = [u < r]; where x < 0, h = [u >= r], which is 1 with probability
+    1 - r = sigmoid(beta x). One comparison with the sign is cheaper than forming sigmoid(beta x).
+    Float32 uniforms, as in `_bernoulli`.
+    """
+    u = torch.rand(r.shape, generator=gen, device=r.device, dtype=torch.float32)
+    return torch.ne(u < r, x < 0).to(r.dtype)
 
 
 def _bernoulli(p: Tensor, gen) -> Tensor:
@@ -277,8 +415,11 @@ def _bernoulli(p: Tensor, gen) -> Tensor:
 
 
 @torch.no_grad()
-def _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress) -> Tensor:
-    """The AIS loop: the final log weight of each chain, (n_chains,)."""
+def _anneal(
+    W, b, c, b_base, betas, n_chains, gaussian, gen, *, progress=False, spread=False
+) -> tuple[Tensor, Tensor | None]:
+    """The AIS loop: the final log weight of each chain, (n_chains,), and with `spread` the
+    standard deviation over chains of d log p*_beta / d beta at each beta_k, k >= 1."""
     n_hidden, n_visible = W.shape
     like = dict(device=W.device, dtype=W.dtype)
     # Exact draws from p_A.
@@ -291,15 +432,20 @@ def _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress) -> Tensor
     # visibles, beta (||b_A||^2 - ||b||^2) / 2.
     b_diff = b - b_base
     const = 0.5 * float(b_base @ b_base - b @ b) if gaussian else 0.0
+    spreads = []
+    betas = [float(beta) for beta in betas]  # Python floats: no tensor indexing in the loop
     bar = tqdm(total=len(betas) - 1, desc="AIS", disable=not progress, leave=False)
     for k in range(1, len(betas)):
-        beta, step = float(betas[k]), float(betas[k] - betas[k - 1])
+        beta, step = betas[k], betas[k] - betas[k - 1]
         x = torch.addmm(c, v, W.T)  # (n_chains, n_hidden)
-        log_w += step * (torch.mv(v, b_diff) + const)
-        log_w += softplus(beta * x).sum(1) - softplus(float(betas[k - 1]) * x).sum(1)
+        visible_term = torch.mv(v, b_diff).add_(const)
+        hidden_term, r = _hidden_terms(x, beta, betas[k - 1])
+        log_w += step * visible_term + hidden_term
+        if spread:  # d log p*_beta / d beta = (b - b_A).v + const + sum_j x_j sigmoid(beta x_j)
+            spreads.append((visible_term + (x * torch.sigmoid(beta * x)).sum(1)).std())
         if k < len(betas) - 1:
             # One sweep that leaves p_beta invariant.
-            h = _bernoulli(torch.sigmoid(beta * x), gen)
+            h = _draw_hidden(x, r, gen)
             a = torch.addmm(b_base + beta * b_diff, h, W, alpha=beta)
             if gaussian:
                 v = torch.randn(n_chains, n_visible, generator=gen, **like).add_(a)
@@ -308,4 +454,4 @@ def _anneal(W, b, c, b_base, betas, n_chains, gaussian, gen, progress) -> Tensor
         if k % _PROGRESS_EVERY == 0:
             bar.update(_PROGRESS_EVERY)
     bar.close()
-    return log_w
+    return log_w, torch.stack(spreads) if spread else None

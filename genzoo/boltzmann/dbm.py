@@ -118,9 +118,13 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
         One call of `sample` draws at most 2^30 / (units of the larger of the odd and the
         even layers together) samples.
     n_ais_chains : int, default=100
-    n_ais_betas : int, default=10000
-        AIS runs (2 to 2^20) and intermediate temperatures (2 to 10^7) for log Z (unused when
-        log Z is exact).
+    n_ais_betas : int or None, default=None
+    ais_tol : float or None, default=0.05
+        AIS settings for log Z (unused when log Z is exact), as `RBM`'s: chains of the first
+        round (2 to 2^20); inverse temperatures, None to adapt them to the weights by a pilot
+        run, or an int (2 to 10^7) for Salakhutdinov & Murray's fixed schedule; the standard
+        error of log Z in nats at which chains stop being added (at most 64 times
+        `n_ais_chains`), None for one round.
     verbose : int, default=0
         1 shows a progress bar over epochs.
     random_state : int or None
@@ -180,7 +184,8 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
         "binarize": [None, Interval(float, None, None)],
         "sample_burn_in": [_limits.BURN_IN],
         "n_ais_chains": [_limits.AIS_CHAINS],
-        "n_ais_betas": [_limits.AIS_BETAS],
+        "n_ais_betas": [_limits.AIS_BETAS, None],
+        "ais_tol": [_limits.AIS_TOL, None],
         "verbose": [Interval(int, 0, None)],
         "random_state": ["random_state"],
         "device": ["device"],
@@ -204,7 +209,8 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
         binarize: float | None = None,
         sample_burn_in: int = 1000,
         n_ais_chains: int = 100,
-        n_ais_betas: int = 10000,
+        n_ais_betas: int | None = None,
+        ais_tol: float | None = 0.05,
         verbose: int = 0,
         random_state: int | None = None,
         device: str = "auto",
@@ -225,6 +231,7 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
         self.sample_burn_in = sample_burn_in
         self.n_ais_chains = n_ais_chains
         self.n_ais_betas = n_ais_betas
+        self.ais_tol = ais_tol
         self.verbose = verbose
         self.random_state = random_state
         self.device = device
@@ -361,6 +368,7 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
             base_visible_bias=torch.logit(odd_means),
             n_chains=self.n_ais_chains,
             n_betas=self.n_ais_betas,
+            tol=self.ais_tol,
             random_state=seed,
             progress=self.verbose > 0,
         )

@@ -35,7 +35,8 @@ __all__ = ["DBN"]
 # The DBN's arguments that every layer's RBM takes as they are (and checks as the RBM does).
 _LAYER_PARAMS = (
     "learning_rate", "batch_size", "n_iter", "k", "persistent", "momentum", "weight_decay",
-    "learning_rate_schedule", "sample_burn_in", "n_ais_chains", "n_ais_betas", "device", "dtype",
+    "learning_rate_schedule", "sample_burn_in", "n_ais_chains", "n_ais_betas", "ais_tol", "device",
+    "dtype",
 )  # fmt: skip
 _RBM_STATES = "_rbm_states"  # values of each layer's RBM; its arrays go in `rbms_.<l>.<name>`
 # Most elements (posterior samples x rows x width) of the largest array of one chunk of
@@ -180,8 +181,11 @@ class DBN(FeatureTransformerMixin, GenerativeModel):
     estimator : {"bound", "importance"}, default="bound"
         What `log_prob` averages over those draws (above).
     n_ais_chains : int, default=100
-    n_ais_betas : int, default=10000
-        AIS chains and inverse temperatures for the top RBM's log Z, when it is estimated.
+    n_ais_betas : int or None, default=None
+    ais_tol : float or None, default=0.05
+        AIS settings of the top RBM's log Z, when it is estimated (as `RBM`'s): chains of the
+        first round, temperatures (None adapts them to the weights) and the standard error
+        at which chains stop being added.
     verbose : int, default=0
         1 shows a progress bar over layers; 2 also each RBM's epochs and the AIS run.
     random_state : int or None
@@ -252,7 +256,8 @@ class DBN(FeatureTransformerMixin, GenerativeModel):
         n_posterior_samples: int = 100,
         estimator: str = "bound",
         n_ais_chains: int = 100,
-        n_ais_betas: int = 10_000,
+        n_ais_betas: int | None = None,
+        ais_tol: float | None = 0.05,
         verbose: int = 0,
         random_state: int | None = None,
         device: str = "auto",
@@ -273,6 +278,7 @@ class DBN(FeatureTransformerMixin, GenerativeModel):
         self.estimator = estimator
         self.n_ais_chains = n_ais_chains
         self.n_ais_betas = n_ais_betas
+        self.ais_tol = ais_tol
         self.verbose = verbose
         self.random_state = random_state
         self.device = device

@@ -75,12 +75,15 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
     for Gaussian ones) and is otherwise an AIS estimate (Salakhutdinov & Murray, 2008), hence
     `likelihood_kind = "estimate"`.
 
-    `fit` computes log Z after training: exactly in well under a second, or by AIS in a few
-    seconds (about 6 s for 256 hidden units and the default 100 chains and 10,000
-    temperatures), often longer than the training itself. The AIS seed, `ais_seed_`, is drawn
-    at fit, so the estimate can be reproduced. ``compute_log_partition=False`` skips it, for an
-    RBM used as a feature extractor (`transform`) or timed against scikit-learn's, which
-    computes none; `estimate_log_partition()` computes it later.
+    `fit` computes log Z after training: exactly in well under a second, or by AIS. By default
+    AIS adapts its temperatures to the fitted weights (a short pilot run places them at equal
+    steps of thermodynamic length, see `genzoo.boltzmann.ais.adapted_betas`), starts from the
+    base-rate model of the training data (Salakhutdinov & Murray, 2008) and adds chains in
+    rounds until the standard error of log Z is at most `ais_tol`; on 8x8 digits with 256
+    hidden units that is about 120 temperatures and 100 chains, a fraction of the training
+    time. The AIS seed, `ais_seed_`, is drawn at fit, so the estimate can be reproduced.
+    ``compute_log_partition=False`` skips it, for an RBM used only as a feature extractor
+    (`transform`); `estimate_log_partition()` computes it later.
 
     Parameters
     ----------
@@ -122,8 +125,13 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         Block Gibbs sweeps before `sample` returns the visible states, at most 10^6. One call
         of `sample` draws at most 2^30 / max(n_components, n_features) samples.
     n_ais_chains : int, default=100
-    n_ais_betas : int, default=10000
-        AIS chains (2 to 2^20) and inverse temperatures (2 to 10^7), when log Z is estimated.
+        AIS chains of the first round (2 to 2^20), when log Z is estimated.
+    n_ais_betas : int or None, default=None
+        AIS inverse temperatures: None adapts them to the fitted weights; an int (2 to 10^7)
+        asks for Salakhutdinov & Murray's fixed schedule of that length.
+    ais_tol : float or None, default=0.05
+        AIS adds chains in rounds until the standard error of log Z is at most this many nats
+        (and at most 64 times `n_ais_chains` in all); None runs one round of `n_ais_chains`.
     exact_max_hidden : int, default=20
         Largest layer (at most 25) whose configurations are enumerated for an exact log Z.
     compute_log_partition : bool, default=True
@@ -205,7 +213,8 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         "sample_from": [Options("fresh", "persistent")],
         "sample_burn_in": [_limits.BURN_IN],
         "n_ais_chains": [_limits.AIS_CHAINS],
-        "n_ais_betas": [_limits.AIS_BETAS],
+        "n_ais_betas": [_limits.AIS_BETAS, None],
+        "ais_tol": [_limits.AIS_TOL, None],
         "exact_max_hidden": [Interval(int, 0, MAX_ENUMERATED_UNITS)],
         "compute_log_partition": [bool],
         "device": ["device"],
@@ -232,7 +241,8 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         sample_from: str = "fresh",
         sample_burn_in: int = 1000,
         n_ais_chains: int = 100,
-        n_ais_betas: int = 10_000,
+        n_ais_betas: int | None = None,
+        ais_tol: float | None = 0.05,
         exact_max_hidden: int = 20,
         compute_log_partition: bool = True,
         device: str = "auto",
@@ -256,6 +266,7 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         self.sample_burn_in = sample_burn_in
         self.n_ais_chains = n_ais_chains
         self.n_ais_betas = n_ais_betas
+        self.ais_tol = ais_tol
         self.exact_max_hidden = exact_max_hidden
         self.compute_log_partition = compute_log_partition
         self.device = device
@@ -449,6 +460,7 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
             base_visible_bias=fitted["base_visible_bias_"],
             n_chains=self.n_ais_chains,
             n_betas=self.n_ais_betas,
+            tol=self.ais_tol,
             random_state=fitted["ais_seed_"],
             progress=self.verbose > 0,
         )  # fmt: skip
@@ -462,7 +474,8 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         """Compute log Z of the fitted weights (exact or AIS, as `fit` does) and keep it.
 
         For a model fitted with ``compute_log_partition=False``, or after `partial_fit` dropped
-        an AIS estimate, or to re-run AIS after changing `n_ais_chains` or `n_ais_betas`.
+        an AIS estimate, or to re-run AIS after changing `n_ais_chains`, `n_ais_betas` or
+        `ais_tol`.
         Returns self.
         """
         self._check_fitted()

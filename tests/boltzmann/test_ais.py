@@ -174,3 +174,124 @@ def test_ais_explicit_schedule():
     result = ais_log_partition(W, b, c, betas=betas, random_state=0)
     assert result.n_betas == 3000
     assert abs(result.log_z - exact_log_partition(W, b, c)) < 0.05
+
+
+# --- the default: adapted temperatures, chains added until the standard error is tol
+
+
+def test_hidden_terms_equal_softplus_differences_and_sigmoids_at_any_scale():
+    from genzoo.boltzmann.ais import _hidden_terms
+
+    x = torch.tensor([[-1e4, -800.0, -30.0, -1e-9, 0.0, 1e-9, 2.5, 30.0, 800.0, 1e4]])
+    x = x.double()
+    for beta, previous in [(1.0, 0.0), (0.5, 0.499), (1e-3, 0.0), (1.0, 0.999999)]:
+        difference, r = _hidden_terms(x, beta, previous)
+        expected = (np.logaddexp(0, beta * x.numpy()) - np.logaddexp(0, previous * x.numpy())).sum()
+        assert float(difference[0]) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(r.numpy(), 1 / (1 + np.exp(-beta * np.abs(x.numpy()))))
+
+
+def test_hidden_draws_follow_the_sigmoid_of_the_signed_input():
+    from genzoo.boltzmann.ais import _draw_hidden, _hidden_terms
+
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.7, 2.0], dtype=torch.float64).expand(200_000, -1)
+    _, r = _hidden_terms(x, 0.8, 0.7)
+    h = _draw_hidden(x, r, torch.Generator().manual_seed(0))
+    p = 1 / (1 + np.exp(-0.8 * x[0].numpy()))
+    # Five standard errors of a frequency over 200,000 draws.
+    np.testing.assert_allclose(h.mean(0).numpy(), p, atol=5 * np.sqrt(0.25 / 200_000))
+
+
+def test_adapted_betas_take_equal_steps_of_thermodynamic_length():
+    from genzoo.boltzmann.ais import TARGET_LOG_WEIGHT_VAR, adapted_betas
+
+    grid = np.linspace(0, 1, 65)
+    flat = adapted_betas(np.full(65, 2.0), grid)
+    # Length 2 (plus the 5% floor): (2.1)^2 / var steps, evenly spaced.
+    assert len(flat) - 1 == math.ceil(2.1**2 / TARGET_LOG_WEIGHT_VAR)
+    np.testing.assert_allclose(np.diff(flat), np.diff(flat)[0], rtol=1e-9)
+    # A spread that grows 20-fold towards beta = 1 crowds the steps there: each step's
+    # spread x width is the same.
+    spread = 0.5 + 9.5 * grid**2
+    betas = adapted_betas(spread, grid)
+    assert betas[0] == 0 and betas[-1] == 1 and (np.diff(betas) > 0).all()
+    mid = 0.5 * (betas[1:] + betas[:-1])
+    density = np.interp(mid, grid, spread) + 0.05 * spread.mean()
+    steps = density * np.diff(betas)
+    np.testing.assert_allclose(steps, steps.mean(), rtol=0.02)
+    assert np.diff(betas)[-1] < np.diff(betas)[0] / 5
+
+
+def test_adapted_betas_are_short_for_an_easy_model_and_capped_for_a_hard_one():
+    from genzoo.boltzmann.ais import MAX_ADAPTED_BETAS, MIN_ADAPTED_BETAS, adapted_betas
+
+    grid = np.linspace(0, 1, 64)
+    assert len(adapted_betas(np.zeros(64), grid)) == MIN_ADAPTED_BETAS
+    assert len(adapted_betas(np.full(64, 1e4), grid)) == MAX_ADAPTED_BETAS
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_default_ais_matches_exact_within_its_standard_error(seed):
+    W, b, c = random_rbm(20, 40, scale=0.6, seed=2)
+    exact = exact_log_partition(W, b, c)
+    result = ais_log_partition(W, b, c, random_state=seed)
+    assert result.stderr <= 0.05
+    assert abs(result.log_z - exact) < 0.1
+    assert abs(result.log_z - exact) < 4 * result.stderr + 0.01
+    # Far fewer temperatures than the fixed schedule's 10,000.
+    assert result.n_betas < 1000
+
+
+def test_default_ais_matches_exact_on_a_trained_rbm_and_with_gaussian_visibles():
+    # An RBM trained on digits, made small enough to enumerate: 16 hidden units.
+    from genzoo.boltzmann.rbm import RBM
+    from genzoo.data import load
+
+    X = load("digits_binary").X_train
+    rbm = RBM(16, learning_rate=0.05, batch_size=20, n_iter=30, compute_log_partition=False,
+              random_state=0).fit(X)  # fmt: skip
+    W, b, c = rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_
+    exact = exact_log_partition(W, b, c)
+    result = ais_log_partition(W, b, c, base_visible_bias=rbm.base_visible_bias_, random_state=0)
+    assert result.stderr <= 0.05 and abs(result.log_z - exact) < 0.1
+    W, b, c = random_rbm(14, 12, scale=0.3, seed=3)
+    exact = exact_log_partition(W, b, c, visible="gaussian")
+    result = ais_log_partition(W, b, c, visible="gaussian", random_state=0)
+    assert result.stderr <= 0.05 and abs(result.log_z - exact) < 0.1
+
+
+def test_the_stopping_rule_adds_chains_until_the_standard_error_is_tol():
+    W, b, c = random_rbm(12, 16, scale=1.0, seed=4)
+    exact = exact_log_partition(W, b, c)
+    one_round = ais_log_partition(W, b, c, n_chains=20, n_betas=1000, tol=None, random_state=0)
+    assert one_round.n_chains == 20 and len(one_round.log_weights) == 20
+    assert one_round.stderr > 0.02  # so that the rule below has chains to add
+    result = ais_log_partition(W, b, c, n_chains=20, n_betas=1000, tol=0.02, random_state=0)
+    assert result.stderr <= 0.02 and result.n_chains > 20
+    assert len(result.log_weights) == result.n_chains
+    assert abs(result.log_z - exact) < 4 * result.stderr + 0.01
+    # The cap wins over the tolerance; the first round is the one-round run.
+    capped = ais_log_partition(
+        W, b, c, n_chains=20, n_betas=1000, tol=1e-6, max_chains=50, random_state=0
+    )
+    assert capped.n_chains == 50 and capped.stderr > 1e-6
+    np.testing.assert_array_equal(capped.log_weights[:20], one_round.log_weights)
+    # The same seed gives the same estimate, rounds and all.
+    again = ais_log_partition(W, b, c, n_chains=20, n_betas=1000, tol=0.02, random_state=0)
+    np.testing.assert_array_equal(again.log_weights, result.log_weights)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tol": 0.0}, "tol"),
+        ({"tol": -0.1}, "tol"),
+        ({"tol": "small"}, "tol"),
+        ({"n_chains": 10, "max_chains": 5}, "max_chains"),
+        ({"max_chains": 2**20 + 1}, "max_chains"),
+    ],
+)
+def test_ais_bad_stopping_arguments(kwargs, message):
+    W, b, c = random_rbm(4, 5, scale=1.0)
+    with pytest.raises(ValueError, match=message):
+        ais_log_partition(W, b, c, **kwargs)
