@@ -5,7 +5,12 @@ are wall-clock seconds with the device synchronised. Peers that are not installe
 Run by benchmarks/gpu_check.sh on a machine with a GPU; on a CPU-only machine it reports the
 CPU columns only.
 
+`--sweep` measures where CUDA starts to pay, per family: each model is fitted at growing sizes
+on the CPU, on CUDA and with device="auto", beside the arithmetic of one fitting iteration
+that "auto" weighs (`_fit_flops`), so the crossover can be read off and `cuda_min_flops` set.
+
     python benchmarks/gpu_bench.py --json gpu_bench.json
+    python benchmarks/gpu_bench.py --sweep --json gpu_sweep.json
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from functools import partial
 import numpy as np
 import torch
 
-from genzoo import RBM, VAE, GaussianMixture, HiddenMarkovModel, LatentDirichletAllocation
+from genzoo import (
+    DDPM,
+    RBM,
+    VAE,
+    GaussianMixture,
+    GaussianNaiveBayes,
+    HiddenMarkovModel,
+    LatentDirichletAllocation,
+)
 from genzoo.data import load, make_bars
 
 
@@ -105,10 +118,83 @@ def _workloads(rng):
     }
 
 
+def _sweep_models(rng):
+    """(family, size label, model factory taking a device, fit arguments) at growing sizes."""
+    digits = load("digits", random_state=0).X_train
+    binary = (load("digits", random_state=0).as_vectors().X_train > 0.5).astype(float)
+    for n in (1_000, 10_000, 100_000):
+        X = rng.normal(size=(n, 16)) + 4 * rng.integers(4, size=(n, 1))
+        yield "gmm", f"{n:,} x 16, k=16", partial(GaussianMixture, 16, max_iter=10, tol=0), (X,)
+    for n in (10, 100, 1_000):
+        X = rng.normal(size=(100 * n, 3))
+        hmm = partial(HiddenMarkovModel, 8, max_iter=10, tol=0)
+        yield "hmm", f"{n:,} x 100 steps, 8 states", hmm, (X, None, np.full(n, 100))
+    for n in (200, 2_000, 20_000):
+        counts, _ = make_bars(n, random_state=0)
+        yield (
+            "lda",
+            f"bars {n:,} docs",
+            partial(LatentDirichletAllocation, 10, max_iter=5),
+            (counts,),
+        )
+    for reps in (1, 10, 100):
+        X, y = np.tile(binary, (reps, 1)), None
+        rbm = partial(RBM, 256, n_iter=2, batch_size=64, compute_log_partition=False, verbose=0)
+        yield "rbm", f"{len(X):,} x 64", rbm, (X,)
+    for n in (10_000, 100_000, 1_000_000):
+        X, y = rng.normal(size=(n, 32)), rng.integers(10, size=n)
+        yield "naive bayes", f"{n:,} x 32", GaussianNaiveBayes, (X, y)
+    for hidden in ((64,), (512, 512), (2048, 2048)):
+        vae = partial(VAE, 8, hidden=hidden, max_steps=100, verbose=0)
+        yield "vae", f"digits, hidden {hidden}", vae, (digits,)
+    for channels in (8, 32):
+        ddpm = partial(DDPM, base_channels=channels, max_steps=20, verbose=0)
+        yield "ddpm", f"digits, {channels} base channels", ddpm, (digits,)
+
+
+def sweep(json_path: str | None) -> None:
+    """Fit each family at growing sizes on the CPU, on CUDA and with "auto"."""
+    cuda = torch.cuda.is_available()
+    rows = []
+    print("| family | size | flops/iteration | cpu s | cuda s | auto chose | auto s / best s |")
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: |")
+    for family, size, make, args in _sweep_models(np.random.default_rng(0)):
+        X, y, lengths = (*args, None, None)[:3]
+
+        def fit(device, make=make, X=X, y=y, lengths=lengths):
+            model = make(device=device, random_state=0)
+            fit_args = {"lengths": lengths} if lengths is not None else {}
+            return model.fit(X, y, **fit_args)
+
+        probe = make(device="auto")
+        flops = probe._fit_flops(
+            probe._prepare(X, reset=True, **({"lengths": lengths} if lengths is not None else {}))
+        )
+        row = {"family": family, "size": size, "flops": flops, "cpu": _timed(partial(fit, "cpu"))}
+        row["cuda"] = _timed(partial(fit, "cuda")) if cuda else None
+        row["auto"] = _timed(partial(fit, "auto")) if cuda else row["cpu"]
+        row["auto_device"] = str(fit("auto")._device())
+        best = min(t for t in (row["cpu"], row["cuda"]) if t is not None)
+        rows.append(row)
+        cuda_cell = f"{row['cuda']:.3f}" if row["cuda"] is not None else "-"
+        print(
+            f"| {family} | {size} | {flops:.2e} | {row['cpu']:.3f} | {cuda_cell} | "
+            f"{row['auto_device']} | {row['auto'] / best:.2f} |",
+            flush=True,
+        )
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--sweep", action="store_true", help="where CUDA pays, per family")
     args = parser.parse_args()
+    if args.sweep:
+        sweep(args.json)
+        return
     rows = []
     cuda = torch.cuda.is_available()
     for name, (ours, peer_name, peer) in _workloads(np.random.default_rng(0)).items():

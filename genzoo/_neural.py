@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from genzoo._validation import check_memory
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, _n_items
 from genzoo.nets._layers import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from genzoo.training import (
     TRAINER_CONSTRAINTS,
@@ -88,8 +88,9 @@ class NeuralGenerativeModel(GenerativeModel):
     The arguments every neural model takes, after its own (the defaults are the Trainer's):
 
     device : str, default="auto"
-        Where the model trains and evaluates: "auto" (CUDA where present), "cpu", "cuda",
-        "cuda:N".
+        Where the model trains and evaluates: "cpu", "cuda", "cuda:N", or "auto": CUDA
+        where present and one training step is large enough to pay for it (see the
+        README's "Choosing a device"), else the CPU.
     batch_size : int, default=128
         Rows per training step (per process under torchrun).
     max_steps : int, default=2000
@@ -244,6 +245,19 @@ class NeuralGenerativeModel(GenerativeModel):
         }
         return {**fitted, **self._extra_fitted(X, y, fitted, extra_seed)}
 
+    def _fit_flops(self, X) -> float:
+        """One training step's arithmetic, for device="auto": about 6 operations per weight
+        per example (forward and backward) over a minibatch; a convolution's weights work at
+        every position, counted at a quarter of the input's (its layers run at falling
+        resolutions)."""
+        architecture = self._architecture(X, None)
+        with torch.device("meta"):
+            networks = self._build_networks(architecture)
+        weights = sum(p.numel() for net in networks.values() for p in net.parameters())
+        shape = architecture.get("input_shape", [1])
+        positions = max(1.0, np.prod(shape[1:]) / 4) if architecture["network"] == "conv" else 1.0
+        return 6.0 * weights * min(self.batch_size, _n_items(X)) * positions
+
     def _check_network_size(self, architecture: dict) -> None:
         """Refuse networks whose training would not fit in memory, before any is built: the
         widths a user asks for are counted on the meta device."""
@@ -259,6 +273,8 @@ class NeuralGenerativeModel(GenerativeModel):
     def _train_config(self, seed: int) -> TrainConfig:
         """The Trainer's settings: the constructor's arguments, with the training seed."""
         settings = {name: getattr(self, name) for name in TRAINER_CONSTRAINTS}
+        if settings["device"] == "auto":
+            settings["device"] = self._device()  # where "auto" chose to fit this data
         return TrainConfig(**{**settings, "random_state": seed})
 
     def _weights(self, module: nn.Module) -> dict[str, torch.Tensor]:

@@ -519,6 +519,8 @@ def is_one_shot(iterable: Iterable) -> bool:
 def resolve_device(device) -> torch.device:
     """Turn 'auto' into CUDA where present, else the CPU; pass other names to torch.
 
+    A model weighs its data's size on top of this (`GenerativeModel._fit_device_for`).
+
     The environment variable GENZOO_DEVICE, when set, is what 'auto' means (the test suite's
     ``--device`` option sets it).
     """

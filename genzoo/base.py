@@ -106,6 +106,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     discrete_likelihood: ClassVar[bool | None] = None
     # Set by genzoo.registry.register; written into saved files so load can rebuild the class.
     _registry_name: ClassVar[str | None] = None
+    # Floating-point operations of one fitting iteration (or training step) from which
+    # device="auto" fits on CUDA: below it a GPU mostly waits on kernel launches while a
+    # CPU's caches hold the work (see `_fit_flops` and the README's "Choosing a device").
+    cuda_min_flops: ClassVar[float] = 2e8
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -157,6 +161,12 @@ class GenerativeModel(BaseEstimator, abc.ABC):
     def _on_fitted(self) -> None:
         """Rebuild caches from the fitted attributes, after `fit` and after `load`."""
 
+    def _fit_flops(self, data) -> float:
+        """Floating-point operations of one fitting iteration (or training step) on prepared
+        `data`, for device="auto". This default counts 32 per value of the data; models whose
+        cost per value grows with their size (components, states, topics) say so."""
+        return 32.0 * _count_values(data)
+
     def _prepare(self, X, *, lengths=None, reset: bool = False):
         """Input checked on the host for this model's data kind (an array by default).
 
@@ -206,10 +216,12 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         self._validate_params()
         data = self._prepare(X, reset=True, **inputs)
         labels, y_index = self._fit_labels(y, data, classes=None)
-        gen = make_generator(self.random_state, self._device())
-        with self._fitting(labels), deterministic_kernels(self._device()):
-            fitted = self._fit(data, y_index, gen)
-        self._commit({**labels, **fitted})
+        with self._fitting(labels), self._fit_device_for(data):
+            y_index = None if y_index is None else y_index.to(self._device())
+            gen = make_generator(self.random_state, self._device())
+            with deterministic_kernels(self._device()):
+                fitted = self._fit(data, y_index, gen)
+            self._commit({**labels, **fitted})
         return self
 
     @available_if(_has_partial_fit)
@@ -226,10 +238,16 @@ class GenerativeModel(BaseEstimator, abc.ABC):
             labels, y_index = self._fit_labels(y, data, classes=classes, stream=True)
         else:
             labels, y_index = self._stream_labels(y, data, classes)
-        gen = make_generator(self.random_state, self._device())
-        with self._fitting(labels), deterministic_kernels(self._device()):
-            fitted = self._partial_fit(data, y_index, gen)
-        self._commit({**labels, **fitted})
+        # a stream stays where its first batch put it
+        with (
+            self._fitting(labels),
+            self._fit_device_for(data) if first else contextlib.nullcontext(),
+        ):
+            y_index = None if y_index is None else y_index.to(self._device())
+            gen = make_generator(self.random_state, self._device())
+            with deterministic_kernels(self._device()):
+                fitted = self._partial_fit(data, y_index, gen)
+            self._commit({**labels, **fitted})
         return self
 
     def log_prob(self, X, y=None, *, lengths=None) -> np.ndarray:
@@ -552,7 +570,35 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         return {"n_features_in_": int(np.prod(X.shape[1:])), "input_shape_": list(X.shape[1:])}
 
     def _device(self) -> torch.device:
-        return resolve_device(getattr(self, "device", "cpu"))
+        """Where the model computes: its `device`, with "auto" as its last fit chose."""
+        device = getattr(self, "device", "cpu")
+        chosen = vars(self).get("_auto_device")
+        return chosen if device == "auto" and chosen is not None else resolve_device(device)
+
+    @contextlib.contextmanager
+    def _fit_device_for(self, data):
+        """Choose where device="auto" fits `data`, kept for the fitted model's other methods.
+
+        "auto" is CUDA only where one fitting iteration is large enough to pay for it
+        (`_fit_flops(data) >= cuda_min_flops`); GENZOO_DEVICE, when set, decides instead. A
+        fit that raises leaves the earlier choice."""
+        missing = object()
+        old = vars(self).get("_auto_device", missing)
+        if getattr(self, "device", "cpu") == "auto":
+            device = resolve_device("auto")
+            chosen = os.environ.get("GENZOO_DEVICE", "auto") not in ("", "auto")
+            if device.type == "cuda" and not chosen:
+                if self._fit_flops(data) < self.cuda_min_flops:
+                    device = torch.device("cpu")
+            self._auto_device = device
+        try:
+            yield
+        except BaseException:
+            if old is missing:
+                vars(self).pop("_auto_device", None)
+            else:
+                self._auto_device = old
+            raise
 
     def _dtype(self) -> torch.dtype:
         return resolve_dtype(getattr(self, "dtype", "float64"))
@@ -569,6 +615,21 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     def _no_likelihood_message(self) -> str:
         return f"{type(self).__name__} has no tractable likelihood: {self.no_likelihood_reason}"
+
+
+def _count_values(data) -> int:
+    """How many numbers prepared data hold (arrays, sparse matrices, and containers of them)."""
+    if isinstance(data, np.ndarray | torch.Tensor):
+        return int(np.prod(data.shape))
+    if hasattr(data, "nnz"):  # a scipy.sparse matrix
+        return int(data.nnz)
+    if isinstance(data, dict):
+        return sum(_count_values(v) for v in data.values())
+    if isinstance(data, tuple | list):
+        return sum(_count_values(v) for v in data) if data else 0
+    if hasattr(data, "__dataclass_fields__"):
+        return sum(_count_values(getattr(data, f)) for f in data.__dataclass_fields__)
+    return 1
 
 
 def _feature_mismatch(model, shape: tuple, expected: tuple) -> str:

@@ -112,3 +112,65 @@ def test_genzoo_device_says_what_auto_means(monkeypatch):
     monkeypatch.setenv("GENZOO_DEVICE", "tpu")
     with pytest.raises(ValueError, match="GENZOO_DEVICE='tpu'"):
         resolve_device("auto")
+
+
+def _pretend_cuda(monkeypatch):
+    """Make "auto" resolve to CUDA, as on a machine with a GPU, without touching one."""
+    import genzoo.base
+
+    monkeypatch.delenv("GENZOO_DEVICE", raising=False)
+    real = genzoo.base.resolve_device
+    monkeypatch.setattr(
+        genzoo.base,
+        "resolve_device",
+        lambda d: torch.device("cuda") if d == "auto" else real(d),
+    )
+
+
+def test_auto_keeps_small_fits_on_the_cpu_where_a_gpu_would_be_slower(monkeypatch):
+    from genzoo import GaussianMixture
+
+    _pretend_cuda(monkeypatch)
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = GaussianMixture(2, device="auto", random_state=0).fit(X)
+    assert model._device().type == "cpu"  # one EM iteration here is far below the crossover
+    assert np.isfinite(model.score(X))
+
+
+def test_auto_chooses_cuda_once_an_iteration_pays_for_it(monkeypatch):
+    from genzoo import GaussianMixture
+
+    _pretend_cuda(monkeypatch)
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = GaussianMixture(2, device="auto")
+    data = model._prepare(X, reset=True)
+    assert model._fit_flops(data) < model.cuda_min_flops
+    with model._fit_device_for(data):
+        assert model._device().type == "cpu"
+    model.cuda_min_flops = 0.0
+    with model._fit_device_for(data):
+        assert model._device().type == "cuda"
+    # a fit that raises leaves the earlier choice
+    with pytest.raises(RuntimeError, match="boom"), model._fit_device_for(data):
+        model.cuda_min_flops = float("inf")
+        raise RuntimeError("boom")
+    assert model._device().type == "cuda"
+
+
+def test_genzoo_device_overrides_the_size_rule(monkeypatch):
+    from genzoo import GaussianMixture
+
+    _pretend_cuda(monkeypatch)
+    monkeypatch.setenv("GENZOO_DEVICE", "cuda")
+    model = GaussianMixture(2, device="auto")
+    data = model._prepare(np.zeros((10, 2)), reset=True)
+    with model._fit_device_for(data):
+        assert model._device().type == "cuda"
+
+
+def test_neural_models_count_a_training_step():
+    from genzoo import VAE
+
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    small, wide = VAE(hidden=(8,), batch_size=16), VAE(hidden=(512, 512), batch_size=16)
+    assert 0 < small._fit_flops(X) < wide._fit_flops(X)

@@ -168,6 +168,9 @@ emissionprob_init : array-like or None
         "n_features_in_",
         "input_shape_",
     )
+    # The recursions step through time one kernel at a time, so a GPU pays only once each
+    # step carries much more work than in the other EM families.
+    cuda_min_flops = 2e9
     _parameter_constraints = {
         "n_components": [Interval(int, 1, MAX_WIDTH)],
         "emission": [Options("gaussian", "categorical", "gmm")],
@@ -265,6 +268,12 @@ emissionprob_init : array-like or None
     def _check_params(self) -> None:
         if self.emission != "gmm" and self.n_mix != 1:
             raise ValueError(f"n_mix={self.n_mix} needs emission='gmm'; got {self.emission!r}.")
+
+    def _fit_flops(self, data: Sequences) -> float:
+        """One Baum-Welch iteration: (6K^2 + 7K) per step for the recursions and the
+        statistics, and the emissions' work per step."""
+        k = self.n_components
+        return data.X.shape[0] * (6 * k * k + 7 * k + self._width(data.X.shape[1]))
 
     def _prepare(self, X, *, lengths=None, reset: bool = False) -> Sequences:
         """X as checked steps and lengths as int64; symbols checked if categorical."""

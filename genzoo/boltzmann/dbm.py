@@ -131,8 +131,8 @@ class DBM(FeatureTransformerMixin, GenerativeModel):
         Seeds training, the AIS estimate of log Z and (unless `sample` gets its own) sampling.
         The same seed gives the same model and samples on the same device.
     device : str or torch.device, default="auto"
-        Where training, mean-field, sampling and AIS run: "auto" is CUDA when available, else
-        the CPU. Input is validated on the host first.
+        Where training, mean-field, sampling and AIS run: "auto" is CUDA where present and
+        the fit is large enough to pay for it, else the CPU. Input is validated on the host first.
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and sampling; the bound, log Z and `transform` are float64.
 

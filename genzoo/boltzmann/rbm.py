@@ -137,9 +137,9 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
     compute_log_partition : bool, default=True
         Compute log Z at the end of `fit` (needed by `log_prob` and `score`).
     device : str or torch.device, default="auto"
-        Where training, sampling and the other methods run: "auto" is CUDA when available,
-        else the CPU. Input is validated on the host first. AIS runs on the CPU, so that a
-        model's log Z does not depend on its device.
+        Where training, sampling and the other methods run: "auto" is CUDA where present
+        and the fit is large enough to pay for it, else the CPU. Input is validated on the
+        host first. AIS runs on the CPU, so that a model's log Z does not depend on its device.
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and sampling (float32 trains about 1.5 times faster on a CPU);
         likelihoods, free energies and log Z are always float64.

@@ -70,7 +70,8 @@ class TrainConfig:
 
     Parameters
     ----------
-    device : "auto" (CUDA where present, else the CPU), "cpu", "cuda", "cuda:N".
+    device : "auto" (CUDA where present, else the CPU), "cpu", "cuda", "cuda:N". A model
+        passes the device its own "auto" chose for the data's size.
     batch_size : rows per step *per process*; N processes train on N * batch_size rows a step.
     max_steps : number of steps; an objective with `every=k` updates max_steps // k times.
     learning_rate : peak learning rate of AdamW (an `Objective` may set its own).

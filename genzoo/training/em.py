@@ -260,8 +260,9 @@ def run_em(
             )
         params = model._m_step(stats, params)
         history.append(lower_bound)
-        bar.update(1)
-        bar.set_postfix(log_lik=f"{lower_bound:.5f}")
+        if not bar.disable:  # formatting the postfix costs more than a small E-step
+            bar.update(1)
+            bar.set_postfix(log_lik=f"{lower_bound:.5f}")
         if abs(lower_bound - previous) < tol:
             converged = True
             break
