@@ -144,9 +144,9 @@ def _sweep_models(rng):
     for n in (10_000, 100_000, 1_000_000):
         X, y = rng.normal(size=(n, 32)), rng.integers(10, size=n)
         yield "naive bayes", f"{n:,} x 32", GaussianNaiveBayes, (X, y)
-    for hidden in ((64,), (512, 512), (2048, 2048)):
-        vae = partial(VAE, 8, hidden=hidden, max_steps=100, verbose=0)
-        yield "vae", f"digits, hidden {hidden}", vae, (digits,)
+    for channels in ((8, 16), (32, 64), (128, 256)):
+        vae = partial(VAE, 8, channels=channels, max_steps=100, verbose=0)
+        yield "vae", f"digits, channels {channels}", vae, (digits,)
     for channels in (8, 32):
         ddpm = partial(DDPM, base_channels=channels, max_steps=20, verbose=0)
         yield "ddpm", f"digits, {channels} base channels", ddpm, (digits,)

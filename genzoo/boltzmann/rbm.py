@@ -278,6 +278,11 @@ class RBM(FeatureTransformerMixin, GenerativeModel):
         if self.visible != "bernoulli" and self.binarize is not None:
             raise ValueError("binarize applies to visible='bernoulli' only; set it to None.")
 
+    def _fit_flops(self, X) -> float:
+        """One epoch of contrastive divergence: three products of the data with the weights
+        (up, down, up again) and the gradient's, 2 operations each."""
+        return 8.0 * X.shape[0] * X.shape[1] * self.n_components
+
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = super()._check_X(X, reset=reset)  # NaN and infinity are refused before binarising
         if self.visible == "bernoulli":
