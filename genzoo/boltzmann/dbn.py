@@ -122,7 +122,7 @@ def log_weights(v, directed, top, u: torch.Tensor, estimator: str) -> torch.Tens
     },
     quick_params={
         "hidden_layer_sizes": (64, 32), "n_iter": 100, "estimator": "importance",
-        "n_ais_betas": 5_000, "random_state": 0,
+        "n_ais_betas": 5_000, "ais_tol": None, "random_state": 0,
     },
     zoo_params={
         "hidden_layer_sizes": (256, 128), "n_iter": 100, "estimator": "importance",
