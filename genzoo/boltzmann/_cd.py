@@ -137,17 +137,17 @@ def cd_update(
     """
     W, b, c = params["W"], params["b"], params["c"]
     v_pos, h_pos, v_neg, h_neg = statistics
-    scale_pos, scale_neg = 1.0 / len(v_pos), 1.0 / len(v_neg)
-    grad_b = v_pos.sum(0) * scale_pos - v_neg.sum(0) * scale_neg
-    grad_c = h_pos.sum(0) * scale_pos - h_neg.sum(0) * scale_neg
-    if velocity is None:  # the cheapest path: W updated by two in-place matrix products
+    scale_pos, scale_neg = 1.0 / v_pos.shape[0], 1.0 / v_neg.shape[0]
+    if velocity is None:  # the cheapest path: every parameter updated in place, no gradient
+        pos, neg = learning_rate * scale_pos, learning_rate * scale_neg
         if weight_decay > 0:
             W.mul_(1 - learning_rate * weight_decay)
-        W.addmm_(h_pos.T, v_pos, alpha=learning_rate * scale_pos)
-        W.addmm_(h_neg.T, v_neg, alpha=-learning_rate * scale_neg)
-        b.add_(grad_b, alpha=learning_rate)
-        c.add_(grad_c, alpha=learning_rate)
+        W.addmm_(h_pos.T, v_pos, alpha=pos).addmm_(h_neg.T, v_neg, alpha=-neg)
+        b.add_(v_pos.sum(0), alpha=pos).sub_(v_neg.sum(0), alpha=neg)
+        c.add_(h_pos.sum(0), alpha=pos).sub_(h_neg.sum(0), alpha=neg)
         return
+    grad_b = v_pos.sum(0) * scale_pos - v_neg.sum(0) * scale_neg
+    grad_c = h_pos.sum(0) * scale_pos - h_neg.sum(0) * scale_neg
     grad_W = torch.addmm(h_pos.T @ v_pos, h_neg.T, v_neg, beta=scale_pos, alpha=-scale_neg)
     if weight_decay > 0:
         grad_W.sub_(W, alpha=weight_decay)

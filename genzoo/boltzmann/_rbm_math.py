@@ -63,19 +63,20 @@ def bernoulli(p: Tensor, gen: torch.Generator) -> Tensor:
     the process with a device-side assert, so a diverged run reaches the finiteness check that
     reports it.
     """
-    return (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p).to(p.dtype)
+    # lt_ writes the comparison into the uniforms' own float buffer: no bool tensor to convert.
+    return torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype).lt_(p)
 
 
 def hidden_mean(v: Tensor, W: Tensor, c: Tensor, scale: float = 1.0) -> Tensor:
     """p(h_j = 1 | v) = sigmoid(c_j + scale W_j v), (n, n_hidden)."""
-    return torch.sigmoid(hidden_input(v, W, c, scale))
+    return hidden_input(v, W, c, scale).sigmoid_()
 
 
 def visible_mean(h: Tensor, W: Tensor, b: Tensor, visible: str, scale: float = 1.0) -> Tensor:
     """E[v | h]: sigmoid(b + scale W^T h) for Bernoulli visibles, b + scale W^T h for Gaussian
     ones."""
     a = torch.addmm(b, h, W, alpha=scale)
-    return a if visible == "gaussian" else torch.sigmoid(a)
+    return a if visible == "gaussian" else a.sigmoid_()
 
 
 def sample_visible(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+from torch.nn import functional
 from tqdm.auto import tqdm
 
 from genzoo._validation import make_generator
@@ -53,6 +54,8 @@ TARGET_LOG_WEIGHT_VAR = 0.1
 # Bounds on the adapted schedule's length; the upper one is Salakhutdinov & Murray's 14,500.
 MIN_ADAPTED_BETAS = 16
 MAX_ADAPTED_BETAS = 14_501
+# The AIS chains' dtype (see `_anneal`).
+_CHAIN_DTYPE = torch.float32
 # Without `max_chains`, the stopping rule adds at most this many times `n_chains`.
 MAX_CHAINS_FACTOR = 64
 
@@ -180,6 +183,10 @@ def exact_log_partition(weights, visible_bias, hidden_bias, *, visible: str = "b
             f"exact_log_partition enumerates the {side} layer, which has {n_hidden} units; "
             f"at most {MAX_ENUMERATED_UNITS} can be enumerated. Use ais_log_partition."
         )
+    if visible == "bernoulli" and n_hidden >= 2:
+        log_z = _split_log_partition(W, b, c)
+        if log_z is not None:
+            return log_z
     total = 2**n_hidden
     chunk = max(1, _CHUNK_ELEMENTS // max(n_hidden, n_visible))
     parts = []
@@ -197,6 +204,49 @@ def exact_log_partition(weights, visible_bias, hidden_bias, *, visible: str = "b
     if visible == "gaussian":
         log_z += log_gaussian_normaliser(n_visible) - 0.5 * float(b @ b)
     return log_z
+
+
+def _split_log_partition(W: Tensor, b: Tensor, c: Tensor) -> float | None:
+    """log Z of a Bernoulli RBM by products over split halves of the enumerated layer, or
+    None where the weights are too large for it (then the caller sums softplus terms).
+
+    log Z = logsumexp_h [c.h + sum_i log(1 + exp(b_i + (W^T h)_i))]. Splitting h into its low
+    and high bits, h = (h1, h2), makes exp(b_i + (W^T h)_i) = A[h1, i] B[h2, i] with
+    A = exp(b + W1^T h1) and B = exp(W2^T h2), tables of 2^(n/2) rows. So the 2^n x n_visible
+    terms need a multiply and an add each, and one log per group of g visibles, whose product
+    of (1 + A B) stays below e^700: no exp or log per term, several times faster than softplus
+    and as exact (the products round like sums of logs).
+    """
+    n, m = W.shape
+    # |b_i + (W^T h)_i| <= bound_i for every h: A, B and A B stay within exp(+-700).
+    bound = float((b.abs() + W.abs().sum(0)).max())
+    if bound > 600:
+        return None
+    g = min(m, max(1, int(700 // (bound + 1))))  # 1 + e^a <= e^(a+1) for a >= 0
+    n_groups = -(-m // g)
+    n1 = n // 2
+    like = dict(dtype=W.dtype, device=W.device)
+    low, high = binary_states(n1, 0, 2**n1, **like), binary_states(n - n1, 0, 2 ** (n - n1), **like)
+
+    def grouped(table: Tensor) -> Tensor:  # (rows, m) -> (g, rows, n_groups), padded with 0
+        table = functional.pad(table, (0, n_groups * g - m))
+        return table.view(len(table), n_groups, g).permute(2, 0, 1).contiguous()
+
+    A, B = grouped(torch.addmm(b, low, W[:n1]).exp_()), grouped((high @ W[n1:]).exp_())
+    c_low, c_high = low @ c[:n1], high @ c[n1:]
+    # Chunks of high rows small enough for the running products to stay in cache.
+    chunk = max(1, _CHUNK_ELEMENTS // 16 // (len(low) * n_groups))
+    parts = []
+    for start in range(0, len(high), chunk):
+        B_part = B[:, start : start + chunk]
+        product = torch.ones(B_part.shape[1], len(low), n_groups, **like)
+        factor = torch.empty_like(product)
+        for t in range(g):  # product *= 1 + A_t B_t over the groups' members
+            torch.mul(B_part[t][:, None, :], A[t][None, :, :], out=factor)
+            product.mul_(factor.add_(1))
+        terms = product.log_().sum(2) + c_low + c_high[start : start + chunk, None]
+        parts.append(torch.logsumexp(terms.flatten(), 0))
+    return torch.logsumexp(torch.stack(parts), 0).item()
 
 
 # --- annealed importance sampling
@@ -226,15 +276,15 @@ def ais_log_partition(
     prod_j (1 + exp(beta (c_j + W_j v))) for Bernoulli visibles (eq. 14). Each chain gathers
     log w = sum_k log p*_k(v_k) - log p*_(k-1)(v_k) and moves from v_k to v_(k+1) by one block
     Gibbs sweep h ~ p_k(h | v), v ~ p_k(v | h). Then Z_B / Z_A is estimated by the mean weight.
-    All chains of a round advance together as one (n_chains, n_visible) state; everything is
-    float64.
+    All chains of a round advance together as one (n_chains, n_visible) state, in float32; the
+    log weights are summed in float64.
 
     By default the temperatures are adapted to the model (`adapted_betas`: a 32-chain pilot
     run measures how fast log p*_beta changes along the path, and the schedule takes equal
     steps of that thermodynamic length, as many as make the log weights' variance about 0.1),
     and chains are added in rounds until the standard error of log Z is at most `tol`:
     after a first round of `n_chains`, the next round has as many chains as the delta method
-    says are missing (1.2 times, at least `n_chains`), up to `max_chains` in all.
+    says are missing (1.2 times, at least a quarter of `n_chains`), up to `max_chains` in all.
 
     Parameters
     ----------
@@ -335,7 +385,8 @@ def _rounds(W, b, c, b_base, betas, gaussian, gen, n_chains, tol, max_chains, pr
             break
         # The standard error falls as 1/sqrt(chains): ask for the missing ones and a margin.
         missing = len(log_w) * ((stderr / tol) ** 2 - 1) if stderr < math.inf else n_chains
-        more = min(max(math.ceil(1.2 * missing), n_chains), max_chains - len(log_w))
+        # At least a quarter round: a whole one overshot by up to n_chains when a few were missing.
+        more = min(max(math.ceil(1.2 * missing), -(-n_chains // 4)), max_chains - len(log_w))
         extra, _ = _anneal(W, b, c, b_base, betas, more, gaussian, gen, progress=progress)
         log_w = torch.cat([log_w, extra])
     return log_w
@@ -382,18 +433,21 @@ def _adapt(W, b, c, b_base, gaussian, gen) -> np.ndarray:
 def _hidden_terms(x: Tensor, beta: float, previous: float) -> tuple[Tensor, Tensor]:
     """sum_j softplus(beta x_j) - softplus(previous x_j), (n,), and sigmoid(beta |x|), (n, m).
 
-    Two exponentials of -beta |x| and -previous |x|, both in (0, 1] so that nothing overflows,
-    give both: softplus(t) = max(t, 0) + log(1 + exp(-|t|)) makes the difference
-    (beta - previous) max(x, 0) - log((1 + exp(-previous |x|)) / (1 + exp(-beta |x|))),
-    and sigmoid(beta |x|) = 1 / (1 + exp(-beta |x|)). This is several times faster than two
-    softplus calls, whose log1p is not vectorised on the CPU.
+    With softplus(t) = max(t, 0) + log(1 + exp(-|t|)), the difference is
+    (beta - previous) max(x, 0) - log((1 + exp(-previous |x|)) / (1 + exp(-beta |x|))), and
+    that log is log1p(exp(-previous |x|) (1 - exp(-(beta - previous) |x|)) r) with
+    r = 1 / (1 + exp(-beta |x|)) = sigmoid(beta |x|): each factor is in [0, 1] and accurate to
+    its own relative precision (the middle one by expm1), so float32 chains lose nothing where
+    neighbouring temperatures nearly cancel (forming the ratio itself left a float32 rounding of
+    1e-7 per unit and step), and nothing overflows.
     """
     magnitude = x.abs()
     r = torch.mul(magnitude, -beta).exp_().add_(1).reciprocal_()  # sigmoid(beta |x|)
-    ratio = torch.mul(magnitude, -previous).exp_().add_(1).mul_(r)  # in [1, 2)
+    log_ratio = torch.mul(magnitude, previous - beta).expm1_().neg_()
+    log_ratio.mul_(torch.mul(magnitude, -previous).exp_()).mul_(r).log1p_()
     # sum_j max(x_j, 0) = (sum_j x_j + sum_j |x_j|) / 2
     positive = 0.5 * (x.sum(1) + magnitude.sum(1))
-    return (beta - previous) * positive - ratio.log_().sum(1), r
+    return (beta - previous) * positive - log_ratio.sum(1), r
 
 
 def _draw_hidden(x: Tensor, r: Tensor, gen) -> Tensor:
@@ -421,17 +475,23 @@ def _anneal(
     """The AIS loop: the final log weight of each chain, (n_chains,), and with `spread` the
     standard deviation over chains of d log p*_beta / d beta at each beta_k, k >= 1."""
     n_hidden, n_visible = W.shape
-    like = dict(device=W.device, dtype=W.dtype)
+    # The chains and their matrix products run in float32, twice as fast as float64; the
+    # increments are small differences of smooth functions of W v, so their float32 rounding
+    # (about 1e-7 relative) adds up to far less than the estimate's standard error, and the
+    # log weights themselves are summed in float64.
+    like = dict(device=W.device, dtype=_CHAIN_DTYPE)
+    W, b, c, b_base = (t.to(_CHAIN_DTYPE) for t in (W, b, c, b_base))
     # Exact draws from p_A.
     if gaussian:
         v = b_base + torch.randn(n_chains, n_visible, generator=gen, **like)
     else:
         v = torch.bernoulli(torch.sigmoid(b_base).expand(n_chains, -1), generator=gen)
-    log_w = torch.zeros(n_chains, **like)
+    log_w = torch.zeros(n_chains, device=W.device, dtype=torch.float64)
     # The visible terms of log p*_beta are linear in beta: beta (b - b_A).v plus, for Gaussian
     # visibles, beta (||b_A||^2 - ||b||^2) / 2.
     b_diff = b - b_base
-    const = 0.5 * float(b_base @ b_base - b @ b) if gaussian else 0.0
+    const = 0.5 * float(b_base.double().square().sum() - b.double().square().sum())
+    const = const if gaussian else 0.0
     spreads = []
     betas = [float(beta) for beta in betas]  # Python floats: no tensor indexing in the loop
     bar = tqdm(total=len(betas) - 1, desc="AIS", disable=not progress, leave=False)
@@ -450,7 +510,7 @@ def _anneal(
             if gaussian:
                 v = torch.randn(n_chains, n_visible, generator=gen, **like).add_(a)
             else:
-                v = _bernoulli(torch.sigmoid(a), gen)
+                v = _bernoulli(a.sigmoid_(), gen)
         if k % _PROGRESS_EVERY == 0:
             bar.update(_PROGRESS_EVERY)
     bar.close()
