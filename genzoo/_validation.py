@@ -10,7 +10,7 @@ import math
 import numbers
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -516,12 +516,17 @@ def is_one_shot(iterable: Iterable) -> bool:
 # --- device, dtype and randomness
 
 
-def resolve_device(device) -> torch.device:
+def _cuda_available() -> bool:
+    """torch.cuda.is_available(), one place for tests to pretend a GPU without touching one."""
+    return torch.cuda.is_available()
+
+
+def resolve_device(device, *, worth_cuda: Callable[[], bool] | None = None) -> torch.device:
     """Turn 'auto' into CUDA where present, else the CPU; pass other names to torch.
 
-    A model weighs its data's size on top of this (`GenerativeModel._fit_device_for`).
-
-    The environment variable GENZOO_DEVICE, when set, is what 'auto' means (the test suite's
+    `worth_cuda`, given, is asked whether the work at hand pays for CUDA before 'auto' picks it
+    (a model weighs its data, `GenerativeModel._fit_device_for`). The environment variable
+    GENZOO_DEVICE, when set, is what 'auto' means, whatever the work (the test suite's
     ``--device`` option sets it).
     """
     if device == "auto":
@@ -531,10 +536,11 @@ def resolve_device(device) -> torch.device:
                 return resolve_device(chosen)
             except (ValueError, RuntimeError) as err:
                 raise ValueError(f"GENZOO_DEVICE={chosen!r}: {err}") from None
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        cuda = _cuda_available() and (worth_cuda is None or worth_cuda())
+        return torch.device("cuda" if cuda else "cpu")
     device = torch.device(device)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
+        if not _cuda_available():
             raise ValueError(f"device={str(device)!r} but CUDA is not available; use 'auto'.")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ValueError(

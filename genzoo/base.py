@@ -585,12 +585,9 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         missing = object()
         old = vars(self).get("_auto_device", missing)
         if getattr(self, "device", "cpu") == "auto":
-            device = resolve_device("auto")
-            chosen = os.environ.get("GENZOO_DEVICE", "auto") not in ("", "auto")
-            if device.type == "cuda" and not chosen:
-                if self._fit_flops(data) < self.cuda_min_flops:
-                    device = torch.device("cpu")
-            self._auto_device = device
+            self._auto_device = resolve_device(
+                "auto", worth_cuda=lambda: self._fit_flops(data) >= self.cuda_min_flops
+            )
         try:
             yield
         except BaseException:
