@@ -210,6 +210,35 @@ def test_viterbi_on_padded_batches_equals_brute_force_and_breaks_ties_low():
     np.testing.assert_array_equal(states, 0)
 
 
+@pytest.mark.parametrize(
+    "K, lengths",
+    [(2, [1000]), (3, [700, 650, 400, 333, 2]), (4, [2501, 2501])],
+)
+def test_viterbi_in_chunks_and_by_doubling_equals_the_step_by_step_pass(monkeypatch, K, lengths):
+    """Few long sequences take the chunked max-plus pass and the doubling backtrack; forcing
+    the step-by-step loops gives the same paths and scores."""
+    rng = np.random.default_rng(K)
+    lengths = np.array(lengths)
+    T, B = lengths[0], len(lengths)
+    assert hmm_math._chunk_length(T, B, K) is not None
+    padded = np.arange(T)[:, None] >= lengths
+    log_b = np.where(padded[..., None], -np.inf, rng.normal(size=(T, B, K)) * 3)
+    log_start, log_trans = np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), K))
+    log_trans[0, -1] = -np.inf  # a forbidden transition
+    active = (~padded).sum(1).tolist()
+    scores, states = hmm_math.viterbi(log_b, log_start, log_trans, active)
+    monkeypatch.setattr(hmm_math, "_chunk_length", lambda *shape: None)
+    monkeypatch.setattr(hmm_math, "_GATHER_SECONDS", 1.0)  # the step-by-step backtrack
+    scores_1, states_1 = hmm_math.viterbi(log_b, log_start, log_trans, active)
+    np.testing.assert_allclose(scores, scores_1, rtol=1e-12)
+    for b, n in enumerate(lengths):
+        np.testing.assert_array_equal(states[:n, b], states_1[:n, b])
+        path = states[:n, b]  # the score is the path's own joint log-probability
+        total = log_start[path[0]] + log_b[np.arange(n), b, path].sum()
+        total += log_trans[path[:-1], path[1:]].sum()
+        assert scores[b] == pytest.approx(total, rel=1e-12)
+
+
 # --- hmmlearn from the same parameters
 
 
