@@ -186,7 +186,8 @@ def forward(log_b, log_start, transmat, padded):
     log p = sum_t (log s_t + c_t) over each sequence's steps. log_b must be zero on padding,
     and `padded` is the (T, B) mask of padding, or None when there is none. Every step runs
     on the whole batch, without slicing: past its end a sequence takes neutral steps
-    (b' = 1), whose values are masked out.
+    (b' = 1), whose values are masked out. For few long sequences on the CPU the steps run
+    in chunks (`_forward_in_chunks`).
     """
     T, B, K = log_b.shape
     # (T, B, 1); bounded below so that a row of -inf (an impossible step) gives -inf, not NaN
@@ -196,15 +197,12 @@ def forward(log_b, log_start, transmat, padded):
     first = torch.exp(log_start) * b[0]
     torch.sum(first, -1, keepdim=True, out=scale[0])
     torch.div(first, scale[0], out=alpha[0])
-    xp, A, ones = _namespace(b), _array(transmat), _array(transmat.new_ones(K, 1))
-    alphas, bs, scales = _steps(alpha), _steps(b), _steps(scale)
-    with np.errstate(divide="ignore", invalid="ignore"):  # an impossible step: the fallback
-        for t in range(1, T):
-            a, s = alphas[t], scales[t]
-            xp.matmul(alphas[t - 1], A, out=a)
-            xp.multiply(a, bs[t], out=a)
-            xp.matmul(a, ones, out=s)  # row sums, at a fraction of the cost of a reduction
-            xp.divide(a, s, out=a)
+    L = _chunk_length_scaled(T, B, K) if _on_numpy(b) else None
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the fallback's job
+        if L is None:
+            _scaled_steps(_array(transmat), _steps(alpha), _steps(b), _steps(scale))
+        else:
+            _forward_in_chunks(b.numpy(), _array(transmat), alpha.numpy(), scale.numpy(), L)
     log_scale = torch.log(scale) + c
     inverse = scale.reciprocal()
     if padded is not None:
@@ -213,14 +211,85 @@ def forward(log_b, log_start, transmat, padded):
     return alpha, b.mul_(inverse), log_scale.sum((0, 2))
 
 
+def _scaled_steps(A, alphas: list, bs: list, scales: list) -> None:
+    """alpha'_t = (alpha'_{t-1} @ A) * b'_t / s_t in place, for t >= 1 from alphas[0]: lists
+    of per-step views (N, K), (N, K) and (N, 1), numpy arrays or tensors."""
+    xp = np if isinstance(A, np.ndarray) else torch
+    ones = xp.ones((A.shape[0], 1), dtype=A.dtype) if xp is np else A.new_ones(A.shape[0], 1)
+    for t in range(1, len(alphas)):
+        a, s = alphas[t], scales[t]
+        xp.matmul(alphas[t - 1], A, out=a)
+        xp.multiply(a, bs[t], out=a)
+        xp.matmul(a, ones, out=s)  # row sums, at a fraction of the cost of a reduction
+        xp.divide(a, s, out=a)
+
+
+def _forward_in_chunks(b, A, alpha, scale, L: int) -> None:
+    """Fill alpha (T, B, K) and scale (T, B, 1) from step 0, in chunks of L steps.
+
+    A first pass finds each chunk's transfer matrix prod_t A diag(b'_t) (all chunks at once,
+    rows normalised at every step with their log scales kept), a short loop carries alpha'
+    across chunk boundaries, and a second pass runs the scaled steps of every chunk at once
+    from its boundary, so alpha' and the scales are those of the step-by-step pass.
+    """
+    T, B, K = b.shape
+    n = -(-(T - 1) // L)
+    N = n * B
+    steps = np.ones((n * L, B, K), b.dtype)  # the last chunk ends in neutral steps
+    steps[: T - 1] = b[1:]
+    steps = np.ascontiguousarray(steps.reshape(n, L, B, K).transpose(1, 0, 2, 3))
+    steps = steps.reshape(L, N, K)
+    tiny = np.finfo(b.dtype).tiny  # a dead row stays zero, with exp(log_rows) * P unchanged
+    P = A * steps[0][:, None, :]  # (N, from, to)
+    rows = P.sum(-1, keepdims=True)
+    np.maximum(rows, tiny, out=rows)
+    log_rows = np.log(rows)
+    P /= rows
+    flat, ones = P.reshape(N * K, K), np.ones((K, 1), b.dtype)
+    product = np.empty_like(flat)
+    by_state = product.reshape(N, K, K)
+    for j in range(1, L):
+        np.matmul(flat, A, out=product)
+        np.multiply(by_state, steps[j][:, None, :], out=by_state)
+        np.matmul(product, ones, out=rows.reshape(N * K, 1))
+        np.maximum(rows, tiny, out=rows)
+        log_rows += np.log(rows)
+        np.divide(product, rows.reshape(N * K, 1), out=flat)
+    log_rows = log_rows.reshape(n, B, K, 1)
+    P = P.reshape(n, B, K, K) * np.exp(log_rows - log_rows.max(2, keepdims=True))
+    bound, total = np.empty((n, B, 1, K), b.dtype), np.empty((B, 1, 1), b.dtype)
+    bound[0, :, 0] = alpha[0]
+    for c in range(1, n):
+        np.matmul(bound[c - 1], P[c - 1], out=bound[c])
+        np.matmul(bound[c], ones, out=total)
+        bound[c] /= total
+    alphas, scales = np.empty((L + 1, N, K), b.dtype), np.empty((L + 1, N, 1), b.dtype)
+    alphas[0] = bound.reshape(N, K)
+    _scaled_steps(A, list(alphas), [None, *steps], list(scales))
+    alpha[1:] = _unchunk(alphas[1:], n, B)[: T - 1]
+    scale[1:] = _unchunk(scales[1:], n, B)[: T - 1]
+
+
+def _unchunk(steps, n: int, B: int):
+    """Steps of all chunks at once (L, n * B, ...) back in time order (n * L, B, ...)."""
+    L, _, *rest = steps.shape
+    return steps.reshape(L, n, B, *rest).swapaxes(0, 1).reshape(n * L, B, *rest)
+
+
 def backward(emit, transmat, active: list[int]) -> torch.Tensor:
     """Scaled backward pass beta' (T, B, K), so that alpha' * beta' is the state posterior.
 
     beta'_t = (e_{t+1} * beta'_{t+1}) @ A^T; one at each sequence's last step, zero after it
-    (e is zero on padding), so the whole batch runs every step.
+    (e is zero on padding), so the whole batch runs every step. For few long sequences on
+    the CPU the steps run in chunks (`_backward_in_chunks`).
     """
     T, B, K = emit.shape
     beta = torch.empty_like(emit)
+    L = _chunk_length_scaled(T, B, K) if _on_numpy(emit) else None
+    if L is not None:
+        with np.errstate(over="ignore", invalid="ignore"):  # the fallback's job
+            beta.numpy()[:] = _backward_in_chunks(emit.numpy(), _array(transmat.T), active, L)
+        return beta
     beta[-1] = 0.0
     beta[-1, : active[-1]] = 1.0
     xp, transposed, w = _namespace(emit), _array(transmat.T), _array(torch.empty_like(emit[0]))
@@ -231,6 +300,49 @@ def backward(emit, transmat, active: list[int]) -> torch.Tensor:
         if active[t + 1] < active[t]:  # sequences (sorted by length) whose last step is t
             betas[t][active[t + 1] : active[t]] = 1.0
     return beta
+
+
+def _backward_in_chunks(emit, AT, active: list[int], L: int) -> np.ndarray:
+    """`backward` in chunks of L steps: beta'_t = (e_{t+1} * beta'_{t+1}) @ A^T + end_t, with
+    end_t one at a sequence's last step, so a chunk maps the beta' after it affinely to the
+    beta' at its start. A first pass finds each chunk's map (its matrix and offset, all
+    chunks at once), a short loop carries beta' across chunk boundaries, and a second pass
+    runs the steps of every chunk at once from its end.
+    """
+    T, B, K = emit.shape
+    n = -(-T // L)
+    N = n * B
+    following = np.zeros((n * L, B, K), emit.dtype)  # e_{t+1}; zero from step T on
+    following[: T - 1] = emit[1:]
+    following = np.ascontiguousarray(following.reshape(n, L, B, K).swapaxes(0, 1))
+    following = following.reshape(L, N, K)
+    ends = np.zeros((n * L, B, 1), emit.dtype)
+    longer = -np.fromiter(active, np.int64, T)  # increasing; sequence b ends where it is -b
+    ends[np.searchsorted(longer, -np.arange(B)) - 1, np.arange(B)] = 1.0
+    ends = np.ascontiguousarray(ends.reshape(n, L, B, 1).swapaxes(0, 1)).reshape(L, N, 1)
+    ending = ends.any((1, 2))
+    # map[c] (K + 1, K): beta'_{start} = beta'_{end} @ map[:K] + map[K] (the offset row)
+    maps = np.zeros((N, K + 1, K), emit.dtype)
+    maps[:, :K] = np.eye(K)
+    flat, scaled = maps.reshape(N * (K + 1), K), np.empty_like(maps)
+    for j in range(L - 1, -1, -1):
+        np.multiply(maps, following[j][:, None, :], out=scaled)
+        np.matmul(scaled.reshape(N * (K + 1), K), AT, out=flat)
+        if ending[j]:
+            maps[:, K] += ends[j]
+    maps = maps.reshape(n, B, K + 1, K)
+    bound = np.zeros((n + 1, B, 1, K), emit.dtype)  # beta' after each chunk; 0 after the end
+    for c in range(n - 1, -1, -1):
+        np.matmul(bound[c + 1], maps[c, :, :K], out=bound[c])
+        bound[c] += maps[c, :, K:]
+    betas, w = np.empty((L + 1, N, K), emit.dtype), np.empty((N, K), emit.dtype)
+    betas[L] = bound[1:].reshape(N, K)
+    for j in range(L - 1, -1, -1):
+        np.multiply(following[j], betas[j + 1], out=w)
+        np.matmul(w, AT, out=betas[j])
+        if ending[j]:
+            betas[j] += ends[j]
+    return _unchunk(betas[:L], n, B)[:T]
 
 
 def posteriors(alpha, beta, emit, transmat):
@@ -343,6 +455,18 @@ _ELEMENT_SECONDS = 1e-9
 _GATHER_SECONDS = 6e-9
 
 
+# ... and of forward-backward (both scaled passes), fitted to timings of forward_backward:
+# one step at a time, per step, per state and sequence in a step, and per multiply-add; in
+# chunks, per step of a chunk (the three loops of both passes), per state, sequence and
+# step (the reshuffling into chunks), and per multiply-add of the transfer products.
+_SCALED_STEP_SECONDS = 5.6e-6
+_SCALED_ELEMENT_SECONDS = 1.5e-8
+_SCALED_PRODUCT_SECONDS = 1.5e-10
+_CHUNK_STEP_SECONDS = 2.2e-5
+_CHUNK_ELEMENT_SECONDS = 6.3e-8
+_PRODUCT_SECONDS = 3.1e-10
+
+
 def _chunk_length(T: int, B: int, K: int) -> int | None:
     """Steps per chunk for a max-plus pass in chunks, or None where one pass costs less.
 
@@ -353,6 +477,18 @@ def _chunk_length(T: int, B: int, K: int) -> int | None:
     plain = T * (_STEP_SECONDS + B * K * K * _ELEMENT_SECONDS)
     chunked = (2 * L + T / L) * _STEP_SECONDS + T * B * K * K * (K + 1) * _ELEMENT_SECONDS
     return L if chunked < 0.8 * plain else None
+
+
+def _chunk_length_scaled(T: int, B: int, K: int) -> int | None:
+    """Steps per chunk for the scaled forward and backward passes in chunks, or None where
+    the step-by-step passes cost less (`_chunk_length` for the scaled passes)."""
+    L = math.isqrt(T - 1) + 1 if T > 1 else 1
+    plain = T * (
+        _SCALED_STEP_SECONDS + B * K * (_SCALED_ELEMENT_SECONDS + K * _SCALED_PRODUCT_SECONDS)
+    )
+    chunked = L * _CHUNK_STEP_SECONDS + T * B * K * _CHUNK_ELEMENT_SECONDS
+    chunked += T * B * K * K * (K + 1) * _PRODUCT_SECONDS
+    return L if T > 2 and chunked < 0.8 * plain else None
 
 
 def _max_product(log_b, log_start, log_trans) -> np.ndarray:

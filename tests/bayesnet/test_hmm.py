@@ -175,6 +175,41 @@ def test_torch_recursions_used_on_gpus_equal_the_numpy_ones(monkeypatch):
     assert float(on_numpy[0][padded].abs().max()) == 0.0  # no weight on padding
 
 
+@pytest.mark.parametrize("K, lengths", [(2, [1000]), (3, [300, 290, 120, 1]), (4, [400, 400])])
+def test_forward_backward_in_chunks_equals_the_step_by_step_passes(monkeypatch, K, lengths):
+    """Few long sequences take the scaled passes in chunks; forcing the step-by-step loops
+    gives the same posteriors and log-likelihoods, with padding, a forbidden transition and
+    states ruled out at one step (a row of a transfer product that dies)."""
+    rng = np.random.default_rng(K)
+    lengths = torch.tensor(lengths)
+    T, B = int(lengths[0]), len(lengths)
+    L = hmm_math._chunk_length_scaled(T, B, K)
+    assert L is not None
+    padded = torch.arange(T)[:, None] >= lengths
+    log_b = torch.tensor(rng.normal(size=(T, B, K)) * 3)
+    log_b[L + 1, :, :-1] = -np.inf  # the second chunk's first step: its row 0 dies at once
+    log_b = log_b.masked_fill(padded[..., None], 0.0)
+    trans = torch.tensor(rng.dirichlet(np.ones(K), K))
+    trans[0, -1] = 0.0
+    trans /= trans.sum(1, keepdim=True)
+    log_start = torch.log(torch.tensor(rng.dirichlet(np.ones(K))))
+    active, mask = (~padded).sum(1).tolist(), padded if padded.any() else None
+
+    def scaled_passes():  # without forward_backward's log-space fallback
+        alpha, emit, log_lik = hmm_math.forward(log_b, log_start, trans, mask)
+        beta = hmm_math.backward(emit, trans, active)
+        return *hmm_math.posteriors(alpha, beta, emit, trans), log_lik
+
+    chunked = scaled_passes()
+    monkeypatch.setattr(hmm_math, "_chunk_length_scaled", lambda *shape: None)
+    stepped = scaled_passes()
+    for ours, theirs in zip(chunked, stepped, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert float(chunked[0][L + 1, :, :-1].abs().max()) == 0.0
+    assert float(chunked[0][padded].abs().sum()) == 0.0
+    assert float(chunked[1].sum()) == pytest.approx(float((lengths - 1).sum()))
+
+
 def test_float32_fit_follows_the_float64_one():
     rng = np.random.default_rng(3)
     lengths = rng.integers(5, 40, size=30)
