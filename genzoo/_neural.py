@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import copy
 from collections.abc import Iterator
 
 import numpy as np
@@ -77,10 +78,11 @@ class NeuralGenerativeModel(GenerativeModel):
     constructor lists the shared arguments below explicitly (scikit-learn style), and its
     `_parameter_constraints` end with ``**NEURAL_CONSTRAINTS``.
 
-    Evaluation goes through ``with self._evaluation() as networks:``, which builds the fitted
-    networks (sharing the fitted tensors, without initialising weights) and runs CUDA work
-    with deterministic kernels and no TF32, so a seeded draw repeats exactly. Networks run in
-    `dtype`; inputs stay float64 until the networks read them, and likelihood sums (log_prob,
+    Evaluation goes through ``with self._evaluation() as networks:``, which gives the fitted
+    networks (sharing the fitted tensors; built without initialising weights once per set of
+    weights and kept, so callers must not change them) and runs CUDA work with deterministic
+    kernels and no TF32, so a seeded draw repeats exactly. Networks run in `dtype`; inputs
+    stay float64 until the networks read them, and likelihood sums (log_prob,
     importance-weight log-sum-exps, log-determinants) are accumulated in float64.
 
     Parameters
@@ -293,11 +295,24 @@ class NeuralGenerativeModel(GenerativeModel):
         They read standardised input (see `data_shift_`), in `dtype`.
         """
         self._check_fitted()
-        return {name: _copy_weights(net) for name, net in self._networks().items()}
+        return {name: _copy_weights(net) for name, net in self._built(vars(self)).items()}
 
     def _networks(self, fitted: dict | None = None) -> dict[str, nn.Module]:
-        """Evaluation modules sharing the fitted tensors, built without initialising weights."""
-        fitted = vars(self) if fitted is None else fitted
+        """Evaluation modules sharing the fitted tensors (of `fitted`, or the model's own).
+
+        The model's own are built once and kept while its weights and architecture stay the
+        same objects (a refit or a load replaces them): building a U-Net's modules costs
+        about 10 ms, more than a small batch's forward pass. Callers must not change them.
+        """
+        if fitted is not None:
+            return self._built(fitted)
+        kept = vars(self).get("_evaluation_networks")
+        if kept is None or not kept.built_from(vars(self)):
+            kept = self._evaluation_networks = _KeptNetworks(vars(self), self._built(vars(self)))
+        return kept.networks
+
+    def _built(self, fitted: dict) -> dict[str, nn.Module]:
+        """New modules sharing the tensors of `fitted`, built without initialising weights."""
         with torch.device("meta"):
             networks = self._build_networks(fitted["architecture_"])
         for name, net in networks.items():
@@ -361,6 +376,46 @@ class NeuralGenerativeModel(GenerativeModel):
             else:
                 fitted[name] = array
         return fitted
+
+
+class _KeptNetworks:
+    """Evaluation modules with the fitted objects they were built from: a cache, equal to
+    another built from equal weights (the conformance suite compares copies of a model)."""
+
+    def __init__(self, fitted: dict, networks: dict[str, nn.Module]):
+        names = ["architecture_", *(name + _STATE_SUFFIX for name in networks)]
+        self.sources = {name: fitted[name] for name in names}
+        self.networks = networks
+
+    def built_from(self, fitted: dict) -> bool:
+        return self.networks is not None and all(
+            fitted.get(name) is source for name, source in self.sources.items()
+        )
+
+    def __getstate__(self) -> dict:
+        # Pickled empty (rebuilt on first use): modules with parametrisations (spectral
+        # norm) refuse pickling, and the fitted attributes hold the weights anyway.
+        return {"sources": {}, "networks": None}
+
+    def __deepcopy__(self, memo) -> _KeptNetworks:
+        kept = object.__new__(_KeptNetworks)
+        kept.sources = copy.deepcopy(self.sources, memo)
+        kept.networks = copy.deepcopy(self.networks, memo)
+        return kept
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _KeptNetworks):
+            return NotImplemented
+        theirs = other.sources
+        return self.sources.keys() == theirs.keys() and all(
+            source == theirs[name]
+            if name == "architecture_"
+            else source.keys() == theirs[name].keys()
+            and all(torch.equal(tensor, theirs[name][k]) for k, tensor in source.items())
+            for name, source in self.sources.items()
+        )
+
+    __hash__ = None  # mutable cache
 
 
 def _copy_weights(module: nn.Module) -> nn.Module:

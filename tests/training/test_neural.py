@@ -100,6 +100,27 @@ def test_networks_evaluate_in_dtype_and_likelihoods_sum_in_float64(vae):
     assert wide.sample(3, random_state=0).dtype == np.float64
 
 
+def test_evaluation_networks_are_built_once_and_rebuilt_for_new_weights(vae):
+    X, _ = load_digits("test")
+    model = clone(vae)
+    model._load_fitted(vae._fitted_state())
+    kept = model._networks()
+    assert model._networks()["decoder"] is kept["decoder"]  # kept between calls
+    before = model.log_prob(X[:20])
+    copies = model.networks()  # the public copies are new modules: changing them is safe
+    assert copies["decoder"] is not kept["decoder"]
+    with torch.no_grad():
+        for p in copies["decoder"].parameters():
+            p.zero_()
+    np.testing.assert_array_equal(model.log_prob(X[:20]), before)
+    # new weights (a load, a refit) replace the weight dicts: the networks follow them
+    state = vae._fitted_state()
+    state["decoder_state_"] = {k: torch.zeros_like(v) for k, v in state["decoder_state_"].items()}
+    model._load_fitted(state)
+    assert model._networks()["decoder"] is not kept["decoder"]
+    assert not np.allclose(model.log_prob(X[:20]), before)
+
+
 def test_fit_leaves_the_global_random_state_alone():
     X, _ = load_digits("train")
     before = torch.get_rng_state()
