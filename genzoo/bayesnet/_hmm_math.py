@@ -237,8 +237,7 @@ def _forward_in_chunks(b, A, alpha, scale, L: int) -> None:
     N = n * B
     steps = np.ones((n * L, B, K), b.dtype)  # the last chunk ends in neutral steps
     steps[: T - 1] = b[1:]
-    steps = np.ascontiguousarray(steps.reshape(n, L, B, K).transpose(1, 0, 2, 3))
-    steps = steps.reshape(L, N, K)
+    steps = _chunked(steps, n)
     tiny = np.finfo(b.dtype).tiny  # a dead row stays zero, with exp(log_rows) * P unchanged
     P = A * steps[0][:, None, :]  # (N, from, to)
     rows = P.sum(-1, keepdims=True)
@@ -268,6 +267,14 @@ def _forward_in_chunks(b, A, alpha, scale, L: int) -> None:
     _scaled_steps(A, list(alphas), [None, *steps], list(scales))
     alpha[1:] = _unchunk(alphas[1:], n, B)[: T - 1]
     scale[1:] = _unchunk(scales[1:], n, B)[: T - 1]
+
+
+def _chunked(steps, n: int):
+    """Steps in time order (n * L, B, ...) as the steps of n chunks at once (L, n * B, ...)."""
+    _, B, *rest = steps.shape
+    return np.ascontiguousarray(steps.reshape(n, -1, B, *rest).swapaxes(0, 1)).reshape(
+        -1, n * B, *rest
+    )
 
 
 def _unchunk(steps, n: int, B: int):
@@ -314,12 +321,10 @@ def _backward_in_chunks(emit, AT, active: list[int], L: int) -> np.ndarray:
     N = n * B
     following = np.zeros((n * L, B, K), emit.dtype)  # e_{t+1}; zero from step T on
     following[: T - 1] = emit[1:]
-    following = np.ascontiguousarray(following.reshape(n, L, B, K).swapaxes(0, 1))
-    following = following.reshape(L, N, K)
+    following = _chunked(following, n)
     ends = np.zeros((n * L, B, 1), emit.dtype)
-    longer = -np.fromiter(active, np.int64, T)  # increasing; sequence b ends where it is -b
-    ends[np.searchsorted(longer, -np.arange(B)) - 1, np.arange(B)] = 1.0
-    ends = np.ascontiguousarray(ends.reshape(n, L, B, 1).swapaxes(0, 1)).reshape(L, N, 1)
+    ends[_last_steps(active, B), np.arange(B)] = 1.0
+    ends = _chunked(ends, n)
     ending = ends.any((1, 2))
     # map[c] (K + 1, K): beta'_{start} = beta'_{end} @ map[:K] + map[K] (the offset row)
     maps = np.zeros((N, K + 1, K), emit.dtype)
@@ -436,7 +441,7 @@ def viterbi(log_b: np.ndarray, log_start: np.ndarray, log_trans: np.ndarray, act
     """
     T, B, K = log_b.shape
     deltas = _max_product(log_b, log_start, log_trans)
-    last = (np.asarray(active)[:, None] > np.arange(B)).sum(0) - 1  # (B,) last step
+    last = _last_steps(active, B)
     final = deltas[last, :, np.arange(B)]  # (B, K)
     by_steps = T * (_BACKTRACK_STEP_SECONDS + B * K * _GATHER_SECONDS)
     if by_steps > T * B * K * (K + math.log2(T)) * _GATHER_SECONDS:
@@ -467,13 +472,24 @@ _CHUNK_ELEMENT_SECONDS = 6.3e-8
 _PRODUCT_SECONDS = 3.1e-10
 
 
+def _last_steps(active: list[int], B: int) -> np.ndarray:
+    """Each sequence's last step (B,), from active[t], the number longer than t (sorted by
+    decreasing length, so -active increases and sequence b ends before it reaches -b)."""
+    return np.searchsorted(-np.fromiter(active, np.int64, len(active)), -np.arange(B)) - 1
+
+
+def _steps_per_chunk(T: int) -> int:
+    """About sqrt(T): a pass in chunks runs about 3 sqrt(T) loop steps instead of T."""
+    return math.isqrt(T - 1) + 1 if T > 1 else 1
+
+
 def _chunk_length(T: int, B: int, K: int) -> int | None:
     """Steps per chunk for a max-plus pass in chunks, or None where one pass costs less.
 
     In chunks of L steps the loop runs 2 L + T / L steps instead of T, but the first pass
     carries a K x K matrix per chunk instead of a K-vector: K + 1 times the arithmetic.
     """
-    L = math.isqrt(T - 1) + 1 if T > 1 else 1
+    L = _steps_per_chunk(T)
     plain = T * (_STEP_SECONDS + B * K * K * _ELEMENT_SECONDS)
     chunked = (2 * L + T / L) * _STEP_SECONDS + T * B * K * K * (K + 1) * _ELEMENT_SECONDS
     return L if chunked < 0.8 * plain else None
@@ -482,7 +498,7 @@ def _chunk_length(T: int, B: int, K: int) -> int | None:
 def _chunk_length_scaled(T: int, B: int, K: int) -> int | None:
     """Steps per chunk for the scaled forward and backward passes in chunks, or None where
     the step-by-step passes cost less (`_chunk_length` for the scaled passes)."""
-    L = math.isqrt(T - 1) + 1 if T > 1 else 1
+    L = _steps_per_chunk(T)
     plain = T * (
         _SCALED_STEP_SECONDS + B * K * (_SCALED_ELEMENT_SECONDS + K * _SCALED_PRODUCT_SECONDS)
     )
